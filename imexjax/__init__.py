@@ -1,0 +1,16 @@
+"""imexjax: deep networks as stable time-stepping schemes, in JAX.
+
+    import imexjax as ix
+    y1 = ix.integrate(ix.IMEXEuler(), (f, ix.ConvDiffusion()), y0, (theta, kernels), h=1.0)
+"""
+
+from ._integrate import default_unroll as default_unroll
+from ._integrate import integrate as integrate
+from .operators import ConvDiffusion as ConvDiffusion
+from .solvers import RK4 as RK4
+from .solvers import AbstractSolver as AbstractSolver
+from .solvers import Euler as Euler
+from .solvers import IMEXEuler as IMEXEuler
+from .solvers import Midpoint as Midpoint
+
+__version__ = "0.1.0"

@@ -1,0 +1,166 @@
+"""The `integrate` driver: a scan of a solver's step over per-step parameters."""
+
+import math
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from ._custom_types import PyTree, Scalar
+from .solvers import AbstractSolver
+
+
+def default_unroll(num_steps: int, backend: str | None = None) -> int:
+    """The number of steps `integrate` unrolls per scan iteration when `unroll=None`.
+
+    On CPU, XLA differentiates convolutions inside a `lax.scan` loop far more slowly
+    than unrolled ones (jax-ml/jax#12868; measured in `benchmarks/README.md`), so CPU
+    unrolls every step. On GPU and TPU a rolled loop costs little and keeps compile
+    time flat in depth.
+
+    Args:
+      num_steps: the number of steps of the integration.
+      backend: `"cpu"`, `"gpu"`, `"tpu"`...; the default backend when None.
+
+    Returns:
+      The `unroll` passed to `jax.lax.scan`, between 1 and `num_steps`.
+    """
+    backend = backend or jax.default_backend()
+    return max(num_steps, 1) if backend == "cpu" else 1
+
+
+def integrate(
+    solver: AbstractSolver,
+    terms: Any,
+    y0: PyTree,
+    args: PyTree,
+    *,
+    h: Scalar,
+    t0: Scalar = 0.0,
+    num_steps: int | None = None,
+    unroll: int | bool | None = None,
+    remat: bool = False,
+    trajectory: bool = False,
+) -> PyTree:
+    """Integrates `dy/dt = F(t, y)` over N fixed steps of size `h`, one parameter slice per step.
+
+    Step n (0 <= n < N) runs from `t0 + n h` to `t0 + (n + 1) h` with parameters
+    `jax.tree.map(lambda a: a[n], args)`, as a residual network applies layer n.
+
+    Args:
+      solver: an explicit solver (`Euler`, `Midpoint`, `RK4`) or an IMEX one (`IMEXEuler`).
+      terms: for explicit solvers a vector field `f(t, y, args) -> dy/dt`; for IMEX solvers
+        a pair `(f_explicit, implicit)` with `implicit` a linear term such as `ConvDiffusion`.
+      y0: the initial state, any pytree of floating arrays.
+      args: per-step parameters, a pytree whose leaves all have a leading axis of length N;
+        for IMEX solvers a pair `(explicit_args, implicit_args)` of such pytrees.
+      h: the step size, a positive finite number (may be a traced scalar under `jit`,
+        in which case it is not checked).
+      t0: the initial time.
+      num_steps: N; required only when `args` has no leaves, otherwise it must agree.
+      unroll: steps unrolled per loop iteration of `jax.lax.scan`: an int >= 1, or True
+        for all of them; None picks `default_unroll(N)` for the default backend.
+      remat: rematerialize each step in the backward pass (`jax.checkpoint`), trading
+        compute for memory that no longer grows with N.
+      trajectory: return every state instead of the last one.
+
+    Returns:
+      The state after the last step, with the structure of `y0`; or, with
+      `trajectory=True`, the states `y_0, ..., y_N` stacked on a new leading axis of
+      length N + 1.
+
+    Raises:
+      TypeError: `solver` is not a solver, `terms` or `args` do not fit it, or a leaf of
+        `y0` is not a floating array.
+      ValueError: `h` is not positive and finite, the leaves of `args` disagree on N,
+        N is unknown or disagrees with `num_steps`, or `unroll` is not positive.
+    """
+    if not isinstance(solver, AbstractSolver):
+        raise TypeError(
+            f"solver must be an imexjax solver such as imexjax.Euler() or imexjax.IMEXEuler(), got {solver!r}"
+        )
+    _check_terms(solver, terms, args)
+    _check_step_size(h)
+    _check_state(y0)
+    n = _number_of_steps(args, num_steps)
+    if unroll is None:
+        unroll = default_unroll(n)
+    elif unroll is True:
+        unroll = max(n, 1)
+    elif isinstance(unroll, bool) or not isinstance(unroll, int) or unroll < 1:
+        raise ValueError(f"unroll must be a positive int, True or None, got {unroll!r}")
+
+    def body(carry, step_args):
+        t, y = carry
+        y_next = solver.step(terms, t, y, step_args, h)
+        return (t + h, y_next), (y_next if trajectory else None)
+
+    if remat:
+        body = jax.checkpoint(body)
+    t_start = jnp.asarray(t0, dtype=jnp.result_type(float))
+    (_, y_final), ys = jax.lax.scan(body, (t_start, y0), args, length=n, unroll=min(unroll, max(n, 1)))
+    if not trajectory:
+        return y_final
+    return jax.tree.map(lambda first, rest: jnp.concatenate([first[None], rest]), y0, ys)
+
+
+def _check_terms(solver: AbstractSolver, terms: Any, args: PyTree) -> None:
+    name = type(solver).__name__
+    if solver.imex:
+        if not (isinstance(terms, tuple) and len(terms) == 2 and callable(terms[0])):
+            raise TypeError(f"{name} needs terms=(f_explicit, implicit), a vector field and a linear term")
+        if not (hasattr(terms[1], "resolve") and hasattr(terms[1], "mv")):
+            raise TypeError(
+                f"{name} needs an implicit linear term with .mv and .resolve (e.g. imexjax.ConvDiffusion()), "
+                f"got {terms[1]!r}"
+            )
+        if not (isinstance(args, tuple) and len(args) == 2):
+            raise TypeError(f"{name} needs args=(explicit_args, implicit_args), got {type(args).__name__}")
+    elif not callable(terms):
+        raise TypeError(f"{name} needs terms to be a vector field f(t, y, args), got {terms!r}")
+
+
+def _check_step_size(h: Scalar) -> None:
+    if isinstance(h, jax.core.Tracer):
+        return
+    try:
+        value = float(h)
+    except (TypeError, ValueError):
+        raise TypeError(f"h must be a real scalar step size, got {h!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"h must be a positive finite step size, got {value}")
+
+
+def _check_state(y0: PyTree) -> None:
+    leaves = jax.tree.leaves(y0)
+    if not leaves:
+        raise ValueError("y0 has no arrays: pass the initial state as an array or a pytree of arrays")
+    for leaf in leaves:
+        dtype = jnp.result_type(leaf)
+        if not jnp.issubdtype(dtype, jnp.floating):
+            raise TypeError(
+                f"y0 must hold floating-point arrays, got dtype {dtype}; convert it first, e.g. y0.astype(jnp.float32)"
+            )
+
+
+def _number_of_steps(args: PyTree, num_steps: int | None) -> int:
+    leaves = jax.tree.leaves(args)
+    lengths = {jnp.shape(leaf)[0] if jnp.ndim(leaf) else None for leaf in leaves}
+    if None in lengths:
+        raise ValueError("every leaf of args needs a leading axis of length N (the number of steps); found a scalar")
+    if len(lengths) > 1:
+        raise ValueError(
+            f"the leaves of args disagree on the number of steps (leading axis lengths {sorted(lengths)}); "
+            "stack per-step parameters on a common leading axis"
+        )
+    if not lengths:
+        if num_steps is None:
+            raise ValueError("args has no arrays to count steps from: pass num_steps=N")
+        n = num_steps
+    else:
+        n = lengths.pop()
+        if num_steps is not None and num_steps != n:
+            raise ValueError(f"num_steps={num_steps} disagrees with the leading axis of args ({n})")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise ValueError(f"num_steps must be a non-negative int, got {n!r}")
+    return n

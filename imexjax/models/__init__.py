@@ -1,0 +1,12 @@
+"""Flax NNX layers and networks whose layers are integrator steps."""
+
+from ._layers import ExplicitLayer as ExplicitLayer
+from ._layers import OpeningLayer as OpeningLayer
+from ._network import IMEX_FORMS as IMEX_FORMS
+from ._network import INTEGRATORS as INTEGRATORS
+from ._network import Block as Block
+from ._network import TimeSteppingNet as TimeSteppingNet
+from ._network import count_parameters as count_parameters
+from ._network import solver_from_name as solver_from_name
+from ._normalization import NORM_KINDS as NORM_KINDS
+from ._normalization import Normalization as Normalization

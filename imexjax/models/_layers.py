@@ -1,0 +1,116 @@
+"""The layers of a time-stepping network: the explicit vector field and the opening layer."""
+
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from ._normalization import Normalization, NormKind
+
+Activation = Callable[[jax.Array], jax.Array]
+
+
+def conv2d(y: jax.Array, kernel: jax.Array) -> jax.Array:
+    """A zero-padded 'same' cross-correlation.
+
+    Args:
+      y: shape (B, H, W, C_in).
+      kernel: shape (k, k, C_in, C_out), k odd.
+
+    Returns:
+      Shape (B, H, W, C_out), dtype of `y`.
+    """
+    return jax.lax.conv_general_dilated(
+        y,
+        kernel.astype(y.dtype),
+        window_strides=(1, 1),
+        padding="SAME",
+        dimension_numbers=("NHWC", "HWIO", "NHWC"),
+    )
+
+
+def conv2d_transpose(z: jax.Array, kernel: jax.Array) -> jax.Array:
+    """The adjoint of `conv2d(., kernel)`: correlation with the flipped, transposed kernel.
+
+    Args:
+      z: shape (B, H, W, C_out).
+      kernel: shape (k, k, C_in, C_out), k odd.
+
+    Returns:
+      Shape (B, H, W, C_in), dtype of `z`.
+    """
+    return conv2d(z, jnp.flip(kernel, (0, 1)).swapaxes(2, 3))
+
+
+class ExplicitLayer(nnx.Module):
+    """The explicit vector field of one step, `f(Y) = -K^T sigma(N(K Y))` by default.
+
+    The symmetric form is forward stable (Haber & Ruthotto 2017): `-K^T sigma(N(K .))` has
+    a negative semi-definite Jacobian when sigma is monotone and N is a fixed affine map.
+    With `symmetric=False` the layer is the general `K2 sigma(N(K1 Y))`.
+
+    Args:
+      width: the number of channels C.
+      kernel_size: k, odd.
+      norm: the normalization N (see `Normalization`).
+      symmetric: use `K2 = -K1^T`.
+      activation: sigma.
+      rngs: random number streams for the initial kernels.
+    """
+
+    def __init__(
+        self,
+        width: int,
+        *,
+        kernel_size: int = 3,
+        norm: NormKind = "channel",
+        symmetric: bool = True,
+        activation: Activation = nnx.relu,
+        rngs: nnx.Rngs,
+    ):
+        init = nnx.initializers.lecun_normal()
+        shape = (kernel_size, kernel_size, width, width)
+        self.kernel = nnx.Param(init(rngs.params(), shape, jnp.float32))
+        self.kernel_out = None if symmetric else nnx.Param(init(rngs.params(), shape, jnp.float32))
+        self.norm = Normalization(width, kind=norm)
+        self.activation = activation
+
+    def __call__(self, y: jax.Array) -> jax.Array:
+        """Returns `f(Y)` for `y` of shape (B, H, W, C), same shape and dtype."""
+        z = self.activation(self.norm(conv2d(y, self.kernel[...])))
+        if self.kernel_out is None:
+            return -conv2d_transpose(z, self.kernel[...])
+        return conv2d(z, self.kernel_out[...])
+
+
+class OpeningLayer(nnx.Module):
+    """`relu(N(K Y))`, the layer that changes the width (no residual connection).
+
+    Args:
+      in_channels: C_in.
+      out_channels: C_out.
+      kernel_size: k, odd.
+      norm: the normalization N.
+      activation: applied after N.
+      rngs: random number streams for the initial kernel.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        *,
+        kernel_size: int = 3,
+        norm: NormKind = "channel",
+        activation: Activation = nnx.relu,
+        rngs: nnx.Rngs,
+    ):
+        shape = (kernel_size, kernel_size, in_channels, out_channels)
+        self.kernel = nnx.Param(nnx.initializers.he_normal()(rngs.params(), shape, jnp.float32))
+        self.norm = Normalization(out_channels, kind=norm)
+        self.activation = activation
+
+    def __call__(self, y: jax.Array) -> jax.Array:
+        """Maps (B, H, W, C_in) to (B, H, W, C_out)."""
+        return self.activation(self.norm(conv2d(y, self.kernel[...])))

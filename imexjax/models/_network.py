@@ -1,0 +1,219 @@
+"""A network that is a time-stepping scheme: blocks of steps at a width, then a 1x1 head."""
+
+from collections.abc import Sequence
+from typing import Literal
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from .._integrate import integrate
+from ..operators import ConvDiffusion
+from ..solvers import RK4, AbstractSolver, Euler, IMEXEuler, Midpoint
+from ._layers import ExplicitLayer, OpeningLayer
+from ._normalization import NormKind
+
+INTEGRATORS: dict[str, AbstractSolver] = {
+    "euler": Euler(),
+    "midpoint": Midpoint(),
+    "rk4": RK4(),
+    "imex": IMEXEuler(),
+}
+"""The integrators a network can be built on, by name; `euler` is the ResNet."""
+
+ImexForm = Literal["paper", "code"]
+IMEX_FORMS: tuple[str, ...] = ("paper", "code")
+
+
+def solver_from_name(name: str) -> AbstractSolver:
+    """Returns the solver called `name` in `INTEGRATORS`.
+
+    Raises:
+      ValueError: `name` is not one of them.
+    """
+    if name not in INTEGRATORS:
+        raise ValueError(f"unknown integrator {name!r}; choose one of {', '.join(INTEGRATORS)}")
+    return INTEGRATORS[name]
+
+
+class Block(nnx.Module):
+    """An opening layer to `width` channels, then `num_steps` steps of the chosen integrator.
+
+    Each step n has its own explicit layer parameters theta_n (stacked on a leading axis
+    and applied by `integrate`'s scan) and, for `imex`, its own ConvDiffusion kernel.
+
+    The IMEX forms (PAPER.md): `paper` integrates `dY/dt = f(Y)` exactly, splitting it into
+    the explicit term `f(Y) + L Y` and the implicit term `-L Y`; `code` (the authors'
+    code) integrates `dY/dt = f(Y) - L Y`, with explicit `f` and implicit `-L Y`.
+    `L = C^T C`, C a periodic depthwise convolution with learned kernels.
+
+    Args:
+      in_channels: channels of the block's input.
+      width: channels of its state.
+      num_steps: time steps after the opening layer (>= 0).
+      integrator: a name in `INTEGRATORS`.
+      h: the step size.
+      norm: the normalization of every layer.
+      symmetric: explicit layers `-K^T sigma(N(K Y))` rather than `K2 sigma(N(K1 Y))`.
+      kernel_size: of the explicit convolutions.
+      implicit_kernel_size: of the ConvDiffusion kernels.
+      implicit_init_scale: standard deviation of the initial ConvDiffusion kernel entries.
+      zero_mean: project ConvDiffusion kernels to zero mean.
+      imex_form: `paper` or `code`.
+      unroll: passed to `integrate` (None: the backend's default).
+      remat: rematerialize each step in the backward pass.
+      rngs: random number streams.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        width: int,
+        num_steps: int,
+        *,
+        integrator: str = "imex",
+        h: float = 1.0,
+        norm: NormKind = "channel",
+        symmetric: bool = True,
+        kernel_size: int = 3,
+        implicit_kernel_size: int = 3,
+        implicit_init_scale: float = 1.0,
+        zero_mean: bool = True,
+        imex_form: ImexForm = "paper",
+        unroll: int | bool | None = None,
+        remat: bool = False,
+        rngs: nnx.Rngs,
+    ):
+        self.solver = solver_from_name(integrator)
+        if imex_form not in IMEX_FORMS:
+            raise ValueError(f"unknown imex_form {imex_form!r}; choose one of {', '.join(IMEX_FORMS)}")
+        if num_steps < 0:
+            raise ValueError(f"num_steps must be >= 0, got {num_steps}")
+        self.h = h
+        self.num_steps = num_steps
+        self.imex_form = imex_form
+        self.unroll = unroll
+        self.remat = remat
+        self.opening = OpeningLayer(in_channels, width, kernel_size=kernel_size, norm=norm, rngs=rngs)
+
+        @nnx.split_rngs(splits=max(num_steps, 1))
+        @nnx.vmap(in_axes=(0,), out_axes=0)
+        def make_steps(step_rngs: nnx.Rngs) -> ExplicitLayer:
+            return ExplicitLayer(width, kernel_size=kernel_size, norm=norm, symmetric=symmetric, rngs=step_rngs)
+
+        self.steps = make_steps(rngs) if num_steps else None
+        self.implicit = ConvDiffusion(zero_mean=zero_mean)
+        if self.solver.imex and num_steps:
+            init = nnx.initializers.normal(stddev=implicit_init_scale)
+            shape = (num_steps, implicit_kernel_size, implicit_kernel_size, width)
+            self.implicit_kernels = nnx.Param(init(rngs.params(), shape, jnp.float32))
+        else:
+            self.implicit_kernels = None
+
+    def __call__(self, y: jax.Array) -> jax.Array:
+        """Maps (B, H, W, in_channels) to (B, H, W, width)."""
+        y = self.opening(y)
+        if self.steps is None:
+            return y
+        graphdef, step_params = nnx.split(self.steps)
+
+        def f(t, state, params):
+            return nnx.merge(graphdef, params)(state)
+
+        options = dict(h=self.h, unroll=self.unroll, remat=self.remat)
+        if not self.solver.imex:
+            return integrate(self.solver, f, y, step_params, **options)
+        implicit = self.implicit
+        if self.imex_form == "paper":
+
+            def f_explicit(t, state, args):
+                params, kernel = args
+                return f(t, state, params) - implicit.mv(state, kernel)
+
+            explicit_args = (step_params, self.implicit_kernels[...])
+        else:
+            f_explicit, explicit_args = f, step_params
+        return integrate(self.solver, (f_explicit, implicit), y, (explicit_args, self.implicit_kernels[...]), **options)
+
+
+class TimeSteppingNet(nnx.Module):
+    """A dense-prediction network whose layers are the steps of an ODE integrator.
+
+    `geometry` lists blocks as `(layers, width)`: each block is an opening layer to `width`
+    channels followed by `layers - 1` integrator steps, all at full resolution (no
+    coarsening); a 1x1 convolution head maps to `num_outputs`. The paper's network is
+    `geometry=((4, 64), (4, 128), (4, 256))`; with `integrator="euler"` it is the ResNet
+    twin of the IMEX network of the same geometry.
+
+    Args:
+      geometry: `(layers, width)` per block, layers >= 1.
+      in_channels: channels of the input image.
+      num_outputs: classes (logits) or regression outputs per pixel.
+      integrator: `euler`, `midpoint`, `rk4` or `imex`.
+      rngs: random number streams.
+      **block_options: passed to every `Block` (h, norm, symmetric, zero_mean, imex_form...).
+    """
+
+    def __init__(
+        self,
+        geometry: Sequence[tuple[int, int]],
+        *,
+        in_channels: int,
+        num_outputs: int,
+        integrator: str = "imex",
+        rngs: nnx.Rngs,
+        **block_options,
+    ):
+        geometry = tuple((int(layers), int(width)) for layers, width in geometry)
+        if not geometry or any(layers < 1 or width < 1 for layers, width in geometry):
+            raise ValueError(f"geometry must be a non-empty list of (layers >= 1, width >= 1), got {geometry}")
+        solver_from_name(integrator)
+        self.geometry = geometry
+        self.integrator = integrator
+        blocks = []
+        channels = in_channels
+        for layers, width in geometry:
+            blocks.append(Block(channels, width, layers - 1, integrator=integrator, rngs=rngs, **block_options))
+            channels = width
+        self.blocks = nnx.List(blocks)
+        self.head = nnx.Conv(channels, num_outputs, kernel_size=(1, 1), rngs=rngs)
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        """Maps images (B, H, W, in_channels) to per-pixel outputs (B, H, W, num_outputs)."""
+        if x.ndim != 4:
+            raise ValueError(f"expected images of shape (batch, H, W, channels), got shape {x.shape}")
+        y = x
+        for block in self.blocks:
+            y = block(y)
+        return self.head(y)
+
+    def features(self, x: jax.Array) -> jax.Array:
+        """The state before the head, shape (B, H, W, width of the last block)."""
+        y = x
+        for block in self.blocks:
+            y = block(y)
+        return y
+
+
+def count_parameters(model: nnx.Module) -> dict[str, int]:
+    """Counts a network's parameters by role.
+
+    Returns:
+      A dict with `explicit` (k x k convolution kernels of the opening and step layers, no
+      biases), `implicit` (ConvDiffusion kernels), `norm` (scales and shifts), `head`
+      (the 1x1 convolution and its bias) and `total`.
+    """
+    counts = {"explicit": 0, "implicit": 0, "norm": 0, "head": 0}
+    for path, value in nnx.to_flat_state(nnx.state(model, nnx.Param)):
+        names = [str(p) for p in path]
+        size = int(jnp.size(value[...]))
+        if names[0] == "head":
+            counts["head"] += size
+        elif "implicit_kernels" in names:
+            counts["implicit"] += size
+        elif "norm" in names:
+            counts["norm"] += size
+        else:
+            counts["explicit"] += size
+    counts["total"] = sum(counts.values())
+    return counts

@@ -1,0 +1,54 @@
+"""Normalizations with a learned per-channel scale and shift."""
+
+from typing import Literal
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+NormKind = Literal["channel", "instance", "group"]
+NORM_KINDS: tuple[str, ...] = ("channel", "instance", "group")
+"""`channel` normalizes each pixel over its channels only (no spatial pooling, the default);
+`instance` and `group` pool over the whole image, so every pixel sees a summary of it."""
+
+
+class Normalization(nnx.Module):
+    """`scale * (y - mean) / sqrt(var + eps) + shift` over the axes that `kind` names.
+
+    Args:
+      channels: the size of the last axis of the input.
+      kind: `"channel"` (per pixel over channels; no spatial pooling), `"instance"` (per
+        image and channel over H, W: pools over the image), or `"group"` (per image over
+        H, W and a group of channels: pools over the image).
+      groups: the number of channel groups for `kind="group"`; must divide `channels`.
+      eps: added to the variance.
+    """
+
+    def __init__(self, channels: int, *, kind: NormKind = "channel", groups: int = 4, eps: float = 1e-5):
+        if kind not in NORM_KINDS:
+            raise ValueError(f"unknown normalization {kind!r}; choose one of {', '.join(NORM_KINDS)}")
+        if kind == "group" and channels % groups:
+            raise ValueError(f"group normalization needs groups={groups} to divide channels={channels}")
+        self.kind = kind
+        self.groups = groups
+        self.eps = eps
+        self.scale = nnx.Param(jnp.ones((channels,), jnp.float32))
+        self.shift = nnx.Param(jnp.zeros((channels,), jnp.float32))
+
+    def __call__(self, y: jax.Array) -> jax.Array:
+        """Normalizes `y` of shape (..., H, W, C); returns the same shape and dtype."""
+        compute = y.astype(jnp.promote_types(y.dtype, jnp.float32))
+        if self.kind == "channel":
+            normalized = _standardize(compute, axes=(-1,), eps=self.eps)
+        elif self.kind == "instance":
+            normalized = _standardize(compute, axes=(-3, -2), eps=self.eps)
+        else:
+            grouped = compute.reshape(compute.shape[:-1] + (self.groups, -1))
+            normalized = _standardize(grouped, axes=(-4, -3, -1), eps=self.eps).reshape(compute.shape)
+        return (normalized * self.scale[...] + self.shift[...]).astype(y.dtype)
+
+
+def _standardize(y: jax.Array, axes: tuple[int, ...], eps: float) -> jax.Array:
+    mean = jnp.mean(y, axis=axes, keepdims=True)
+    variance = jnp.mean(jnp.square(y - mean), axis=axes, keepdims=True)
+    return (y - mean) * jax.lax.rsqrt(variance + eps)

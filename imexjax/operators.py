@@ -1,0 +1,153 @@
+"""`ConvDiffusion`: the linear term `-C^T C` of IMEXnet and its FFT resolvent.
+
+`C` is a periodic depthwise (one k x k kernel per channel) cross-correlation acting on
+arrays of shape (..., H, W, channels):
+
+    (C y)[i, j, c] = sum_{a, b} kernel[a, b, c] * y[(i + a - k//2) mod H, (j + b - k//2) mod W, c]
+
+With periodic boundaries `C` is diagonalised by the 2-D DFT, so `(I + h C^T C)^{-1}` is a
+division in Fourier space: `IFFT(FFT(b) / (1 + h |c_hat|^2))`, `c_hat` the DFT of the
+kernel embedded in the H x W grid with its centre at index (0, 0).
+"""
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+
+from ._custom_types import Scalar
+
+
+@dataclasses.dataclass(frozen=True)
+class ConvDiffusion:
+    """The linear term `A y = -C^T C y`, symmetric negative semi-definite.
+
+    Its args are a kernel of shape (k, k, channels), k odd, one k x k filter per channel.
+    `resolve` computes `(I - h A)^{-1} b = (I + h C^T C)^{-1} b` exactly, by FFT.
+
+    Attributes:
+      zero_mean: project each channel's kernel to zero mean before use (as the IMEXnet
+        authors do), so that `C` annihilates constants and the solve keeps each channel's
+        spatial mean.
+    """
+
+    zero_mean: bool = False
+
+    def mv(self, y: jax.Array, kernel: jax.Array) -> jax.Array:
+        """Returns `-C^T C y`.
+
+        Args:
+          y: an array of shape (..., H, W, channels).
+          kernel: an array of shape (k, k, channels).
+
+        Returns:
+          An array with the shape and dtype of `y`.
+        """
+        kernel = self._prepare(y, kernel)
+        return -correlate_adjoint(correlate(y, kernel), kernel)
+
+    def resolve(self, h: Scalar, b: jax.Array, kernel: jax.Array) -> jax.Array:
+        """Returns `(I + h C^T C)^{-1} b`, computed by rfft2/irfft2 over (H, W).
+
+        The kernel's spectrum is computed once and broadcast over the leading axes of `b`.
+        bfloat16 and float16 inputs are solved in float32 and cast back.
+
+        Args:
+          h: the step size, >= 0 (then `I + h C^T C` is invertible).
+          b: an array of shape (..., H, W, channels).
+          kernel: an array of shape (k, k, channels).
+
+        Returns:
+          An array with the shape and dtype of `b`.
+        """
+        kernel = self._prepare(b, kernel)
+        height, width = b.shape[-3], b.shape[-2]
+        compute_dtype = jnp.promote_types(b.dtype, jnp.float32)
+        spectrum = kernel_spectrum(kernel.astype(compute_dtype), height, width)  # (C, H, W//2+1)
+        denominator = 1.0 + h * (spectrum.real**2 + spectrum.imag**2)
+        channels_first = jnp.moveaxis(b.astype(compute_dtype), -1, -3)  # (..., C, H, W)
+        solved = jnp.fft.irfft2(jnp.fft.rfft2(channels_first) / denominator, s=(height, width))
+        return jnp.moveaxis(solved, -3, -1).astype(b.dtype)
+
+    def _prepare(self, y: jax.Array, kernel: jax.Array) -> jax.Array:
+        check_kernel(y, kernel)
+        if self.zero_mean:
+            kernel = kernel - jnp.mean(kernel, axis=(0, 1), keepdims=True)
+        return kernel
+
+
+def check_kernel(y: jax.Array, kernel: jax.Array) -> None:
+    """Raises ValueError unless `kernel` (k, k, C), k odd and <= min(H, W), fits `y` (..., H, W, C)."""
+    if jnp.ndim(y) < 3:
+        raise ValueError(f"the state must have shape (..., H, W, channels), got shape {jnp.shape(y)}")
+    if not jnp.issubdtype(jnp.result_type(y), jnp.floating):
+        raise TypeError(f"the state must be floating point, got dtype {jnp.result_type(y)}")
+    height, width, channels = jnp.shape(y)[-3:]
+    shape = jnp.shape(kernel)
+    if len(shape) != 3 or shape[0] != shape[1]:
+        raise ValueError(f"kernel must have shape (k, k, channels), got {shape}")
+    k = shape[0]
+    if k % 2 == 0:
+        raise ValueError(f"kernel size must be odd so that the kernel has a centre, got k={k}")
+    if k > min(height, width):
+        raise ValueError(f"kernel size k={k} exceeds the grid {height}x{width}; use k <= {min(height, width)}")
+    if shape[2] != channels:
+        raise ValueError(f"kernel has {shape[2]} channels but the state has {channels}")
+
+
+def kernel_spectrum(kernel: jax.Array, height: int, width: int) -> jax.Array:
+    """The rfft2 of each channel's kernel embedded in an H x W periodic grid, centre at (0, 0).
+
+    Args:
+      kernel: shape (k, k, C).
+      height: H.
+      width: W.
+
+    Returns:
+      A complex array of shape (C, H, W // 2 + 1): `c_hat` with `C = IFFT diag(conj c_hat) FFT`.
+    """
+    k = kernel.shape[0]
+    grid = jnp.zeros((kernel.shape[2], height, width), kernel.dtype)
+    grid = grid.at[:, :k, :k].set(jnp.moveaxis(kernel, -1, 0))
+    grid = jnp.roll(grid, (-(k // 2), -(k // 2)), axis=(-2, -1))
+    return jnp.fft.rfft2(grid)
+
+
+def correlate(y: jax.Array, kernel: jax.Array) -> jax.Array:
+    """The periodic depthwise cross-correlation `C y`.
+
+    Args:
+      y: shape (..., H, W, C).
+      kernel: shape (k, k, C), k odd.
+
+    Returns:
+      `C y`, shape and dtype of `y`.
+    """
+    k = kernel.shape[0]
+    pad = k // 2
+    leading = y.shape[:-3]
+    batch = y.reshape((-1,) + y.shape[-3:])
+    padded = jnp.pad(batch, ((0, 0), (pad, pad), (pad, pad), (0, 0)), mode="wrap")
+    channels = y.shape[-1]
+    out = jax.lax.conv_general_dilated(
+        padded,
+        kernel[:, :, None, :].astype(y.dtype),
+        window_strides=(1, 1),
+        padding="VALID",
+        dimension_numbers=("NHWC", "HWIO", "NHWC"),
+        feature_group_count=channels,
+    )
+    return out.reshape(leading + out.shape[1:])
+
+
+def correlate_adjoint(z: jax.Array, kernel: jax.Array) -> jax.Array:
+    """The adjoint `C^T z`: periodic correlation with the kernel flipped in both axes.
+
+    Args:
+      z: shape (..., H, W, C).
+      kernel: shape (k, k, C), k odd.
+
+    Returns:
+      `C^T z`, shape and dtype of `z`.
+    """
+    return correlate(z, kernel[::-1, ::-1, :])

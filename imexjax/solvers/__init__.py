@@ -1,0 +1,7 @@
+"""Fixed-step solvers: each an immutable object with a pure `step` and an integer `order`."""
+
+from ._base import AbstractSolver as AbstractSolver
+from ._euler import Euler as Euler
+from ._imex_euler import IMEXEuler as IMEXEuler
+from ._midpoint import Midpoint as Midpoint
+from ._rk4 import RK4 as RK4

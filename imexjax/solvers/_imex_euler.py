@@ -1,0 +1,32 @@
+"""IMEX Euler: forward Euler on the explicit term, backward Euler on the implicit one."""
+
+import dataclasses
+from typing import ClassVar
+
+from .._custom_types import LinearTerm, PyTree, Scalar, VectorField
+from ._base import AbstractSolver
+from ._tree import axpy
+
+
+@dataclasses.dataclass(frozen=True)
+class IMEXEuler(AbstractSolver):
+    """IMEX Euler for `dy/dt = f(t, y) + A y`, with `A` linear and stepped implicitly.
+
+    `y1 = (I - h A)^{-1} (y0 + h f(t0, y0, explicit_args))`. With `A = -C^T C` this is
+    the IMEXnet step; see `imexjax.ConvDiffusion`.
+    """
+
+    order: ClassVar[int] = 1
+    imex: ClassVar[bool] = True
+
+    def step(
+        self,
+        terms: tuple[VectorField, LinearTerm],
+        t0: Scalar,
+        y0: PyTree,
+        args: tuple[PyTree, PyTree],
+        h: Scalar,
+    ) -> PyTree:
+        f_explicit, implicit = terms
+        explicit_args, implicit_args = args
+        return implicit.resolve(h, axpy(h, f_explicit(t0, y0, explicit_args), y0), implicit_args)
