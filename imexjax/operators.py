@@ -11,6 +11,7 @@ kernel embedded in the H x W grid with its centre at index (0, 0).
 """
 
 import dataclasses
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
@@ -34,7 +35,7 @@ class ConvDiffusion:
     zero_mean: bool = False
 
     def mv(self, y: jax.Array, kernel: jax.Array) -> jax.Array:
-        """Returns `-C^T C y`.
+        """Returns `-C^T C y`, computed by rfft2/irfft2 over (H, W) like `resolve`.
 
         Args:
           y: an array of shape (..., H, W, channels).
@@ -43,8 +44,7 @@ class ConvDiffusion:
         Returns:
           An array with the shape and dtype of `y`.
         """
-        kernel = self._prepare(y, kernel)
-        return -correlate_adjoint(correlate(y, kernel), kernel)
+        return self._apply_spectral(y, kernel, lambda power: -power)
 
     def resolve(self, h: Scalar, b: jax.Array, kernel: jax.Array) -> jax.Array:
         """Returns `(I + h C^T C)^{-1} b`, computed by rfft2/irfft2 over (H, W).
@@ -60,14 +60,20 @@ class ConvDiffusion:
         Returns:
           An array with the shape and dtype of `b`.
         """
-        kernel = self._prepare(b, kernel)
-        height, width = b.shape[-3], b.shape[-2]
-        compute_dtype = jnp.promote_types(b.dtype, jnp.float32)
+        return self._apply_spectral(b, kernel, lambda power: 1.0 / (1.0 + h * power))
+
+    def _apply_spectral(
+        self, y: jax.Array, kernel: jax.Array, multiplier: Callable[[jax.Array], jax.Array]
+    ) -> jax.Array:
+        """Multiplies each channel of `y` in Fourier space by `multiplier(|c_hat|^2)`."""
+        kernel = self._prepare(y, kernel)
+        height, width = y.shape[-3], y.shape[-2]
+        compute_dtype = jnp.promote_types(y.dtype, jnp.float32)
         spectrum = kernel_spectrum(kernel.astype(compute_dtype), height, width)  # (C, H, W//2+1)
-        denominator = 1.0 + h * (spectrum.real**2 + spectrum.imag**2)
-        channels_first = jnp.moveaxis(b.astype(compute_dtype), -1, -3)  # (..., C, H, W)
-        solved = jnp.fft.irfft2(jnp.fft.rfft2(channels_first) / denominator, s=(height, width))
-        return jnp.moveaxis(solved, -3, -1).astype(b.dtype)
+        factor = multiplier(spectrum.real**2 + spectrum.imag**2)
+        channels_first = jnp.moveaxis(y.astype(compute_dtype), -1, -3)  # (..., C, H, W)
+        result = jnp.fft.irfft2(jnp.fft.rfft2(channels_first) * factor, s=(height, width))
+        return jnp.moveaxis(result, -3, -1).astype(y.dtype)
 
     def _prepare(self, y: jax.Array, kernel: jax.Array) -> jax.Array:
         check_kernel(y, kernel)
@@ -111,43 +117,3 @@ def kernel_spectrum(kernel: jax.Array, height: int, width: int) -> jax.Array:
     grid = grid.at[:, :k, :k].set(jnp.moveaxis(kernel, -1, 0))
     grid = jnp.roll(grid, (-(k // 2), -(k // 2)), axis=(-2, -1))
     return jnp.fft.rfft2(grid)
-
-
-def correlate(y: jax.Array, kernel: jax.Array) -> jax.Array:
-    """The periodic depthwise cross-correlation `C y`.
-
-    Args:
-      y: shape (..., H, W, C).
-      kernel: shape (k, k, C), k odd.
-
-    Returns:
-      `C y`, shape and dtype of `y`.
-    """
-    k = kernel.shape[0]
-    pad = k // 2
-    leading = y.shape[:-3]
-    batch = y.reshape((-1,) + y.shape[-3:])
-    padded = jnp.pad(batch, ((0, 0), (pad, pad), (pad, pad), (0, 0)), mode="wrap")
-    channels = y.shape[-1]
-    out = jax.lax.conv_general_dilated(
-        padded,
-        kernel[:, :, None, :].astype(y.dtype),
-        window_strides=(1, 1),
-        padding="VALID",
-        dimension_numbers=("NHWC", "HWIO", "NHWC"),
-        feature_group_count=channels,
-    )
-    return out.reshape(leading + out.shape[1:])
-
-
-def correlate_adjoint(z: jax.Array, kernel: jax.Array) -> jax.Array:
-    """The adjoint `C^T z`: periodic correlation with the kernel flipped in both axes.
-
-    Args:
-      z: shape (..., H, W, C).
-      kernel: shape (k, k, C), k odd.
-
-    Returns:
-      `C^T z`, shape and dtype of `z`.
-    """
-    return correlate(z, kernel[::-1, ::-1, :])
