@@ -1,0 +1,61 @@
+"""Batches of an in-memory dataset, in a fixed order per (seed, epoch)."""
+
+from collections.abc import Iterator
+
+import numpy as np
+
+
+class InMemoryBatches:
+    """Splits arrays into batches; shuffled deterministically per epoch when asked.
+
+    Args:
+      inputs: (N, ...) model inputs.
+      targets: (N, ...) targets.
+      batch_size: examples per batch.
+      shuffle: draw a new order each epoch from `(seed, epoch)`.
+      seed: seeds the order.
+      drop_remainder: drop the last partial batch (training) or keep it (evaluation).
+    """
+
+    def __init__(
+        self,
+        inputs: np.ndarray,
+        targets: np.ndarray,
+        batch_size: int,
+        *,
+        shuffle: bool,
+        seed: int = 0,
+        drop_remainder: bool,
+    ):
+        if len(inputs) != len(targets):
+            raise ValueError(f"inputs ({len(inputs)}) and targets ({len(targets)}) differ in length")
+        if batch_size < 1:
+            raise ValueError(f"batch size must be positive, got {batch_size}")
+        if drop_remainder and batch_size > len(inputs):
+            raise ValueError(
+                f"batch size {batch_size} exceeds the {len(inputs)} training examples; use --batch-size {len(inputs)} or less"
+            )
+        self.inputs = inputs
+        self.targets = targets
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.seed = seed
+        self.drop_remainder = drop_remainder
+
+    @property
+    def num_examples(self) -> int:
+        """N."""
+        return len(self.inputs)
+
+    def __len__(self) -> int:
+        """Batches per epoch."""
+        full, rest = divmod(len(self.inputs), self.batch_size)
+        return full if self.drop_remainder or not rest else full + 1
+
+    def epoch(self, epoch: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Yields `(inputs, targets)` batches of epoch `epoch` (the same every time it is asked)."""
+        n = len(self.inputs)
+        order = np.random.default_rng([self.seed, epoch]).permutation(n) if self.shuffle else np.arange(n)
+        for i in range(len(self)):
+            index = np.sort(order[i * self.batch_size : (i + 1) * self.batch_size])
+            yield self.inputs[index], self.targets[index]

@@ -1,0 +1,296 @@
+"""The training loop: jitted steps, evaluation, checkpoints, resume, history and NaN guard."""
+
+import dataclasses
+import json
+import math
+import os
+import pathlib
+import platform
+import sys
+import time
+from typing import Any
+
+import flax
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
+from tqdm.auto import tqdm
+
+from ..models import TimeSteppingNet, count_parameters
+from ._batches import InMemoryBatches
+from ._checkpoints import RunCheckpoints
+from ._config import ConfigError, TrainConfig
+from ._task import Task
+
+
+class TrainingDivergedError(RuntimeError):
+    """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+@dataclasses.dataclass
+class RunResult:
+    """What `train_and_evaluate` returns.
+
+    Attributes:
+      metrics: the contents of `metrics.json`.
+      history: one dict per epoch, as in `history.jsonl`.
+      model: the network with the best checkpoint's parameters.
+    """
+
+    metrics: dict[str, Any]
+    history: list[dict[str, Any]]
+    model: TimeSteppingNet
+
+
+def make_optimizer(config: TrainConfig) -> optax.GradientTransformation:
+    """Adam, or SGD with momentum 0.9, at `config.learning_rate`."""
+    if config.optimizer == "sgd":
+        return optax.sgd(config.learning_rate, momentum=0.9)
+    return optax.adam(config.learning_rate)
+
+
+def build_model(config: TrainConfig, *, in_channels: int, num_outputs: int) -> TimeSteppingNet:
+    """The network of `config`, initialized from `config.seed`."""
+    return TimeSteppingNet(
+        in_channels=in_channels, num_outputs=num_outputs, rngs=nnx.Rngs(config.seed), **config.model_options()
+    )
+
+
+def check_workdir(config: TrainConfig, workdir: str | pathlib.Path) -> None:
+    """Raises ConfigError if `workdir` holds a run of another configuration.
+
+    Only `epochs` may differ (to extend a finished run). Nothing is written.
+    """
+    path = pathlib.Path(workdir) / "config.json"
+    if not path.exists():
+        if pathlib.Path(workdir).is_file():
+            raise ConfigError(f"workdir {workdir} is a file; pass a folder to --workdir")
+        return
+    try:
+        saved = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise ConfigError(f"cannot read {path} ({error}); pass a new --workdir") from None
+    current = config.to_json()
+    differing = sorted(k for k in set(saved) | set(current) if k != "epochs" and saved.get(k) != current.get(k))
+    if differing:
+        changes = ", ".join(f"{k}: {saved.get(k)!r} -> {current.get(k)!r}" for k in differing)
+        raise ConfigError(f"workdir {workdir} holds a run with another configuration ({changes}); pass a new --workdir")
+
+
+def train_and_evaluate(
+    config: TrainConfig,
+    workdir: str | pathlib.Path,
+    *,
+    task: Task,
+    train_batches: InMemoryBatches,
+    val_batches: InMemoryBatches,
+    in_channels: int,
+    run_info: dict[str, Any] | None = None,
+    progress: bool = True,
+) -> RunResult:
+    """Trains `config`'s network on `task`, resuming from `workdir` if it holds checkpoints.
+
+    Writes `WORKDIR/config.json`, `history.jsonl` (one line per epoch), `metrics.json` and
+    orbax checkpoints under `WORKDIR/checkpoints/{last,best}`. The data order of epoch e
+    depends only on `(config.seed, e)`, so a resumed run ends as an uninterrupted one does.
+
+    Args:
+      config: the run's configuration.
+      workdir: the run's folder; created if missing.
+      task: the loss and metrics.
+      train_batches: training batches, shuffled per epoch.
+      val_batches: validation batches.
+      in_channels: channels of the inputs.
+      run_info: extra JSON-ready fields for `metrics.json` (data source, ...).
+      progress: show progress bars.
+
+    Returns:
+      The final metrics, the history, and the model with the best checkpoint's parameters.
+
+    Raises:
+      ConfigError: `workdir` holds a run of another configuration.
+      TrainingDivergedError: the loss became NaN or infinite.
+    """
+    workdir = pathlib.Path(workdir)
+    check_workdir(config, workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    _write_json_atomic(workdir / "config.json", config.to_json())
+
+    model = build_model(config, in_channels=in_channels, num_outputs=task.num_outputs)
+    graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+    optimizer = make_optimizer(config)
+    state = {"params": params, "rest": rest, "opt_state": optimizer.init(params)}
+
+    checkpoints = RunCheckpoints(workdir / "checkpoints")
+    history: list[dict[str, Any]] = []
+    best = {"epoch": 0, "val_loss": math.inf, "val": None}
+    seconds_before = 0.0
+    if checkpoints.latest_epoch() is not None:
+        state, meta = checkpoints.restore(state)
+        history, best, seconds_before = meta["history"], meta["best"], meta["seconds"]
+        if progress:
+            print(f"resuming {workdir} after epoch {meta['epoch']}", file=sys.stderr)
+    _write_history(workdir / "history.jsonl", history)
+
+    def forward(params, rest, inputs):
+        return nnx.merge(graphdef, params, rest)(inputs)
+
+    @jax.jit
+    def train_step(state, inputs, targets):
+        def objective(params):
+            return task.loss(forward(params, state["rest"], inputs), targets)
+
+        (_, sums), grads = jax.value_and_grad(objective, has_aux=True)(state["params"])
+        updates, opt_state = optimizer.update(grads, state["opt_state"], state["params"])
+        params = optax.apply_updates(state["params"], updates)
+        return {"params": params, "rest": state["rest"], "opt_state": opt_state}, sums
+
+    @jax.jit
+    def eval_step(params, rest, inputs, targets):
+        return task.eval_sums(forward(params, rest, inputs), targets)
+
+    start = time.perf_counter()
+    first_epoch = len(history) + 1
+    for epoch in range(first_epoch, config.epochs + 1):
+        epoch_start = time.perf_counter()
+        state, train_sums = _train_epoch(train_step, state, train_batches, epoch, config, task, progress)
+        train_seconds = time.perf_counter() - epoch_start
+        val = evaluate(eval_step, state["params"], state["rest"], val_batches, task)
+        if not math.isfinite(val["loss"]):
+            raise TrainingDivergedError(
+                f"validation loss is {val['loss']} after epoch {epoch}; kept the checkpoint of epoch {epoch - 1}. "
+                "Lower --lr or h, or check the data for NaN/Inf"
+            )
+        record = {
+            "epoch": epoch,
+            **{f"train_{k}": v for k, v in task.progress(train_sums).items()},
+            **{f"val_{k}": v for k, v in val.items()},
+            "images_per_second": train_batches.batch_size * len(train_batches) / train_seconds,
+            "epoch_seconds": time.perf_counter() - epoch_start,
+        }
+        history.append(record)
+        is_best = val["loss"] < best["val_loss"]
+        if is_best:
+            best = {"epoch": epoch, "val_loss": val["loss"], "val": val}
+        elapsed = seconds_before + time.perf_counter() - start
+        meta = {"epoch": epoch, "history": history, "best": best, "seconds": elapsed}
+        checkpoints.save(epoch, state, _json_ready(meta), is_best=is_best)
+        _write_history(workdir / "history.jsonl", history)
+        if progress:
+            tqdm.write(_epoch_line(record), file=sys.stderr)
+
+    if checkpoints.best_epoch() is not None:
+        best_state, _ = checkpoints.restore(state, best=True)
+    else:
+        best_state = state
+    checkpoints.close()
+    elapsed = seconds_before + time.perf_counter() - start
+    metrics = {
+        **{f"val_{k}": v for k, v in best["val"].items()},
+        "best_epoch": best["epoch"],
+        "final": {f"val_{k}": v for k, v in history[-1].items() if k.startswith("val_")} if history else {},
+        "params": count_parameters(model)["total"],
+        "param_counts": count_parameters(model),
+        "config": config.name,
+        **{k: v for k, v in config.to_json().items() if k != "name"},
+        "seconds": elapsed,
+        **environment_info(),
+        **(run_info or {}),
+    }
+    metrics = _json_ready(metrics)
+    _write_json_atomic(workdir / "metrics.json", metrics)
+    return RunResult(metrics, history, nnx.merge(graphdef, best_state["params"], best_state["rest"]))
+
+
+def _train_epoch(train_step, state, batches, epoch, config, task, progress) -> tuple[Any, dict[str, float]]:
+    """Runs one epoch of `train_step`; returns the new state and the summed training stats."""
+    totals: dict[str, float] = {}
+    pending: list[dict[str, jax.Array]] = []
+    bar = tqdm(
+        total=len(batches),
+        desc=f"epoch {epoch}/{config.epochs}",
+        unit="batch",
+        disable=not progress,
+        leave=False,
+        file=sys.stderr,
+        mininterval=0.5,
+    )
+    start = time.perf_counter()
+    with bar:
+        for step, (inputs, targets) in enumerate(batches.epoch(epoch), 1):
+            state, sums = train_step(state, jnp.asarray(inputs), jnp.asarray(targets))
+            pending.append(sums)
+            if step % 10 == 0 or step == len(batches):
+                for fetched in jax.device_get(pending):
+                    for key, value in fetched.items():
+                        totals[key] = totals.get(key, 0.0) + float(value)
+                pending.clear()
+                if not math.isfinite(totals["loss"]):
+                    raise TrainingDivergedError(
+                        f"training loss became {totals['loss']} in epoch {epoch} (batch {step}); kept the checkpoint "
+                        f"of epoch {epoch - 1}. Lower --lr or h, or check the data for NaN/Inf"
+                    )
+                shown = task.progress(totals)
+                shown["img/s"] = step * batches.batch_size / (time.perf_counter() - start)
+                bar.set_postfix({k: f"{v:.3g}" for k, v in shown.items()}, refresh=False)
+            bar.update(1)
+    return state, totals
+
+
+def evaluate(eval_step, params, rest, batches: InMemoryBatches, task: Task) -> dict[str, Any]:
+    """Accumulates `task.eval_sums` over every batch of `batches` and summarizes them."""
+    totals: dict[str, np.ndarray] = {}
+    for inputs, targets in batches.epoch(0):
+        sums = jax.device_get(eval_step(params, rest, jnp.asarray(inputs), jnp.asarray(targets)))
+        for key, value in sums.items():
+            totals[key] = totals.get(key, 0) + np.asarray(value, dtype=np.float64)
+    return task.summarize(totals)
+
+
+def environment_info() -> dict[str, Any]:
+    """Versions and devices, for `metrics.json`."""
+    devices = jax.devices()
+    return {
+        "devices": len(devices),
+        "device_kind": devices[0].device_kind,
+        "backend": jax.default_backend(),
+        "versions": {
+            "python": platform.python_version(),
+            "jax": jax.__version__,
+            "flax": flax.__version__,
+            "optax": optax.__version__,
+            "numpy": np.__version__,
+        },
+    }
+
+
+def _epoch_line(record: dict[str, Any]) -> str:
+    shown = {k: v for k, v in record.items() if isinstance(v, float) and k not in ("epoch_seconds",)}
+    text = "  ".join(f"{k} {v:.4g}" for k, v in shown.items())
+    return f"epoch {record['epoch']}: {text}  ({record['epoch_seconds']:.1f} s)"
+
+
+def _json_ready(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_ready(v) for v in value]
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _write_json_atomic(path: pathlib.Path, data: Any) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+def _write_history(path: pathlib.Path, history: list[dict[str, Any]]) -> None:
+    tmp = path.with_suffix(".jsonl.tmp")
+    tmp.write_text("".join(json.dumps(_json_ready(r)) + "\n" for r in history))
+    os.replace(tmp, path)
