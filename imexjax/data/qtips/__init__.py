@@ -1,0 +1,12 @@
+"""Q-tips: the synthetic segmentation set of IMEXnet (generator, folder layout, tfds builder)."""
+
+from ._errors import QtipsDataError as QtipsDataError
+from ._generate import CLASS_NAMES as CLASS_NAMES
+from ._generate import NUM_CLASSES as NUM_CLASSES
+from ._generate import generate_qtips as generate_qtips
+from ._generate import qtips_splits as qtips_splits
+from ._layout import read_qtips_folder as read_qtips_folder
+from ._layout import write_qtips_folder as write_qtips_folder
+from ._tfds import Qtips as Qtips
+from ._tfds import build_qtips_tfds as build_qtips_tfds
+from ._tfds import load_qtips_tfds as load_qtips_tfds
