@@ -26,6 +26,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--h", type=float, help="override the step size")
     parser.add_argument("--norm", choices=NORM_KINDS, help="channel: per pixel (default); instance and group pool over the image, which leaks global information")
     parser.add_argument("--imex-form", choices=IMEX_FORMS, help="paper: dY/dt = f; code: dY/dt = f - C^T C Y (the authors' code)")
+    parser.add_argument("--implicit-scale", type=float, help="standard deviation of the initial implicit kernel entries (sets the diffusion length)")
     parser.add_argument("--data-dir", help="train and validate on a folder in the authors' layout (train/ and val/ with images/, labels/, filenames.txt) instead of generated data")
     parser.add_argument("--workdir", help="where metrics, checkpoints and figures go (default runs/qtips-CONFIG-INTEGRATOR-sSEED)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -44,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
             h=args.h,
             norm=args.norm,
             imex_form=args.imex_form,
+            implicit_init_scale=args.implicit_scale,
         )
         workdir = args.workdir or f"runs/qtips-{config.name}-{config.integrator}-s{config.seed}"
         result = run_qtips(config, workdir, data_dir=args.data_dir, progress=not args.no_progress)

@@ -4,6 +4,8 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from ._config import ConfigError
+
 
 class InMemoryBatches:
     """Splits arrays into batches; shuffled deterministically per epoch when asked.
@@ -30,9 +32,9 @@ class InMemoryBatches:
         if len(inputs) != len(targets):
             raise ValueError(f"inputs ({len(inputs)}) and targets ({len(targets)}) differ in length")
         if batch_size < 1:
-            raise ValueError(f"batch size must be positive, got {batch_size}")
+            raise ConfigError(f"batch size must be positive, got {batch_size}")
         if drop_remainder and batch_size > len(inputs):
-            raise ValueError(
+            raise ConfigError(
                 f"batch size {batch_size} exceeds the {len(inputs)} training examples; use --batch-size {len(inputs)} or less"
             )
         self.inputs = inputs

@@ -178,8 +178,7 @@ def train_and_evaluate(
         meta = {"epoch": epoch, "history": history, "best": best, "seconds": elapsed}
         checkpoints.save(epoch, state, _json_ready(meta), is_best=is_best)
         _write_history(workdir / "history.jsonl", history)
-        if progress:
-            tqdm.write(_epoch_line(record), file=sys.stderr)
+        tqdm.write(_epoch_line(record), file=sys.stderr)
 
     if checkpoints.best_epoch() is not None:
         best_state, _ = checkpoints.restore(state, best=True)

@@ -1,0 +1,172 @@
+"""End-to-end Q-tips training: the tiny config, resume after SIGKILL, NaN guard, CLI errors."""
+
+import importlib.util
+import json
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from imexjax.data.qtips import qtips_splits, write_qtips_folder
+from imexjax.train import (
+    ConfigError,
+    InMemoryBatches,
+    SegmentationTask,
+    TrainingDivergedError,
+    qtips_config,
+    run_qtips,
+    train_and_evaluate,
+)
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+CLI = ROOT / "experiments" / "qtips.py"
+TINY = qtips_config("tiny")
+
+
+def load_cli():
+    spec = importlib.util.spec_from_file_location("qtips_cli", CLI)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def snapshot(directory: pathlib.Path) -> dict[str, tuple[int, int]]:
+    """Every file under `directory` with its size and modification time."""
+    return {
+        str(p.relative_to(directory)): (p.stat().st_size, p.stat().st_mtime_ns) for p in directory.rglob("*") if p.is_file()
+    }
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("tiny") / "run"
+    result = run_qtips(TINY.replace(epochs=3), workdir, progress=False)
+    return workdir, result
+
+
+def test_tiny_run_writes_metrics_history_checkpoints_and_figures(tiny_run):
+    workdir, result = tiny_run
+    metrics = json.loads((workdir / "metrics.json").read_text())
+    for key in ("val_iou", "val_iou_per_class", "val_miou_all", "val_loss", "val_accuracy", "params", "integrator",
+                "config", "epochs", "seed", "devices", "seconds", "versions", "device_kind"):
+        assert key in metrics, key
+    assert metrics["integrator"] == "imex" and metrics["config"] == "tiny" and metrics["epochs"] == 3
+    assert len(metrics["val_iou_per_class"]) == 3
+    assert 0.0 <= metrics["val_iou"] <= 1.0 and 0.0 <= metrics["val_accuracy"] <= 100.0
+    history = [json.loads(line) for line in (workdir / "history.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in history] == [1, 2, 3]
+    assert history[-1]["train_loss"] < history[0]["train_loss"]  # it learns something
+    assert metrics["val_loss"] == min(r["val_loss"] for r in history)  # reported: the best checkpoint
+    assert sorted(p.name for p in (workdir / "checkpoints" / "last").iterdir() if p.name.isdigit()) == ["2", "3"]
+    assert any(p.name.isdigit() for p in (workdir / "checkpoints" / "best").iterdir())
+    for figure in ("predictions.png", "probability_maps.png", "history.png"):
+        assert (workdir / figure).stat().st_size > 1000
+
+
+def test_validation_uses_the_validation_split(tiny_run):
+    _, result = tiny_run
+    assert result.metrics["num_val"] == TINY.num_val and result.metrics["num_train"] == TINY.num_train
+
+
+def test_resume_after_sigkill_ends_as_an_uninterrupted_run(tiny_run, tmp_path):
+    workdir_full, _ = tiny_run
+    workdir = tmp_path / "killed"
+    command = [sys.executable, str(CLI), "--integrator", "imex", "--config", "tiny", "--epochs", "3",
+               "--workdir", str(workdir), "--no-progress"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    first = workdir / "checkpoints" / "last" / "1"
+    deadline = time.monotonic() + 240
+    while not first.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert first.exists()
+    assert not (workdir / "metrics.json").exists()  # the kill came before the run's end
+    finished = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    assert finished.returncode == 0, finished.stderr
+    resumed = [json.loads(line) for line in (workdir / "history.jsonl").read_text().splitlines()]
+    uninterrupted = [json.loads(line) for line in (workdir_full / "history.jsonl").read_text().splitlines()]
+    drop = ("epoch_seconds", "images_per_second")
+    assert [{k: v for k, v in r.items() if k not in drop} for r in resumed] == [
+        {k: v for k, v in r.items() if k not in drop} for r in uninterrupted
+    ]
+    a = json.loads((workdir / "metrics.json").read_text())
+    b = json.loads((workdir_full / "metrics.json").read_text())
+    assert (a["val_loss"], a["val_iou"], a["val_accuracy"]) == (b["val_loss"], b["val_iou"], b["val_accuracy"])
+
+
+def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp_path):
+    splits = qtips_splits(seed=0, num_train=16, num_val=8)
+    x = splits["train"][0].astype(np.float32)[..., None] / 255
+    y = splits["train"][1].astype(np.int32)
+    val = InMemoryBatches(x[:8], y[:8], 8, shuffle=False, drop_remainder=False)
+    config = TINY.replace(epochs=1)
+    task = SegmentationTask(4)
+    train_and_evaluate(config, tmp_path, task=task, train_batches=InMemoryBatches(x, y, 8, shuffle=True, drop_remainder=True),
+                       val_batches=val, in_channels=1, progress=False)
+    before = snapshot(tmp_path / "checkpoints")
+    poisoned = x.copy()
+    poisoned[3, 5, 5, 0] = np.nan
+    with pytest.raises(TrainingDivergedError, match="kept the checkpoint of epoch 1"):
+        train_and_evaluate(config.replace(epochs=2), tmp_path, task=task,
+                           train_batches=InMemoryBatches(poisoned, y, 8, shuffle=True, drop_remainder=True),
+                           val_batches=val, in_channels=1, progress=False)
+    assert snapshot(tmp_path / "checkpoints") == before
+
+
+def test_a_workdir_of_another_config_is_refused_untouched(tiny_run):
+    workdir, _ = tiny_run
+    before = snapshot(workdir)
+    with pytest.raises(ConfigError, match="another configuration .*integrator"):
+        run_qtips(TINY.replace(epochs=3, integrator="euler"), workdir, progress=False)
+    assert snapshot(workdir) == before
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--epochs", "0"], "epochs must be a positive integer"),
+        (["--batch-size", "-1"], "batch-size must be a positive integer"),
+        (["--lr", "0"], "learning-rate must be a positive number"),
+        (["--batch-size", "64"], "batch size 64 exceeds the 32 training examples"),
+        (["--data-dir", "/nonexistent/qtips"], "/nonexistent/qtips"),
+    ],
+)
+def test_cli_bad_input_is_one_line_nonzero_and_leaves_the_workdir(tiny_run, capsys, argv, message):
+    workdir, _ = tiny_run
+    before = snapshot(workdir)
+    code = load_cli().main(["--integrator", "imex", "--config", "tiny", "--workdir", str(workdir), *argv])
+    err = capsys.readouterr().err.strip()
+    assert code != 0
+    assert err.startswith("error: ") and message in err and "\n" not in err
+    assert snapshot(workdir) == before
+
+
+def test_cli_rejects_a_corrupt_png_and_bad_labels(tmp_path, capsys):
+    data = tmp_path / "data"
+    write_qtips_folder(data, qtips_splits(seed=1, num_train=8, num_val=4))
+    cli = load_cli()
+    label = data / "val" / "labels" / (data / "val" / "filenames.txt").read_text().split()[0]
+    from PIL import Image
+
+    Image.fromarray(np.full((64, 64), 7, np.uint8)).save(label)
+    assert cli.main(["--integrator", "euler", "--config", "tiny", "--data-dir", str(data), "--workdir", str(tmp_path / "w")]) != 0
+    assert "outside 0..3" in capsys.readouterr().err
+    image = data / "train" / "images" / (data / "train" / "filenames.txt").read_text().split()[0]
+    image.write_bytes(b"not a png")
+    assert cli.main(["--integrator", "euler", "--config", "tiny", "--data-dir", str(data), "--workdir", str(tmp_path / "w")]) != 0
+    assert str(image) in capsys.readouterr().err
+    assert not (tmp_path / "w").exists()
+
+
+def test_cli_unknown_integrator_or_config_exits_without_traceback():
+    for argv in (["--integrator", "leapfrog"], ["--integrator", "imex", "--config", "huge"]):
+        finished = subprocess.run([sys.executable, str(CLI), *argv], capture_output=True, text=True, timeout=120)
+        assert finished.returncode == 2
+        assert "invalid choice" in finished.stderr and "Traceback" not in finished.stderr
