@@ -1,5 +1,6 @@
 """Training and evaluation: configs, losses, metrics, checkpoints, the loop and figures."""
 
+from ._batches import Batches as Batches
 from ._batches import InMemoryBatches as InMemoryBatches
 from ._checkpoints import RunCheckpoints as RunCheckpoints
 from ._config import QTIPS_PRESETS as QTIPS_PRESETS

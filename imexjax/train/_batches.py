@@ -1,10 +1,29 @@
-"""Batches of an in-memory dataset, in a fixed order per (seed, epoch)."""
+"""Batches of a dataset for the training loop, in a fixed order per (seed, epoch)."""
 
 from collections.abc import Iterator
+from typing import Protocol
 
 import numpy as np
 
 from ._config import ConfigError
+
+
+class Batches(Protocol):
+    """What `train_and_evaluate` reads data through.
+
+    Attributes:
+      batch_size: examples per batch.
+    """
+
+    batch_size: int
+
+    def __len__(self) -> int:
+        """Batches per epoch."""
+        ...
+
+    def epoch(self, epoch: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Yields `(inputs, targets)` numpy batches of epoch `epoch`, the same every time it is asked."""
+        ...
 
 
 class InMemoryBatches:

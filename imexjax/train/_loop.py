@@ -19,7 +19,7 @@ from flax import nnx
 from tqdm.auto import tqdm
 
 from ..models import TimeSteppingNet, count_parameters
-from ._batches import InMemoryBatches
+from ._batches import Batches
 from ._checkpoints import RunCheckpoints
 from ._config import ConfigError, TrainConfig
 from ._task import Task
@@ -84,8 +84,8 @@ def train_and_evaluate(
     workdir: str | pathlib.Path,
     *,
     task: Task,
-    train_batches: InMemoryBatches,
-    val_batches: InMemoryBatches,
+    train_batches: Batches,
+    val_batches: Batches,
     in_channels: int,
     run_info: dict[str, Any] | None = None,
     progress: bool = True,
@@ -238,7 +238,7 @@ def _train_epoch(train_step, state, batches, epoch, config, task, progress) -> t
     return state, totals
 
 
-def evaluate(eval_step, params, rest, batches: InMemoryBatches, task: Task) -> dict[str, Any]:
+def evaluate(eval_step, params, rest, batches: Batches, task: Task) -> dict[str, Any]:
     """Accumulates `task.eval_sums` over every batch of `batches` and summarizes them."""
     totals: dict[str, np.ndarray] = {}
     for inputs, targets in batches.epoch(0):
