@@ -1,0 +1,128 @@
+"""Time one training step of a time-stepping segmentation network.
+
+    python benchmarks/train_step.py --integrator imex --width 16 --steps 8 --batch 8 --size 64 --json
+
+The network: an opening 3x3 convolution from 1 channel to W, N steps of
+Y <- Y - h K^T relu(N(K Y)) (instance norm; for imex each step followed by the ConvDiffusion
+solve with its own 3x3 kernel, i.e. `imex_form="code"`), a 1x1 head to 4 classes, cross
+entropy, one Adam update; a batch of B images of S x S. The step time is the median over the
+timed steps after one warm-up step, each synchronized with `block_until_ready`.
+"""
+
+import argparse
+import json
+import statistics
+import sys
+import time
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import nnx
+
+from imexjax.models import INTEGRATORS, TimeSteppingNet
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--integrator", default="imex", choices=tuple(INTEGRATORS))
+    parser.add_argument("--width", type=int, default=16)
+    parser.add_argument("--steps", type=int, default=8)
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--size", type=int, default=64)
+    parser.add_argument("--unroll", type=int, help="steps unrolled per scan iteration (default: the library's choice; 0 = all)")
+    parser.add_argument("--remat", action="store_true", help="rematerialize each step in the backward pass")
+    parser.add_argument("--dtype", default="float32", choices=("float32", "bfloat16"))
+    parser.add_argument("--repeats", type=int, default=10, help="timed steps (>= 5)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    args = parser.parse_args(argv)
+    if args.repeats < 5:
+        parser.error("--repeats must be >= 5")
+    for name in ("width", "steps", "batch", "size"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name} must be positive")
+    return args
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    unroll = True if args.unroll == 0 else args.unroll
+    dtype = jnp.bfloat16 if args.dtype == "bfloat16" else jnp.float32
+    model = TimeSteppingNet(
+        [(args.steps + 1, args.width)],
+        in_channels=1,
+        num_outputs=4,
+        integrator=args.integrator,
+        norm="instance",
+        imex_form="code",
+        zero_mean=False,
+        unroll=unroll,
+        remat=args.remat,
+        rngs=nnx.Rngs(0),
+    )
+    graphdef, params = nnx.split(model)
+    optimizer = optax.adam(1e-3)
+    opt_state = optimizer.init(params)
+    key_x, key_y = jax.random.split(jax.random.key(1))
+    images = jax.random.normal(key_x, (args.batch, args.size, args.size, 1), dtype)
+    labels = jax.random.randint(key_y, (args.batch, args.size, args.size), 0, 4)
+
+    def loss_fn(params, images, labels):
+        logits = nnx.merge(graphdef, params)(images)
+        return optax.softmax_cross_entropy_with_integer_labels(logits.astype(jnp.float32), labels).mean()
+
+    @jax.jit
+    def train_step(params, opt_state, images, labels):
+        loss, grads = jax.value_and_grad(loss_fn)(params, images, labels)
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, loss
+
+    forward = jax.jit(loss_fn)
+
+    start = time.perf_counter()
+    compiled = train_step.lower(params, opt_state, images, labels).compile()
+    compile_s = time.perf_counter() - start
+    memory = compiled.memory_analysis()
+    params, opt_state, loss = compiled(params, opt_state, images, labels)
+    jax.block_until_ready(loss)
+    times = []
+    for _ in range(args.repeats):
+        start = time.perf_counter()
+        params, opt_state, loss = compiled(params, opt_state, images, labels)
+        jax.block_until_ready(loss)
+        times.append(time.perf_counter() - start)
+    jax.block_until_ready(forward(params, images, labels))
+    forward_times = []
+    for _ in range(args.repeats):
+        start = time.perf_counter()
+        jax.block_until_ready(forward(params, images, labels))
+        forward_times.append(time.perf_counter() - start)
+    device = jax.devices()[0]
+    stats = device.memory_stats() or {}
+    result = {
+        **{k: v for k, v in vars(args).items() if k != "json"},
+        "unroll": "all" if unroll is True else unroll,
+        "step_ms": 1e3 * statistics.median(times),
+        "step_ms_min": 1e3 * min(times),
+        "fwd_ms": 1e3 * statistics.median(forward_times),
+        "compile_s": compile_s,
+        "peak_bytes": stats.get("peak_bytes_in_use"),
+        "temp_bytes": getattr(memory, "temp_size_in_bytes", None),
+        "backend": jax.default_backend(),
+        "device_kind": device.device_kind,
+        "jax_version": jax.__version__,
+        "loss": float(loss),
+    }
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(
+            f"{args.integrator} W={args.width} N={args.steps} B={args.batch} S={args.size} unroll={result['unroll']} "
+            f"remat={args.remat} {args.dtype}: step {result['step_ms']:.1f} ms, forward {result['fwd_ms']:.1f} ms, "
+            f"compile {compile_s:.2f} s, temp {result['temp_bytes']} B"
+        )
+    return result
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
