@@ -10,31 +10,72 @@ Rerunning a command with the same --workdir resumes it from its last checkpoint.
 import argparse
 import sys
 
+import jax
+
 from imexjax.data.qtips import QtipsDataError
 from imexjax.models import IMEX_FORMS, INTEGRATORS, NORM_KINDS
-from imexjax.train import QTIPS_PRESETS, ConfigError, TrainingDivergedError, qtips_config, run_qtips
+from imexjax.train import (
+    QTIPS_PRESETS,
+    ConfigError,
+    TrainingDivergedError,
+    initialize_distributed,
+    qtips_config,
+    run_qtips,
+)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--integrator", required=True, choices=tuple(INTEGRATORS), help="euler is the ResNet")
-    parser.add_argument("--config", default="small", choices=tuple(QTIPS_PRESETS), help="tiny: seconds; small: <= 15 min on 2 CPU cores; paper: the authors' network")
+    parser.add_argument(
+        "--config",
+        default="small",
+        choices=tuple(QTIPS_PRESETS),
+        help="tiny: seconds; small: <= 15 min on 2 CPU cores; paper: the authors' network",
+    )
     parser.add_argument("--epochs", type=int, help="override the config's epochs")
     parser.add_argument("--batch-size", type=int, help="override the config's batch size")
     parser.add_argument("--lr", type=float, help="override the config's learning rate")
     parser.add_argument("--seed", type=int, help="seeds parameters, data order and generated data (default 0)")
     parser.add_argument("--h", type=float, help="override the step size")
-    parser.add_argument("--norm", choices=NORM_KINDS, help="channel: per pixel (default); instance and group pool over the image, which leaks global information")
-    parser.add_argument("--imex-form", choices=IMEX_FORMS, help="paper: dY/dt = f; code: dY/dt = f - C^T C Y (the authors' code)")
-    parser.add_argument("--implicit-scale", type=float, help="standard deviation of the initial implicit kernel entries (sets the diffusion length)")
-    parser.add_argument("--data-dir", help="train and validate on a folder in the authors' layout (train/ and val/ with images/, labels/, filenames.txt) instead of generated data")
-    parser.add_argument("--workdir", help="where metrics, checkpoints and figures go (default runs/qtips-CONFIG-INTEGRATOR-sSEED)")
+    parser.add_argument(
+        "--norm",
+        choices=NORM_KINDS,
+        help="channel: per pixel (default); instance and group pool over the image, which leaks global information",
+    )
+    parser.add_argument(
+        "--imex-form", choices=IMEX_FORMS, help="paper: dY/dt = f; code: dY/dt = f - C^T C Y (the authors' code)"
+    )
+    parser.add_argument(
+        "--implicit-scale",
+        type=float,
+        help="standard deviation of the initial implicit kernel entries (sets the diffusion length)",
+    )
+    parser.add_argument(
+        "--data-dir",
+        help="train and validate on a folder in the authors' layout (train/ and val/, each with images/, "
+        "labels/ and filenames.txt) instead of generated data",
+    )
+    parser.add_argument(
+        "--workdir", help="where metrics, checkpoints and figures go (default runs/qtips-CONFIG-INTEGRATOR-sSEED)"
+    )
+    cluster = parser.add_argument_group("multi-host (jax.distributed); every local device is used without flags")
+    cluster.add_argument(
+        "--distributed",
+        action="store_true",
+        help="join a multi-process run detected by JAX (SLURM, Open MPI, TPU pods...)",
+    )
+    cluster.add_argument("--coordinator", metavar="HOST:PORT", help="address of process 0, for a run JAX cannot detect")
+    cluster.add_argument("--num-processes", type=int, help="number of processes (with --coordinator)")
+    cluster.add_argument("--process-id", type=int, help="this process's index (with --coordinator)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.coordinator or args.distributed:
+        initialize_distributed(args.coordinator, args.num_processes, args.process_id)
     try:
         config = qtips_config(args.config).replace(
             integrator=args.integrator,
@@ -55,10 +96,20 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted: rerun the same command to resume from the last checkpoint", file=sys.stderr)
         return 130
+    if jax.process_index() != 0:
+        return 0
     m = result.metrics
-    print(f"\nQ-tips, config {config.name}, best epoch {m['best_epoch']} of {config.epochs}, {m['seconds']:.0f} s; results in {workdir}")
-    print(f"| network | parameters | IoU | loss | accuracy (%) |\n|---|---:|---:|---:|---:|")
-    print(f"| {config.integrator} | {m['params']:,} | {m['val_iou']:.3f} | {m['val_loss']:.4f} | {m['val_accuracy']:.2f} |")
+    print(f"\nQ-tips, config {config.name}, best epoch {m['best_epoch']} of {config.epochs}, {m['seconds']:.0f} s")
+    print(f"results in {workdir}")
+    print("| network | parameters | IoU | loss | accuracy (%) |\n|---|---:|---:|---:|---:|")
+    row = (
+        config.integrator,
+        f"{m['params']:,}",
+        f"{m['val_iou']:.3f}",
+        f"{m['val_loss']:.4f}",
+        f"{m['val_accuracy']:.2f}",
+    )
+    print("| " + " | ".join(row) + " |")
     return 0
 
 

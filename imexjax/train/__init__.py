@@ -7,8 +7,10 @@ from ._config import QTIPS_PRESETS as QTIPS_PRESETS
 from ._config import ConfigError as ConfigError
 from ._config import TrainConfig as TrainConfig
 from ._config import qtips_config as qtips_config
-from ._losses import class_weights_from_labels as class_weights_from_labels
-from ._losses import weighted_cross_entropy as weighted_cross_entropy
+from ._distributed import check_batch_size as check_batch_size
+from ._distributed import data_mesh as data_mesh
+from ._distributed import initialize_distributed as initialize_distributed
+from ._distributed import shard_batch as shard_batch
 from ._loop import RunResult as RunResult
 from ._loop import TrainingDivergedError as TrainingDivergedError
 from ._loop import build_model as build_model
@@ -17,6 +19,8 @@ from ._loop import environment_info as environment_info
 from ._loop import evaluate as evaluate
 from ._loop import make_optimizer as make_optimizer
 from ._loop import train_and_evaluate as train_and_evaluate
+from ._losses import class_weights_from_labels as class_weights_from_labels
+from ._losses import weighted_cross_entropy as weighted_cross_entropy
 from ._metrics import confusion_matrix as confusion_matrix
 from ._metrics import iou_per_class as iou_per_class
 from ._metrics import pixel_accuracy as pixel_accuracy
@@ -24,10 +28,10 @@ from ._metrics import segmentation_metrics as segmentation_metrics
 from ._plots import plot_history as plot_history
 from ._plots import plot_predictions as plot_predictions
 from ._plots import plot_probability_maps as plot_probability_maps
-from ._segmentation import SegmentationTask as SegmentationTask
-from ._task import Task as Task
 from ._qtips import load_qtips_data as load_qtips_data
 from ._qtips import load_run as load_run
 from ._qtips import normalize_images as normalize_images
 from ._qtips import predict as predict
 from ._qtips import run_qtips as run_qtips
+from ._segmentation import SegmentationTask as SegmentationTask
+from ._task import Task as Task

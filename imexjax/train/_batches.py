@@ -54,7 +54,8 @@ class InMemoryBatches:
             raise ConfigError(f"batch size must be positive, got {batch_size}")
         if drop_remainder and batch_size > len(inputs):
             raise ConfigError(
-                f"batch size {batch_size} exceeds the {len(inputs)} training examples; use --batch-size {len(inputs)} or less"
+                f"batch size {batch_size} exceeds the {len(inputs)} training examples; "
+                f"use --batch-size {len(inputs)} or less"
             )
         self.inputs = inputs
         self.targets = targets

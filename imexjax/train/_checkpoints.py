@@ -23,14 +23,20 @@ class RunCheckpoints:
     def __init__(self, directory: str | pathlib.Path):
         directory = pathlib.Path(directory).absolute()
         options = dict(enable_async_checkpointing=False, create=True)
-        self.last = ocp.CheckpointManager(directory / "last", options=ocp.CheckpointManagerOptions(max_to_keep=2, **options))
-        self.best = ocp.CheckpointManager(directory / "best", options=ocp.CheckpointManagerOptions(max_to_keep=1, **options))
+        self.last = ocp.CheckpointManager(
+            directory / "last", options=ocp.CheckpointManagerOptions(max_to_keep=2, **options)
+        )
+        self.best = ocp.CheckpointManager(
+            directory / "best", options=ocp.CheckpointManagerOptions(max_to_keep=1, **options)
+        )
 
     def save(self, epoch: int, state: PyTree, meta: dict[str, Any], *, is_best: bool) -> None:
         """Saves `state` and the JSON-ready `meta` as epoch `epoch` (and as the best, if so)."""
         managers = (self.last, self.best) if is_best else (self.last,)
         for manager in managers:
-            manager.save(epoch, args=ocp.args.Composite(state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)))
+            manager.save(
+                epoch, args=ocp.args.Composite(state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta))
+            )
             manager.wait_until_finished()
 
     def latest_epoch(self) -> int | None:

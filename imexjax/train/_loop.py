@@ -12,16 +12,17 @@ from typing import Any
 
 import flax
 import jax
-import jax.numpy as jnp
 import numpy as np
 import optax
 from flax import nnx
+from jax.sharding import Mesh, PartitionSpec
 from tqdm.auto import tqdm
 
 from ..models import TimeSteppingNet, count_parameters
 from ._batches import Batches
 from ._checkpoints import RunCheckpoints
 from ._config import ConfigError, TrainConfig
+from ._distributed import check_batch_size, data_mesh, replicate, shard_batch
 from ._task import Task
 
 
@@ -115,8 +116,12 @@ def train_and_evaluate(
     """
     workdir = pathlib.Path(workdir)
     check_workdir(config, workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    _write_json_atomic(workdir / "config.json", config.to_json())
+    mesh = data_mesh()
+    check_batch_size(train_batches.batch_size, mesh.size)
+    writer = jax.process_index() == 0
+    if writer:
+        workdir.mkdir(parents=True, exist_ok=True)
+        _write_json_atomic(workdir / "config.json", config.to_json())
 
     model = build_model(config, in_channels=in_channels, num_outputs=task.num_outputs)
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
@@ -130,34 +135,58 @@ def train_and_evaluate(
     if checkpoints.latest_epoch() is not None:
         state, meta = checkpoints.restore(state)
         history, best, seconds_before = meta["history"], meta["best"], meta["seconds"]
-        if progress:
+        if progress and writer:
             print(f"resuming {workdir} after epoch {meta['epoch']}", file=sys.stderr)
-    _write_history(workdir / "history.jsonl", history)
+    state = replicate(mesh, state)
+    if writer:
+        _write_history(workdir / "history.jsonl", history)
 
     def forward(params, rest, inputs):
         return nnx.merge(graphdef, params, rest)(inputs)
 
-    @jax.jit
-    def train_step(state, inputs, targets):
+    # Data parallelism by shard_map: each device runs the step on its rows of the batch and the
+    # gradients are averaged over the `data` axis. (XLA's automatic partitioning of the FFT
+    # solve fails on CPU: "fft_thunk ... IsMonotonicWithDim0Major".)
+    def local_train_step(state, inputs, targets):
         def objective(params):
             return task.loss(forward(params, state["rest"], inputs), targets)
 
         (_, sums), grads = jax.value_and_grad(objective, has_aux=True)(state["params"])
+        grads = jax.lax.pmean(grads, "data")
         updates, opt_state = optimizer.update(grads, state["opt_state"], state["params"])
         params = optax.apply_updates(state["params"], updates)
-        return {"params": params, "rest": state["rest"], "opt_state": opt_state}, sums
+        return {"params": params, "rest": state["rest"], "opt_state": opt_state}, jax.lax.psum(sums, "data")
 
-    @jax.jit
-    def eval_step(params, rest, inputs, targets):
-        return task.eval_sums(forward(params, rest, inputs), targets)
+    def local_eval_step(params, rest, inputs, targets):
+        return jax.lax.psum(task.eval_sums(forward(params, rest, inputs), targets), "data")
+
+    replicated, rows = PartitionSpec(), PartitionSpec("data")
+    train_step = jax.jit(
+        jax.shard_map(
+            local_train_step, mesh=mesh, in_specs=(replicated, rows, rows), out_specs=(replicated, replicated)
+        ),
+        donate_argnums=0,
+    )
+    eval_steps = {
+        "sharded": jax.jit(
+            jax.shard_map(
+                local_eval_step, mesh=mesh, in_specs=(replicated, replicated, rows, rows), out_specs=replicated
+            )
+        ),
+        "replicated": jax.jit(
+            lambda params, rest, inputs, targets: task.eval_sums(forward(params, rest, inputs), targets)
+        ),
+    }
 
     start = time.perf_counter()
     first_epoch = len(history) + 1
     for epoch in range(first_epoch, config.epochs + 1):
         epoch_start = time.perf_counter()
-        state, train_sums = _train_epoch(train_step, state, train_batches, epoch, config, task, progress)
+        state, train_sums = _train_epoch(
+            train_step, state, train_batches, mesh, epoch, config, task, progress and writer
+        )
         train_seconds = time.perf_counter() - epoch_start
-        val = evaluate(eval_step, state["params"], state["rest"], val_batches, task)
+        val = evaluate(eval_steps, state["params"], state["rest"], val_batches, task, mesh)
         if not math.isfinite(val["loss"]):
             raise TrainingDivergedError(
                 f"validation loss is {val['loss']} after epoch {epoch}; kept the checkpoint of epoch {epoch - 1}. "
@@ -177,8 +206,9 @@ def train_and_evaluate(
         elapsed = seconds_before + time.perf_counter() - start
         meta = {"epoch": epoch, "history": history, "best": best, "seconds": elapsed}
         checkpoints.save(epoch, state, _json_ready(meta), is_best=is_best)
-        _write_history(workdir / "history.jsonl", history)
-        tqdm.write(_epoch_line(record), file=sys.stderr)
+        if writer:
+            _write_history(workdir / "history.jsonl", history)
+            tqdm.write(_epoch_line(record), file=sys.stderr)
 
     if checkpoints.best_epoch() is not None:
         best_state, _ = checkpoints.restore(state, best=True)
@@ -199,11 +229,12 @@ def train_and_evaluate(
         **(run_info or {}),
     }
     metrics = _json_ready(metrics)
-    _write_json_atomic(workdir / "metrics.json", metrics)
+    if writer:
+        _write_json_atomic(workdir / "metrics.json", metrics)
     return RunResult(metrics, history, nnx.merge(graphdef, best_state["params"], best_state["rest"]))
 
 
-def _train_epoch(train_step, state, batches, epoch, config, task, progress) -> tuple[Any, dict[str, float]]:
+def _train_epoch(train_step, state, batches, mesh, epoch, config, task, progress) -> tuple[Any, dict[str, float]]:
     """Runs one epoch of `train_step`; returns the new state and the summed training stats."""
     totals: dict[str, float] = {}
     pending: list[dict[str, jax.Array]] = []
@@ -219,7 +250,7 @@ def _train_epoch(train_step, state, batches, epoch, config, task, progress) -> t
     start = time.perf_counter()
     with bar:
         for step, (inputs, targets) in enumerate(batches.epoch(epoch), 1):
-            state, sums = train_step(state, jnp.asarray(inputs), jnp.asarray(targets))
+            state, sums = train_step(state, *shard_batch(mesh, (inputs, targets)))
             pending.append(sums)
             if step % 10 == 0 or step == len(batches):
                 for fetched in jax.device_get(pending):
@@ -238,11 +269,15 @@ def _train_epoch(train_step, state, batches, epoch, config, task, progress) -> t
     return state, totals
 
 
-def evaluate(eval_step, params, rest, batches: Batches, task: Task) -> dict[str, Any]:
-    """Accumulates `task.eval_sums` over every batch of `batches` and summarizes them."""
+def evaluate(eval_steps, params, rest, batches: Batches, task: Task, mesh: Mesh) -> dict[str, Any]:
+    """Accumulates `task.eval_sums` over every batch of `batches` and summarizes them.
+
+    Batches that divide over the devices run sharded, a smaller last batch replicated.
+    """
     totals: dict[str, np.ndarray] = {}
     for inputs, targets in batches.epoch(0):
-        sums = jax.device_get(eval_step(params, rest, jnp.asarray(inputs), jnp.asarray(targets)))
+        mode = "sharded" if len(inputs) % mesh.size == 0 else "replicated"
+        sums = jax.device_get(eval_steps[mode](params, rest, *shard_batch(mesh, (inputs, targets))))
         for key, value in sums.items():
             totals[key] = totals.get(key, 0) + np.asarray(value, dtype=np.float64)
     return task.summarize(totals)

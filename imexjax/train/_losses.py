@@ -23,8 +23,9 @@ def class_weights_from_labels(labels: np.ndarray, num_classes: int) -> np.ndarra
 def weighted_cross_entropy(logits: jax.Array, labels: jax.Array, class_weights: jax.Array | None = None) -> jax.Array:
     """Pixel-wise softmax cross entropy, each pixel weighted by its true class's weight.
 
-    Normalized like PyTorch's weighted `CrossEntropyLoss`: sum of weighted losses divided by
-    the sum of the weights, so uniform weights give the plain mean.
+    The mean over pixels of `weight * loss` (not PyTorch's division by the sum of the weights,
+    which varies from batch to batch): the loss of a batch is then exactly the mean of the
+    losses of its equal shards, as data-parallel training needs.
 
     Args:
       logits: (..., K) unnormalized log-probabilities.
@@ -37,5 +38,4 @@ def weighted_cross_entropy(logits: jax.Array, labels: jax.Array, class_weights: 
     losses = optax.softmax_cross_entropy_with_integer_labels(logits.astype(jnp.float32), labels)
     if class_weights is None:
         return jnp.mean(losses)
-    weights = jnp.asarray(class_weights, jnp.float32)[labels]
-    return jnp.sum(weights * losses) / jnp.sum(weights)
+    return jnp.mean(jnp.asarray(class_weights, jnp.float32)[labels] * losses)

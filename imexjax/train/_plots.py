@@ -35,8 +35,10 @@ def plot_predictions(
     fig, axes = plt.subplots(n, width, figsize=(2.2 * width, 2.2 * n), squeeze=False)
     for row in range(n):
         axes[row, 0].imshow(images[row], cmap="gray", vmin=0, vmax=255)
-        for col, (name, maps) in enumerate(columns.items(), 1):
-            axes[row, col].imshow(maps[row], cmap=LABEL_COLOURS, vmin=0, vmax=LABEL_COLOURS.N - 1, interpolation="nearest")
+        for col, maps in enumerate(columns.values(), 1):
+            axes[row, col].imshow(
+                maps[row], cmap=LABEL_COLOURS, vmin=0, vmax=LABEL_COLOURS.N - 1, interpolation="nearest"
+            )
         for col, name in enumerate(["image", *columns]):
             if row == 0:
                 axes[row, col].set_title(name)

@@ -13,8 +13,8 @@ from ..data.qtips import CLASS_NAMES, NUM_CLASSES, qtips_splits, read_qtips_fold
 from ._batches import InMemoryBatches
 from ._checkpoints import RunCheckpoints
 from ._config import TrainConfig
-from ._losses import class_weights_from_labels
 from ._loop import RunResult, build_model, make_optimizer, train_and_evaluate
+from ._losses import class_weights_from_labels
 from ._plots import plot_history, plot_predictions, plot_probability_maps
 from ._segmentation import SegmentationTask
 
@@ -22,7 +22,9 @@ FIGURE_IMAGES = 6
 """Validation images shown in `predictions.png`."""
 
 
-def load_qtips_data(config: TrainConfig, data_dir: str | pathlib.Path | None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def load_qtips_data(
+    config: TrainConfig, data_dir: str | pathlib.Path | None
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """The Q-tips splits: read from `data_dir` (the authors' layout) or generated from `config.seed`.
 
     Returns:
@@ -77,7 +79,11 @@ def run_qtips(
         drop_remainder=True,
     )
     val = InMemoryBatches(
-        normalize_images(val_images, mean, std), val_labels.astype(np.int32), config.batch_size, shuffle=False, drop_remainder=False
+        normalize_images(val_images, mean, std),
+        val_labels.astype(np.int32),
+        config.batch_size,
+        shuffle=False,
+        drop_remainder=False,
     )
     run_info = {
         "task": "qtips",
@@ -89,9 +95,17 @@ def run_qtips(
         "class_weights": None if weights is None else weights.tolist(),
     }
     result = train_and_evaluate(
-        config, workdir, task=task, train_batches=train, val_batches=val, in_channels=1, run_info=run_info, progress=progress
+        config,
+        workdir,
+        task=task,
+        train_batches=train,
+        val_batches=val,
+        in_channels=1,
+        run_info=run_info,
+        progress=progress,
     )
-    write_qtips_figures(result, workdir, val_images, val_labels, mean, std)
+    if jax.process_index() == 0:
+        write_qtips_figures(result, workdir, val_images, val_labels, mean, std)
     return result
 
 

@@ -31,20 +31,20 @@ class SegmentationTask:
         return loss, {"loss": loss * count, "correct": correct.astype(jnp.float32), "count": count}
 
     def eval_sums(self, outputs: jax.Array, targets: jax.Array) -> dict[str, jax.Array]:
-        """The weighted loss numerator and denominator, and the confusion matrix (K, K)."""
+        """The summed weighted loss, the pixel count and the confusion matrix (K, K)."""
         weights = jnp.ones(()) if self.class_weights is None else self.class_weights[targets]
         weights = jnp.broadcast_to(weights, targets.shape)
         pixel_losses = optax.softmax_cross_entropy_with_integer_labels(outputs.astype(jnp.float32), targets)
         return {
             "weighted_loss": jnp.sum(weights * pixel_losses),
-            "weight": jnp.sum(weights),
+            "pixels": jnp.asarray(targets.size, jnp.float32),
             "confusion": confusion_matrix(targets, jnp.argmax(outputs, axis=-1), self.num_outputs),
         }
 
     def summarize(self, sums: dict[str, np.ndarray]) -> dict[str, Any]:
         """`loss`, `iou`, `iou_per_class`, `miou_all` and `accuracy` of a split."""
         metrics = segmentation_metrics(np.asarray(sums["confusion"]))
-        return {"loss": float(sums["weighted_loss"] / sums["weight"]), **metrics}
+        return {"loss": float(sums["weighted_loss"] / sums["pixels"]), **metrics}
 
     def progress(self, sums: dict[str, float]) -> dict[str, float]:
         """The running loss and accuracy (percent) of the epoch."""
