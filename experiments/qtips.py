@@ -24,6 +24,17 @@ from imexjax.train import (
 )
 
 
+def implicit_scale(text: str) -> float | tuple[float, float]:
+    """`8` or `1:16` (argparse type)."""
+    try:
+        values = tuple(float(v) for v in text.split(":"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or LOW:HIGH, got {text!r}") from None
+    if len(values) > 2 or min(values) <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number or LOW:HIGH, got {text!r}")
+    return values[0] if len(values) == 1 else values
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--integrator", required=True, choices=tuple(INTEGRATORS), help="euler is the ResNet")
@@ -48,8 +59,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--implicit-scale",
-        type=float,
-        help="standard deviation of the initial implicit kernel entries (sets the diffusion length)",
+        type=implicit_scale,
+        help="standard deviation of the initial implicit kernel entries (sets the diffusion length), "
+        "or LOW:HIGH to spread it geometrically over the channels",
     )
     parser.add_argument(
         "--data-dir",

@@ -9,7 +9,7 @@ from flax import nnx
 
 from .._integrate import integrate
 from ..operators import ConvDiffusion
-from ..solvers import RK4, AbstractSolver, Euler, IMEXEuler, Midpoint
+from ..solvers import IMEXRK2, RK4, AbstractSolver, Euler, IMEXEuler, Midpoint
 from ._layers import ExplicitLayer, OpeningLayer
 from ._normalization import NormKind
 
@@ -18,6 +18,7 @@ INTEGRATORS: dict[str, AbstractSolver] = {
     "midpoint": Midpoint(),
     "rk4": RK4(),
     "imex": IMEXEuler(),
+    "imex2": IMEXRK2(),
 }
 """The integrators a network can be built on, by name; `euler` is the ResNet."""
 
@@ -34,6 +35,16 @@ def solver_from_name(name: str) -> AbstractSolver:
     if name not in INTEGRATORS:
         raise ValueError(f"unknown integrator {name!r}; choose one of {', '.join(INTEGRATORS)}")
     return INTEGRATORS[name]
+
+
+def implicit_scales(scale: float | tuple[float, float], width: int) -> jax.Array:
+    """Per-channel standard deviations (width,) of the initial implicit kernels (see `Block`)."""
+    if isinstance(scale, (int, float)):
+        return jnp.full((width,), float(scale), jnp.float32)
+    low, high = scale
+    if not (0 < low and 0 < high):
+        raise ValueError(f"implicit_init_scale must be positive, got {scale}")
+    return jnp.geomspace(low, high, width, dtype=jnp.float32) if width > 1 else jnp.full((1,), low, jnp.float32)
 
 
 class Block(nnx.Module):
@@ -57,7 +68,9 @@ class Block(nnx.Module):
       symmetric: explicit layers `-K^T sigma(N(K Y))` rather than `K2 sigma(N(K1 Y))`.
       kernel_size: of the explicit convolutions.
       implicit_kernel_size: of the ConvDiffusion kernels.
-      implicit_init_scale: standard deviation of the initial ConvDiffusion kernel entries.
+      implicit_init_scale: standard deviation of the initial ConvDiffusion kernel entries, or a
+        pair `(low, high)`: channel c of W then gets `low * (high / low) ** (c / (W - 1))`, a
+        spread of diffusion lengths (about `sqrt(h) * 3 * std` pixels per step).
       zero_mean: project ConvDiffusion kernels to zero mean.
       imex_form: `paper` or `code`.
       unroll: passed to `integrate` (None: the backend's default).
@@ -77,7 +90,7 @@ class Block(nnx.Module):
         symmetric: bool = True,
         kernel_size: int = 3,
         implicit_kernel_size: int = 3,
-        implicit_init_scale: float = 1.0,
+        implicit_init_scale: float | tuple[float, float] = 1.0,
         zero_mean: bool = True,
         imex_form: ImexForm = "paper",
         unroll: int | bool | None = None,
@@ -104,9 +117,9 @@ class Block(nnx.Module):
         self.steps = make_steps(rngs) if num_steps else None
         self.implicit = ConvDiffusion(zero_mean=zero_mean)
         if self.solver.imex and num_steps:
-            init = nnx.initializers.normal(stddev=implicit_init_scale)
             shape = (num_steps, implicit_kernel_size, implicit_kernel_size, width)
-            self.implicit_kernels = nnx.Param(init(rngs.params(), shape, jnp.float32))
+            noise = jax.random.normal(rngs.params(), shape, jnp.float32)
+            self.implicit_kernels = nnx.Param(noise * implicit_scales(implicit_init_scale, width))
         else:
             self.implicit_kernels = None
 

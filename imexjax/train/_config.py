@@ -27,7 +27,8 @@ class TrainConfig:
       symmetric: explicit layers `-K^T sigma(N(K Y))`.
       imex_form: `paper` (dY/dt = f split as f + LY and -LY) or `code` (dY/dt = f - LY).
       zero_mean: project the implicit kernels to zero mean.
-      implicit_init_scale: standard deviation of the initial implicit kernel entries.
+      implicit_init_scale: standard deviation of the initial implicit kernel entries, or a
+        `(low, high)` pair spread geometrically over the channels.
       implicit_kernel_size: k of the implicit kernels.
       unroll: steps unrolled per scan iteration; None for the backend's default.
       remat: rematerialize each step in the backward pass.
@@ -49,7 +50,7 @@ class TrainConfig:
     symmetric: bool = True
     imex_form: str = "paper"
     zero_mean: bool = True
-    implicit_init_scale: float = 1.0
+    implicit_init_scale: float | tuple[float, float] = 1.0
     implicit_kernel_size: int = 3
     unroll: int | None = None
     remat: bool = False
@@ -64,6 +65,8 @@ class TrainConfig:
 
     def __post_init__(self):
         object.__setattr__(self, "geometry", tuple((int(n), int(w)) for n, w in self.geometry))
+        if isinstance(self.implicit_init_scale, (list, tuple)):
+            object.__setattr__(self, "implicit_init_scale", tuple(float(v) for v in self.implicit_init_scale))
         self.validate()
 
     def validate(self) -> None:
@@ -107,6 +110,8 @@ class TrainConfig:
         """A JSON-ready dict; `TrainConfig.from_json` inverts it."""
         data = dataclasses.asdict(self)
         data["geometry"] = [list(block) for block in self.geometry]
+        if isinstance(self.implicit_init_scale, tuple):
+            data["implicit_init_scale"] = list(self.implicit_init_scale)
         return data
 
     @classmethod
