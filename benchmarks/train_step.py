@@ -30,7 +30,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--size", type=int, default=64)
-    parser.add_argument("--unroll", type=int, help="steps unrolled per scan iteration (default: the library's choice; 0 = all)")
+    parser.add_argument(
+        "--unroll", type=int, help="steps unrolled per scan iteration (default: the library's choice; 0 = all)"
+    )
     parser.add_argument("--remat", action="store_true", help="rematerialize each step in the backward pass")
     parser.add_argument("--dtype", default="float32", choices=("float32", "bfloat16"))
     parser.add_argument("--repeats", type=int, default=10, help="timed steps (>= 5)")

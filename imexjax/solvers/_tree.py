@@ -15,7 +15,7 @@ def linear_combination(y: PyTree, coefficients: tuple[Scalar, ...], increments: 
 
     def combine(yi, *ks):
         total = yi
-        for c, k in zip(coefficients, ks):
+        for c, k in zip(coefficients, ks, strict=True):
             total = total + c * k
         return total.astype(yi.dtype)
 
