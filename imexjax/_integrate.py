@@ -101,7 +101,7 @@ def integrate(
     (_, y_final), ys = jax.lax.scan(body, (t_start, y0), args, length=n, unroll=min(unroll, max(n, 1)))
     if not trajectory:
         return y_final
-    return jax.tree.map(lambda first, rest: jnp.concatenate([first[None], rest]), y0, ys)
+    return jax.tree.map(lambda first, rest: jnp.concatenate([jnp.asarray(first, rest.dtype)[None], rest]), y0, ys)
 
 
 def _check_terms(solver: AbstractSolver, terms: Any, args: PyTree) -> None:

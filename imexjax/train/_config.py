@@ -7,6 +7,7 @@ from typing import Any
 from ..models import IMEX_FORMS, INTEGRATORS, NORM_KINDS
 
 OPTIMIZERS: tuple[str, ...] = ("adam", "sgd")
+SCHEDULES: tuple[str, ...] = ("cosine", "constant")
 
 
 class ConfigError(ValueError):
@@ -36,6 +37,7 @@ class TrainConfig:
       batch_size: images per training step.
       learning_rate: the optimizer's step size.
       optimizer: `adam` or `sgd` (with momentum 0.9).
+      schedule: `cosine` (decay to 0 over the run's epochs) or `constant` learning rate.
       seed: seeds the parameters, the data order and generated data.
       num_train: training images to generate (generated data only).
       num_val: validation images to generate (generated data only).
@@ -58,6 +60,7 @@ class TrainConfig:
     batch_size: int = 8
     learning_rate: float = 1e-3
     optimizer: str = "adam"
+    schedule: str = "cosine"
     seed: int = 0
     num_train: int = 1024
     num_val: int = 64
@@ -75,6 +78,7 @@ class TrainConfig:
         _choice("norm", self.norm, NORM_KINDS)
         _choice("imex_form", self.imex_form, IMEX_FORMS)
         _choice("optimizer", self.optimizer, OPTIMIZERS)
+        _choice("schedule", self.schedule, SCHEDULES)
         for field in ("epochs", "batch_size", "num_train", "num_val"):
             value = getattr(self, field)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -127,8 +131,14 @@ def _choice(field: str, value: str, allowed: tuple[str, ...]) -> None:
 
 QTIPS_PRESETS: dict[str, TrainConfig] = {
     "tiny": TrainConfig(name="tiny", geometry=((3, 8),), epochs=2, batch_size=8, num_train=32, num_val=16),
-    "small": TrainConfig(name="small", geometry=((9, 16),), epochs=20, batch_size=8),
-    "paper": TrainConfig(name="paper", geometry=((4, 64), (4, 128), (4, 256)), epochs=100, batch_size=8),
+    "small": TrainConfig(name="small", geometry=((9, 16),), implicit_init_scale=(1.0, 16.0), epochs=20, batch_size=8),
+    "paper": TrainConfig(
+        name="paper",
+        geometry=((4, 64), (4, 128), (4, 256)),
+        implicit_init_scale=(1.0, 16.0),
+        epochs=100,
+        batch_size=8,
+    ),
 }
 """Q-tips configurations: `tiny` runs in seconds (tests, CI), `small` is the default and fits
 15 minutes on 2 CPU cores, `paper` is the authors' geometry, h = 1, batch 8, 100 epochs."""

@@ -45,11 +45,14 @@ class RunResult:
     model: TimeSteppingNet
 
 
-def make_optimizer(config: TrainConfig) -> optax.GradientTransformation:
-    """Adam, or SGD with momentum 0.9, at `config.learning_rate`."""
+def make_optimizer(config: TrainConfig, steps_per_epoch: int) -> optax.GradientTransformation:
+    """Adam, or SGD with momentum 0.9, at `config.learning_rate`, constant or cosine-decayed to 0."""
+    learning_rate = config.learning_rate
+    if config.schedule == "cosine":
+        learning_rate = optax.cosine_decay_schedule(config.learning_rate, max(config.epochs * steps_per_epoch, 1))
     if config.optimizer == "sgd":
-        return optax.sgd(config.learning_rate, momentum=0.9)
-    return optax.adam(config.learning_rate)
+        return optax.sgd(learning_rate, momentum=0.9)
+    return optax.adam(learning_rate)
 
 
 def build_model(config: TrainConfig, *, in_channels: int, num_outputs: int) -> TimeSteppingNet:
@@ -125,7 +128,7 @@ def train_and_evaluate(
 
     model = build_model(config, in_channels=in_channels, num_outputs=task.num_outputs)
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
-    optimizer = make_optimizer(config)
+    optimizer = make_optimizer(config, len(train_batches))
     state = {"params": params, "rest": rest, "opt_state": optimizer.init(params)}
 
     checkpoints = RunCheckpoints(workdir / "checkpoints")

@@ -156,7 +156,7 @@ def load_run(workdir: str | pathlib.Path) -> tuple[TrainConfig, dict[str, Any], 
     history = [json.loads(line) for line in (workdir / "history.jsonl").read_text().splitlines() if line]
     model = build_model(config, in_channels=1, num_outputs=NUM_CLASSES)
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
-    like = {"params": params, "rest": rest, "opt_state": make_optimizer(config).init(params)}
+    like = {"params": params, "rest": rest, "opt_state": make_optimizer(config, 1).init(params)}
     checkpoints = RunCheckpoints(workdir / "checkpoints")
     state, _ = checkpoints.restore(like, best=True)
     checkpoints.close()
