@@ -1,6 +1,7 @@
 """The `integrate` driver: a scan of a solver's step over per-step parameters."""
 
 import math
+import operator
 from typing import Any
 
 import jax
@@ -87,8 +88,10 @@ def integrate(
         unroll = default_unroll(n)
     elif unroll is True:
         unroll = max(n, 1)
-    elif isinstance(unroll, bool) or not isinstance(unroll, int) or unroll < 1:
+    elif isinstance(unroll, bool) or not _is_integer(unroll) or unroll < 1:
         raise ValueError(f"unroll must be a positive int, True or None, got {unroll!r}")
+    else:
+        unroll = operator.index(unroll)
 
     def body(carry, step_args):
         t, y = carry
@@ -161,6 +164,14 @@ def _number_of_steps(args: PyTree, num_steps: int | None) -> int:
         n = lengths.pop()
         if num_steps is not None and num_steps != n:
             raise ValueError(f"num_steps={num_steps} disagrees with the leading axis of args ({n})")
-    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+    if isinstance(n, bool) or not _is_integer(n) or n < 0:
         raise ValueError(f"num_steps must be a non-negative int, got {n!r}")
-    return n
+    return operator.index(n)
+
+
+def _is_integer(value: object) -> bool:
+    try:
+        operator.index(value)
+    except TypeError:
+        return False
+    return True

@@ -1,5 +1,6 @@
 """A network that is a time-stepping scheme: blocks of steps at a width, then a 1x1 head."""
 
+import math
 from collections.abc import Sequence
 from typing import Literal
 
@@ -193,15 +194,12 @@ class TimeSteppingNet(nnx.Module):
 
     def __call__(self, x: jax.Array) -> jax.Array:
         """Maps images (B, H, W, in_channels) to per-pixel outputs (B, H, W, num_outputs)."""
-        if x.ndim != 4:
-            raise ValueError(f"expected images of shape (batch, H, W, channels), got shape {x.shape}")
-        y = x
-        for block in self.blocks:
-            y = block(y)
-        return self.head(y)
+        return self.head(self.features(x))
 
     def features(self, x: jax.Array) -> jax.Array:
         """The state before the head, shape (B, H, W, width of the last block)."""
+        if x.ndim != 4:
+            raise ValueError(f"expected images of shape (batch, H, W, channels), got shape {x.shape}")
         y = x
         for block in self.blocks:
             y = block(y)
@@ -219,7 +217,7 @@ def count_parameters(model: nnx.Module) -> dict[str, int]:
     counts = {"explicit": 0, "implicit": 0, "norm": 0, "head": 0}
     for path, value in nnx.to_flat_state(nnx.state(model, nnx.Param)):
         names = [str(p) for p in path]
-        size = int(jnp.size(value[...]))
+        size = math.prod(value.shape)
         if names[0] == "head":
             counts["head"] += size
         elif "implicit_kernels" in names:

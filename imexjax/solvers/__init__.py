@@ -3,5 +3,6 @@
 from ._base import AbstractSolver as AbstractSolver
 from ._euler import Euler as Euler
 from ._imex_euler import IMEXEuler as IMEXEuler
+from ._imex_rk2 import IMEXRK2 as IMEXRK2
 from ._midpoint import Midpoint as Midpoint
 from ._rk4 import RK4 as RK4

@@ -1,0 +1,24 @@
+"""Shared test configuration: global JAX config and the `x64` fixture.
+
+Global JAX configuration lives here and nowhere else; tests never change it themselves.
+Float64 is NOT enabled globally: model tests run in the float32 the library is used in.
+Tests that need float64 (dense-matrix oracles, convergence orders, finite differences)
+request the `x64` fixture, which enables it only for the duration of that test.
+"""
+
+import jax
+import pytest
+
+# Default to float32 whatever the environment says (JAX_ENABLE_X64), so that every test
+# that does not ask for `x64` sees the dtypes a user sees.
+jax.config.update("jax_enable_x64", False)
+# On GPU, float32 matmuls and convolutions default to TF32 (~1e-3 relative error), which
+# the float32 tolerances of the operator tests are not meant to absorb. No effect on CPU.
+jax.config.update("jax_default_matmul_precision", "highest")
+
+
+@pytest.fixture
+def x64():
+    """Enables float64 for one test (`jax.enable_x64`, a context manager in jax >= 0.8)."""
+    with jax.enable_x64(True):
+        yield

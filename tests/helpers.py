@@ -1,0 +1,90 @@
+"""Test helpers: `tree_allclose`, the one comparison every test uses."""
+
+import jax
+import numpy as np
+
+
+class _Comparison:
+    """The result of `tree_allclose`: truthy when close; its repr says where it is not."""
+
+    def __init__(self, ok: bool, message: str):
+        self.ok = ok
+        self.message = message
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def __repr__(self) -> str:
+        return f"tree_allclose({self.message})"
+
+
+def tree_allclose(a, b, *, rtol: float, atol: float) -> _Comparison:
+    """Whether two pytrees have the same structure and shapes and elementwise close leaves.
+
+    Leaf by leaf, `|a - b| <= atol + rtol * |b|` (numpy's `allclose`), compared in float64
+    or complex128 whatever the leaves' dtypes (bfloat16 included). NaNs are never close.
+    Use as `assert tree_allclose(x, y, rtol=..., atol=...)`: on failure pytest prints the
+    path of the first mismatching leaf and its largest absolute and relative errors.
+
+    Args:
+      a: a pytree of arrays or numbers.
+      b: a pytree with the structure and shapes of `a`; the reference for `rtol`.
+      rtol: relative tolerance (keyword only, no default: every test states its own).
+      atol: absolute tolerance (keyword only, no default).
+    """
+    leaves_a, tree_a = jax.tree_util.tree_flatten_with_path(a)
+    leaves_b, tree_b = jax.tree_util.tree_flatten_with_path(b)
+    if tree_a != tree_b:
+        return _Comparison(False, f"structures differ: {tree_a} vs {tree_b}")
+    for (path, x), (_, y) in zip(leaves_a, leaves_b, strict=True):
+        x, y = np.asarray(x), np.asarray(y)
+        name = jax.tree_util.keystr(path) or "<root>"
+        if x.shape != y.shape:
+            return _Comparison(False, f"{name}: shapes differ: {x.shape} vs {y.shape}")
+        wide = np.complex128 if (np.iscomplexobj(x) or np.iscomplexobj(y)) else np.float64
+        x, y = x.astype(wide), y.astype(wide)
+        if not np.allclose(x, y, rtol=rtol, atol=atol, equal_nan=False):
+            error = np.abs(x - y)
+            worst = np.unravel_index(np.nanargmax(np.where(np.isnan(error), np.inf, error)), error.shape)
+            relative = np.max(error / np.maximum(np.abs(y), np.finfo(np.float64).tiny))
+            return _Comparison(
+                False,
+                f"{name}: max abs error {np.max(error):.3e} at {tuple(int(i) for i in worst)}, "
+                f"max rel error {relative:.3e}, rtol={rtol}, atol={atol}",
+            )
+    return _Comparison(True, "close")
+
+
+def conv_matrix(kernel, height: int, width: int) -> np.ndarray:
+    """The dense matrix of the periodic depthwise correlation C, built from its definition.
+
+    (C y)[i, j, c] = sum_{a, b} kernel[a, b, c] * y[(i + a - k//2) mod H, (j + b - k//2) mod W, c]
+    (ARCHITECTURE.md), with states (H, W, channels) flattened in row-major order, so that
+    `(C @ y.reshape(-1)).reshape(H, W, channels)` is `C y`. Built with explicit loops over
+    the definition, independently of the library, in float64.
+
+    Args:
+      kernel: shape (k, k, channels).
+      height: H.
+      width: W.
+
+    Returns:
+      A float64 array of shape (H * W * channels, H * W * channels).
+    """
+    kernel = np.asarray(kernel, dtype=np.float64)
+    k, _, channels = kernel.shape
+    half = k // 2
+    n = height * width * channels
+
+    def index(i, j, c):
+        return (i * width + j) * channels + c
+
+    matrix = np.zeros((n, n))
+    for i in range(height):
+        for j in range(width):
+            for c in range(channels):
+                for a in range(k):
+                    for b in range(k):
+                        source = index((i + a - half) % height, (j + b - half) % width, c)
+                        matrix[index(i, j, c), source] += kernel[a, b, c]
+    return matrix

@@ -1,0 +1,376 @@
+"""`imexjax.models`: parameter counts, shapes, transformations, the IMEX forms, normalization.
+
+Models run in float32 (x64 is not enabled globally); geometries are tiny except for the one
+parameter-count test of the paper's network, which only constructs it.
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import nnx
+from helpers import tree_allclose
+
+import imexjax as ix
+from imexjax import models
+from imexjax.models import ExplicitLayer, Normalization, TimeSteppingNet, count_parameters
+from imexjax.models._layers import conv2d, conv2d_transpose
+
+PAPER_GEOMETRY = ((4, 64), (4, 128), (4, 256))
+TINY_GEOMETRY = ((2, 4), (2, 6))
+INTEGRATOR_NAMES = ["euler", "midpoint", "rk4", "imex"]
+TOL32 = dict(rtol=1e-5, atol=1e-5)
+
+
+def _net(integrator="imex", *, seed=0, **options):
+    """The tiny network most tests use: one opening layer and one step per block.
+
+    Tests share its shapes because constructing a network compiles an initializer per new
+    parameter shape, which dominates the cost of these tests on CPU.
+    """
+    return TimeSteppingNet(
+        TINY_GEOMETRY, in_channels=1, num_outputs=3, integrator=integrator, rngs=nnx.Rngs(seed), **options
+    )
+
+
+def _step_layer(block, n=0):
+    """The explicit layer of step n of a Block (its parameters are stacked per step)."""
+    graphdef, state = nnx.split(block.steps)
+    return nnx.merge(graphdef, jax.tree.map(lambda a: a[n], state))
+
+
+@nnx.jit
+def _apply(module, x):
+    """`module(x)`, jitted: one compilation serves every call with the same shapes and graph."""
+    return module(x)
+
+
+@nnx.jit
+def _features(net, x):
+    return net.features(x)
+
+
+def _images(shape, seed=0):
+    return jnp.asarray(np.random.default_rng(seed).standard_normal(shape), jnp.float32)
+
+
+def _explicit_count(geometry, in_channels, k=3, symmetric=True):
+    """k x k kernels, no biases: an opening conv per block, then (layers - 1) steps of one
+    (symmetric) or two kernels of width x width."""
+    total, channels = 0, in_channels
+    for layers, width in geometry:
+        total += k * k * channels * width + (layers - 1) * (1 if symmetric else 2) * k * k * width * width
+        channels = width
+    return total
+
+
+# --------------------------------------------------------------------------------------
+# parameter counts
+# --------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def paper_counts():
+    """count_parameters of the paper's networks; each (~2.7M parameters) constructed once, never run."""
+    counts = {}
+    for integrator in ("euler", "imex"):
+        net = TimeSteppingNet(PAPER_GEOMETRY, in_channels=1, num_outputs=4, integrator=integrator, rngs=nnx.Rngs(0))
+        counts[integrator] = count_parameters(net)
+        del net
+    return counts
+
+
+def test_paper_resnet_has_the_papers_explicit_parameter_count(paper_counts):
+    # PAPER.md: the ResNet row, 2,691,648 = the explicit parameters of the 64/128/256
+    # geometry with 3x3 kernels and no biases.
+    assert paper_counts["euler"]["explicit"] == 2_691_648
+    assert paper_counts["euler"]["implicit"] == 0
+
+
+def test_paper_imex_net_adds_nine_parameters_per_channel_and_step(paper_counts):
+    assert paper_counts["imex"]["explicit"] == paper_counts["euler"]["explicit"]
+    assert paper_counts["imex"]["implicit"] == 9 * (3 * 64 + 3 * 128 + 3 * 256)
+    for name in ("norm", "head"):
+        assert paper_counts["imex"][name] == paper_counts["euler"][name]
+    counts = paper_counts["imex"]
+    assert counts["total"] == counts["explicit"] + counts["implicit"] + counts["norm"] + counts["head"]
+
+
+@pytest.mark.parametrize("symmetric", [True, False])
+def test_parameter_counts_follow_the_geometry(symmetric):
+    counts = count_parameters(_net(symmetric=symmetric))
+    assert counts["explicit"] == _explicit_count(TINY_GEOMETRY, 1, 3, symmetric)
+    assert counts["implicit"] == 9 * (4 + 6)  # one 3x3 kernel per channel and step
+    assert counts["norm"] == 2 * 2 * (4 + 6)  # scale and shift per layer (2 per block) and channel
+    assert counts["head"] == 6 * 3 + 3  # 1x1 convolution and bias
+
+
+# --------------------------------------------------------------------------------------
+# shapes, dtypes, transformations
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("integrator", INTEGRATOR_NAMES)
+@pytest.mark.parametrize("height,width", [(8, 8), (7, 9)])
+def test_output_shape_for_every_integrator(integrator, height, width):
+    net = _net(integrator)
+    out = net(_images((2, height, width, 1)))
+    assert out.shape == (2, height, width, 3)
+    assert out.dtype == jnp.float32
+    assert bool(jnp.all(jnp.isfinite(out)))
+
+
+def test_defaults_are_the_measured_imex_configuration():
+    # ARCHITECTURE.md: per-pixel (channel) normalization by default; the IMEX network in the
+    # paper form with zero-mean kernels, as measured on Q-tips.
+    net = TimeSteppingNet(TINY_GEOMETRY, in_channels=1, num_outputs=3, rngs=nnx.Rngs(0))
+    assert net.integrator == "imex"
+    for block in net.blocks:
+        assert block.imex_form == "paper"
+        assert block.implicit.zero_mean is True
+        assert block.opening.norm.kind == "channel"
+
+
+def test_solver_names():
+    assert {name: type(models.solver_from_name(name)) for name in INTEGRATOR_NAMES} == {
+        "euler": ix.Euler,
+        "midpoint": ix.Midpoint,
+        "rk4": ix.RK4,
+        "imex": ix.IMEXEuler,
+    }
+
+
+def test_network_trains_under_nnx_jit_and_grad():
+    net = _net("imex", imex_form="paper")
+    x = _images((2, 8, 8, 1))
+    target = _images((2, 8, 8, 3), seed=1)
+
+    @nnx.jit
+    def value_and_grad(model):
+        return nnx.value_and_grad(lambda m: jnp.mean((m(x) - target) ** 2))(model)
+
+    loss, grads = value_and_grad(net)
+    assert np.isfinite(float(loss))
+    leaves = jax.tree.leaves(grads)
+    assert leaves and all(bool(jnp.all(jnp.isfinite(g))) for g in leaves)
+    for block in grads["blocks"].values():
+        assert float(jnp.max(jnp.abs(block["implicit_kernels"][...]))) > 0.0
+    # The loss is the model's, and a small step along -grad lowers it.
+    assert tree_allclose(loss, jnp.mean((_apply(net, x) - target) ** 2), rtol=1e-5, atol=1e-6)
+    nnx.update(net, jax.tree.map(lambda p, g: p - 1e-3 * g, nnx.state(net, nnx.Param), grads))
+    assert float(jnp.mean((_apply(net, x) - target) ** 2)) < float(loss)
+
+
+# --------------------------------------------------------------------------------------
+# the explicit layer and its convolutions
+# --------------------------------------------------------------------------------------
+
+
+def _conv2d_reference(y, kernel):
+    """Zero-padded 'same' cross-correlation from its definition, numpy float64."""
+    k = kernel.shape[0]
+    half = k // 2
+    batch, height, width, _ = y.shape
+    padded = np.pad(y, ((0, 0), (half, half), (half, half), (0, 0)))
+    out = np.zeros((batch, height, width, kernel.shape[-1]))
+    for i in range(height):
+        for j in range(width):
+            window = padded[:, i : i + k, j : j + k, :]  # (B, k, k, C_in)
+            out[:, i, j, :] = np.einsum("xabc,abco->xo", window, kernel)
+    return out
+
+
+@pytest.mark.parametrize("k", [3, 5])
+def test_conv2d_is_same_padded_cross_correlation(x64, k):
+    rng = np.random.default_rng(2)
+    y, kernel = rng.standard_normal((2, 5, 6, 2)), rng.standard_normal((k, k, 2, 3))
+    assert tree_allclose(
+        conv2d(jnp.asarray(y), jnp.asarray(kernel)), _conv2d_reference(y, kernel), rtol=1e-10, atol=1e-10
+    )
+
+
+@pytest.mark.parametrize("k", [3, 5])
+def test_conv2d_transpose_is_the_adjoint_of_conv2d(x64, k):
+    # <conv2d(y, K), z> == <y, conv2d_transpose(z, K)>, with C_in != C_out and zero padding.
+    rng = np.random.default_rng(3)
+    y = jnp.asarray(rng.standard_normal((2, 5, 6, 2)))
+    z = jnp.asarray(rng.standard_normal((2, 5, 6, 3)))
+    kernel = jnp.asarray(rng.standard_normal((k, k, 2, 3)))
+    lhs = jnp.vdot(conv2d(y, kernel), z)
+    rhs = jnp.vdot(y, conv2d_transpose(z, kernel))
+    assert conv2d_transpose(z, kernel).shape == y.shape
+    assert tree_allclose(lhs, rhs, rtol=1e-10, atol=1e-10)
+    # Not trivially so: the unflipped kernel is not the adjoint.
+    wrong = jnp.vdot(y, conv2d(z, kernel.swapaxes(2, 3)))
+    assert not tree_allclose(wrong, lhs, rtol=1e-3, atol=1e-3)
+
+
+@pytest.mark.parametrize("symmetric", [True, False])
+def test_explicit_layer_forms(symmetric):
+    # symmetric: f(Y) = -K^T sigma(N(K Y)); general: f(Y) = K2 sigma(N(K1 Y)).
+    layer = _step_layer(_net("euler", symmetric=symmetric).blocks[0])
+    assert isinstance(layer, ExplicitLayer)
+    y = _images((2, 6, 5, 4))
+    inner = layer.activation(layer.norm(conv2d(y, layer.kernel[...])))
+    if symmetric:
+        assert layer.kernel_out is None
+        expected = -conv2d_transpose(inner, layer.kernel[...])
+    else:
+        expected = conv2d(inner, layer.kernel_out[...])
+    assert tree_allclose(layer(y), expected, **TOL32)
+
+
+# --------------------------------------------------------------------------------------
+# the IMEX forms
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("zero_mean", [True, False])
+def test_imex_block_forms_step_as_documented(zero_mean):
+    # One step, h = 0.5. paper: (I + hL) Y1 = (I + hL) Y0 + h f(Y0), i.e. Y1 = Y0 + h (I + hL)^{-1} f;
+    # code:  Y1 = (I + hL)^{-1} (Y0 + h f(Y0)). L = C^T C with the block's kernel.
+    h = 0.5
+    x = _images((2, 7, 6, 1))
+    operator = ix.ConvDiffusion(zero_mean=zero_mean)
+    outputs = {}
+    for form in ("paper", "code"):
+        block = _net("imex", imex_form=form, h=h, zero_mean=zero_mean, seed=5).blocks[0]
+        y0 = block.opening(x)
+        f0 = _step_layer(block)(y0)
+        kernel = block.implicit_kernels[...][0]
+        if form == "paper":
+            expected = y0 + h * operator.resolve(h, f0, kernel)
+        else:
+            expected = operator.resolve(h, y0 + h * f0, kernel)
+        outputs[form] = block(x)
+        assert tree_allclose(outputs[form], expected, rtol=1e-4, atol=1e-5), form
+    assert not tree_allclose(outputs["paper"], outputs["code"], rtol=1e-3, atol=1e-3)
+
+
+def test_imex_forms_with_zero_kernels_equal_the_resnet():
+    x = _images((2, 8, 8, 1))
+    nets = {form: _net("imex", imex_form=form, seed=3) for form in ("paper", "code")}
+    # The two forms differ with the (random) kernels they are built with...
+    assert not tree_allclose(_features(nets["paper"], x), _features(nets["code"], x), rtol=1e-3, atol=1e-3)
+    # ...and both become the ResNet with the same explicit parameters when the kernels are zero.
+    resnet = _net("euler", seed=3)
+    explicit = nnx.All(nnx.Param, nnx.Not(nnx.PathContains("implicit_kernels")))
+    nnx.update(resnet, nnx.state(nets["paper"], explicit))
+    for net in nets.values():
+        for block in net.blocks:
+            block.implicit_kernels[...] = jnp.zeros_like(block.implicit_kernels[...])
+    reference = _features(resnet, x)
+    assert reference.shape == (2, 8, 8, 6)
+    assert tree_allclose(_features(nets["paper"], x), reference, **TOL32)
+    assert tree_allclose(_features(nets["code"], x), reference, **TOL32)
+
+
+@pytest.mark.parametrize("imex_form", ["paper", "code"])
+def test_zero_mean_implicit_solve_keeps_channel_means(imex_form):
+    # A block of one step: its output is Y0 + h f(Y0) passed through (paper) or mixed with
+    # (code) the implicit solve. With zero-mean kernels the solve keeps each channel's spatial
+    # mean, so the block's channel means are those of the ResNet step (kernels zeroed).
+    x = _images((2, 8, 7, 1))
+    means = {}
+    for zero_mean in (True, False):
+        block = _net("imex", imex_form=imex_form, zero_mean=zero_mean, seed=4).blocks[0]
+        with_kernels = jnp.mean(_apply(block, x), axis=(1, 2))
+        block.implicit_kernels[...] = jnp.zeros_like(block.implicit_kernels[...])
+        without = jnp.mean(_apply(block, x), axis=(1, 2))
+        means[zero_mean] = (with_kernels, without)
+    assert tree_allclose(*means[True], rtol=1e-4, atol=1e-5)
+    assert not tree_allclose(*means[False], rtol=1e-3, atol=1e-3)  # the projection is what keeps them
+
+
+# --------------------------------------------------------------------------------------
+# normalization and what it does to the receptive field
+# --------------------------------------------------------------------------------------
+
+
+def _pixel_change(module, x, pixel):
+    """|module(x') - module(x)| summed over channels, x' = x with one pixel changed.
+
+    The change differs between channels: a per-pixel normalization removes a change that is
+    the same in every channel of the pixel."""
+    perturbed = x.at[:, pixel[0], pixel[1], :].add(jnp.linspace(1.0, -2.0, x.shape[-1]))
+    return jnp.sum(jnp.abs(_apply(module, perturbed) - _apply(module, x)), axis=-1)[0]
+
+
+@pytest.mark.parametrize("kind,pools", [("channel", False), ("instance", True), ("group", True)])
+def test_normalization_pools_over_the_image_only_when_it_says_so(kind, pools):
+    norm = Normalization(4, kind=kind, groups=2)
+    x = _images((1, 5, 6, 4))
+    change = _pixel_change(norm, x, (2, 3))
+    assert float(change[2, 3]) > 1e-3
+    others = np.delete(np.asarray(change).reshape(-1), 2 * 6 + 3)  # every pixel but (2, 3)
+    if pools:
+        assert np.all(others > 1e-6)
+    else:
+        assert np.max(others) == 0.0
+
+
+@pytest.mark.parametrize("kind,axes", [("channel", (-1,)), ("instance", (1, 2))])
+def test_normalization_standardizes_over_its_axes(kind, axes):
+    x = _images((2, 5, 6, 4)) * 3.0 + 1.0
+    out = Normalization(4, kind=kind)(x)  # scale 1, shift 0 at initialization
+    assert tree_allclose(jnp.mean(out, axis=axes), jnp.zeros_like(jnp.mean(out, axis=axes)), rtol=0, atol=1e-5)
+    assert tree_allclose(jnp.var(out, axis=axes), jnp.ones_like(jnp.var(out, axis=axes)), rtol=1e-3, atol=1e-3)
+
+
+@pytest.mark.parametrize(
+    "integrator,norm,global_reach",
+    [("euler", "channel", False), ("euler", "instance", True), ("imex", "channel", True)],
+)
+def test_only_pooling_norms_or_implicit_steps_reach_across_the_image(integrator, norm, global_reach):
+    # ARCHITECTURE.md: with per-pixel normalization a 3x3 ResNet sees a few pixels per layer,
+    # while an instance norm or the implicit solve hands every pixel information from all of
+    # the image. Per block: opening (1 px) + K (1 px) + K^T (1 px); two blocks reach 6 px.
+    net = _net(integrator, norm=norm, seed=6)
+    change = _pixel_change(net, _images((1, 14, 14, 1)), (1, 1))
+    assert float(change[1, 1]) > 0.0
+    far = change[8:, 8:]  # at least 7 pixels away in both directions
+    if global_reach:
+        assert bool(jnp.all(far > 0.0))
+    else:
+        assert float(jnp.max(far)) == 0.0
+
+
+# --------------------------------------------------------------------------------------
+# errors
+# --------------------------------------------------------------------------------------
+
+
+def test_unknown_integrator_name():
+    with pytest.raises(ValueError, match=r"unknown integrator 'heun'; choose one of") as error:
+        TimeSteppingNet(TINY_GEOMETRY, in_channels=1, num_outputs=2, integrator="heun", rngs=nnx.Rngs(0))
+    for name in INTEGRATOR_NAMES:  # the message lists the valid names
+        assert name in str(error.value)
+
+
+def test_unknown_normalization():
+    with pytest.raises(ValueError, match=r"unknown normalization 'batch'"):
+        TimeSteppingNet(TINY_GEOMETRY, in_channels=1, num_outputs=2, norm="batch", rngs=nnx.Rngs(0))
+    with pytest.raises(ValueError, match=r"groups=4 to divide channels=6"):
+        Normalization(6, kind="group", groups=4)
+
+
+def test_unknown_imex_form():
+    with pytest.raises(ValueError, match=r"unknown imex_form 'exact'"):
+        TimeSteppingNet(TINY_GEOMETRY, in_channels=1, num_outputs=2, imex_form="exact", rngs=nnx.Rngs(0))
+
+
+@pytest.mark.parametrize(
+    "geometry",
+    [(), ((0, 4),), ((2, 4), (2, 0)), ((-1, 4),)],
+    ids=["empty", "zero-layers", "zero-width", "negative-layers"],
+)
+def test_bad_geometry(geometry):
+    with pytest.raises(ValueError, match="geometry must be a non-empty list of"):
+        TimeSteppingNet(geometry, in_channels=1, num_outputs=2, rngs=nnx.Rngs(0))
+
+
+@pytest.mark.parametrize("shape", [(8, 8, 1), (1, 1, 8, 8, 1)], ids=["3-D", "5-D"])
+def test_input_must_be_a_batch_of_images(shape):
+    net = _net("euler")
+    with pytest.raises(ValueError, match=r"expected images of shape \(batch, H, W, channels\)"):
+        net(jnp.zeros(shape))

@@ -1,0 +1,279 @@
+"""The fixed-step solvers: measured convergence orders, amplification factors, and their form.
+
+The order tests follow diffrax's `test_ode_order`: integrate a linear problem with a known
+exact solution (`scipy.linalg.expm`) for several step sizes, fit the slope of log(error)
+against log(h), and compare it with the solver's declared `order`.
+"""
+
+import dataclasses
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import scipy.linalg
+from helpers import conv_matrix, tree_allclose
+
+import imexjax as ix
+
+EXPLICIT_SOLVERS = [ix.Euler(), ix.Midpoint(), ix.RK4()]
+ALL_SOLVERS = EXPLICIT_SOLVERS + [ix.IMEXEuler()]
+EXPECTED_ORDERS = {ix.Euler: 1, ix.Midpoint: 2, ix.RK4: 4, ix.IMEXEuler: 1}
+T_FINAL = 1.0
+
+
+def _stable_matrix(seed: int, n: int) -> np.ndarray:
+    """A random n x n matrix whose eigenvalues lie in the open left half-plane (skew - SPD)."""
+    rng = np.random.default_rng(seed)
+    s = rng.standard_normal((n, n))
+    g = rng.standard_normal((n, n))
+    return (s - s.T) / 2 - 0.2 * np.eye(n) - 0.1 * g @ g.T
+
+
+def _fitted_order(step_sizes, errors) -> float:
+    """The slope of log(error) against log(h), by least squares."""
+    slope, _ = np.polyfit(np.log(step_sizes), np.log(errors), 1)
+    return float(slope)
+
+
+# --------------------------------------------------------------------------------------
+# declared order and immutability
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("solver", ALL_SOLVERS, ids=lambda s: type(s).__name__)
+def test_order_is_an_int_class_attribute(solver):
+    cls = type(solver)
+    assert type(cls.order) is int
+    assert cls.order == EXPECTED_ORDERS[cls]
+    assert solver.order == cls.order
+
+
+@pytest.mark.parametrize("solver", ALL_SOLVERS, ids=lambda s: type(s).__name__)
+def test_solvers_are_immutable_and_hashable(solver):
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        solver.order = 7
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        solver.anything = 1
+    # Equal and hashable, so a solver can be a static argument of `jax.jit`.
+    assert solver == type(solver)()
+    assert hash(solver) == hash(type(solver)())
+
+
+def test_only_imex_euler_is_imex():
+    assert [s.imex for s in ALL_SOLVERS] == [False, False, False, True]
+
+
+# --------------------------------------------------------------------------------------
+# convergence orders
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("solver", EXPLICIT_SOLVERS, ids=lambda s: type(s).__name__)
+@pytest.mark.parametrize("problem", ["autonomous", "time-dependent"])
+def test_explicit_solver_order(x64, solver, problem):
+    # autonomous:      y' = A y,         y(t0 + T) = expm(T A) y0
+    # time-dependent:  y' = cos(t) A y,  y(t0 + T) = expm((sin(t0 + T) - sin(t0)) A) y0
+    # (A commutes with itself, so the second is exact too); it checks that the solver
+    # evaluates the field at the right intermediate times, from t0.
+    n = 4
+    a = _stable_matrix(0, n)
+    y0 = np.random.default_rng(1).standard_normal(n)
+    t0 = 0.0 if problem == "autonomous" else 0.3
+    exponent = T_FINAL * a if problem == "autonomous" else (np.sin(t0 + T_FINAL) - np.sin(t0)) * a
+    exact = scipy.linalg.expm(exponent) @ y0
+
+    def field(t, y, a_n):
+        rate = a_n @ y
+        return rate if problem == "autonomous" else jnp.cos(t) * rate
+
+    steps = [8, 16, 32, 64]
+    errors = []
+    for num_steps in steps:
+        per_step_a = jnp.broadcast_to(jnp.asarray(a), (num_steps, n, n))  # args: one copy per step
+        y1 = ix.integrate(solver, field, jnp.asarray(y0), per_step_a, h=T_FINAL / num_steps, t0=t0, unroll=1)
+        errors.append(float(jnp.max(jnp.abs(y1 - exact))))
+    order = _fitted_order([T_FINAL / s for s in steps], errors)
+    assert abs(order - solver.order) < 0.3, (order, errors)
+
+
+@dataclasses.dataclass(frozen=True)
+class DenseLinearTerm:
+    """A linear term `A y` given by a dense matrix in its args, solved by a dense solve."""
+
+    def mv(self, y, a):
+        return a @ y
+
+    def resolve(self, h, b, a):
+        return jnp.linalg.solve(jnp.eye(a.shape[0], dtype=a.dtype) - h * a, b)
+
+
+@pytest.mark.parametrize("form", ["code", "paper"])
+def test_imex_euler_order_with_conv_diffusion(x64, form):
+    # A tiny (H, W, C) state; B acts on the channel axis, L = C^T C is built densely from
+    # the definition of C. code form: y' = B y - L y (explicit B y, implicit -L y);
+    # paper form: y' = B y (explicit B y + L y, implicit -L y).
+    height, width, channels = 4, 5, 2
+    rng = np.random.default_rng(2)
+    b = rng.standard_normal((channels, channels)) * 0.5
+    kernel = rng.standard_normal((3, 3, channels)) * 0.3
+    y0 = rng.standard_normal((height, width, channels))
+    c = conv_matrix(kernel, height, width)
+    channel_b = np.kron(np.eye(height * width), b)
+    full = channel_b - c.T @ c if form == "code" else channel_b
+    exact = (scipy.linalg.expm(T_FINAL * full) @ y0.reshape(-1)).reshape(y0.shape)
+
+    implicit = ix.ConvDiffusion()
+
+    def f_explicit(t, y, args):
+        b_n, kernel_n = args
+        rate = y @ b_n.T
+        return rate if form == "code" else rate - implicit.mv(y, kernel_n)
+
+    steps = [16, 32, 64, 128]
+    errors = []
+    for num_steps in steps:
+        b_steps = jnp.broadcast_to(jnp.asarray(b), (num_steps,) + b.shape)
+        k_steps = jnp.broadcast_to(jnp.asarray(kernel), (num_steps,) + kernel.shape)
+        y1 = ix.integrate(
+            ix.IMEXEuler(),
+            (f_explicit, implicit),
+            jnp.asarray(y0),
+            ((b_steps, k_steps), k_steps),
+            h=T_FINAL / num_steps,
+            unroll=1,
+        )
+        errors.append(float(jnp.max(jnp.abs(y1 - exact))))
+    order = _fitted_order([T_FINAL / s for s in steps], errors)
+    assert abs(order - ix.IMEXEuler.order) < 0.3, (order, errors)
+
+
+def test_imex_euler_order_with_a_custom_linear_term(x64):
+    # Any object with .mv and .resolve is a linear term: y' = B y + A y, A stiff-ish SPD.
+    n = 5
+    rng = np.random.default_rng(3)
+    b = _stable_matrix(4, n)
+    g = rng.standard_normal((n, n))
+    a = -(g @ g.T) / n
+    y0 = rng.standard_normal(n)
+    exact = scipy.linalg.expm(T_FINAL * (b + a)) @ y0
+
+    steps = [16, 32, 64, 128]
+    errors = []
+    for num_steps in steps:
+        b_steps = jnp.broadcast_to(jnp.asarray(b), (num_steps, n, n))
+        a_steps = jnp.broadcast_to(jnp.asarray(a), (num_steps, n, n))
+        y1 = ix.integrate(
+            ix.IMEXEuler(),
+            (lambda t, y, b_n: b_n @ y, DenseLinearTerm()),
+            jnp.asarray(y0),
+            (b_steps, a_steps),
+            h=T_FINAL / num_steps,
+            unroll=1,
+        )
+        errors.append(float(jnp.max(jnp.abs(y1 - exact))))
+    order = _fitted_order([T_FINAL / s for s in steps], errors)
+    assert abs(order - ix.IMEXEuler.order) < 0.3, (order, errors)
+
+
+def test_imex_euler_step_formula_with_a_custom_linear_term(x64):
+    # y1 = (I - h A)^{-1} (y0 + h f(t0, y0)), checked with an independent numpy solve.
+    n = 3
+    rng = np.random.default_rng(5)
+    a = -np.eye(n) - 0.3 * rng.standard_normal((n, n))
+    y0 = rng.standard_normal(n)
+    h, t0 = 0.4, 1.5
+
+    def field(t, y, scale):
+        return scale * jnp.sin(y) * t
+
+    y1 = ix.IMEXEuler().step((field, DenseLinearTerm()), t0, jnp.asarray(y0), (2.0, jnp.asarray(a)), h)
+    expected = np.linalg.solve(np.eye(n) - h * a, y0 + h * 2.0 * np.sin(y0) * t0)
+    assert tree_allclose(y1, expected, rtol=1e-12, atol=1e-12)
+
+
+# --------------------------------------------------------------------------------------
+# amplification factors on the test equation y' = lambda y (PAPER.md, absolute stability)
+# --------------------------------------------------------------------------------------
+
+LAMBDAS = [-3.0, 0.5, -1.0 + 2.0j, 0.3 - 4.0j]
+
+
+def _complex_field(lam):
+    """y' = lam * y on a real state (..., 2) holding (re, im) of a complex number."""
+
+    def field(t, y, args):
+        re, im = y[..., 0], y[..., 1]
+        return jnp.stack([lam.real * re - lam.imag * im, lam.imag * re + lam.real * im], axis=-1)
+
+    return field
+
+
+def _as_complex(y):
+    y = np.asarray(y)
+    return y[..., 0] + 1j * y[..., 1]
+
+
+@pytest.mark.parametrize("lam", LAMBDAS, ids=str)
+@pytest.mark.parametrize("h", [0.25, 1.0])
+@pytest.mark.parametrize("alpha", [0.5, 10.0])
+@pytest.mark.parametrize("form", ["paper", "code"])
+def test_imex_amplification_factor(x64, lam, h, alpha, form):
+    # L = alpha I through ConvDiffusion: a 3x3 kernel that is zero except sqrt(alpha) at the
+    # centre gives C = sqrt(alpha) I. Paper form (explicit lam y + alpha y, implicit
+    # -alpha y): y1 = (1 + h lam + h alpha) / (1 + h alpha) y0. Code form (explicit lam y):
+    # y1 = (1 + h lam) / (1 + h alpha) y0.
+    lam = complex(lam)
+    kernel = np.zeros((3, 3, 2))
+    kernel[1, 1, :] = np.sqrt(alpha)
+    implicit = ix.ConvDiffusion()
+    field = _complex_field(lam)
+    if form == "paper":
+
+        def f_explicit(t, y, k):
+            return field(t, y, None) - implicit.mv(y, k)
+
+        factor = (1 + h * lam + h * alpha) / (1 + h * alpha)
+    else:
+
+        def f_explicit(t, y, k):
+            return field(t, y, None)
+
+        factor = (1 + h * lam) / (1 + h * alpha)
+    y0 = np.random.default_rng(6).standard_normal((4, 5, 2))
+    y1 = ix.IMEXEuler().step((f_explicit, implicit), 0.0, jnp.asarray(y0), (jnp.asarray(kernel),) * 2, h)
+    assert tree_allclose(_as_complex(y1), factor * _as_complex(y0), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("lam", LAMBDAS, ids=str)
+@pytest.mark.parametrize("h", [0.25, 1.0])
+@pytest.mark.parametrize("solver", EXPLICIT_SOLVERS, ids=lambda s: type(s).__name__)
+def test_explicit_amplification_factor(x64, solver, lam, h):
+    # One step multiplies y by the stability polynomial: Euler 1 + z, Midpoint 1 + z + z^2/2,
+    # RK4 1 + z + z^2/2 + z^3/6 + z^4/24, with z = h lam.
+    z = h * complex(lam)
+    factor = sum(z**p / np.prod(np.arange(1, p + 1)) for p in range(solver.order + 1))
+    y0 = np.random.default_rng(7).standard_normal((3, 2))
+    y1 = solver.step(_complex_field(complex(lam)), 0.0, jnp.asarray(y0), None, h)
+    assert tree_allclose(_as_complex(y1), factor * _as_complex(y0), rtol=1e-12, atol=1e-12)
+
+
+def test_imex_region_contains_the_euler_disk_on_stiff_decay(x64):
+    # A stiff decay that forward Euler amplifies (|1 + h lam| > 1) is damped by IMEX with the
+    # same dynamics (paper form), as PAPER.md's stability regions say.
+    lam, alpha, h = -30.0, 30.0, 0.2
+    kernel = np.zeros((3, 3, 1))
+    kernel[1, 1, 0] = np.sqrt(alpha)
+    implicit = ix.ConvDiffusion()
+    y0 = jnp.ones((3, 3, 1))
+
+    def f(t, y, args):
+        return lam * y
+
+    num_steps = 10
+    kernels = jnp.broadcast_to(jnp.asarray(kernel), (num_steps, 3, 3, 1))
+    euler = ix.integrate(ix.Euler(), f, y0, None, h=h, num_steps=num_steps)
+    imex = ix.integrate(
+        ix.IMEXEuler(), (lambda t, y, k: f(t, y, None) - implicit.mv(y, k), implicit), y0, (kernels, kernels), h=h
+    )
+    assert float(jnp.max(jnp.abs(euler))) > 1e3  # |1 - 6| ** 10
+    assert float(jnp.max(jnp.abs(imex))) < 1.0  # |(1 - 6 + 6) / 7| ** 10
