@@ -1,0 +1,269 @@
+"""Stability of IMEXnet against its ResNet twin on Q-tips: receptive field, growth, attacks.
+
+    python experiments/stability.py --workdir runs/stability                  # trains both, small config
+    python experiments/stability.py --config tiny --workdir /tmp/stability    # seconds
+    python experiments/stability.py --workdir runs/stability \
+        --checkpoints runs/qtips-small-imex-s0 runs/qtips-small-euler-s0   # two finished qtips.py runs
+
+Trains (into WORKDIR/imex and WORKDIR/euler, resumable) or loads an IMEX and a ResNet Q-tips
+model, then writes WORKDIR/stability.json and the figures stability_regions.png,
+receptive_field.png, perturbation_growth.png and adversarial.png.
+"""
+
+import argparse
+import json
+import math
+import pathlib
+import sys
+import time
+
+import numpy as np
+
+from imexjax.analysis import (
+    DEFAULT_EPSILONS,
+    plot_adversarial,
+    plot_perturbation_growth,
+    plot_receptive_fields,
+    plot_stability_regions,
+    stability_report,
+)
+from imexjax.data.qtips import QtipsDataError
+from imexjax.train import (
+    QTIPS_PRESETS,
+    ConfigError,
+    TrainingDivergedError,
+    check_workdir,
+    load_qtips_data,
+    load_run,
+    normalize_images,
+    qtips_config,
+    run_qtips,
+)
+
+NETWORKS = ("imex", "euler")
+"""The two networks compared, by integrator: IMEXnet and the ResNet (forward Euler)."""
+FIGURES = ("stability_regions.png", "receptive_field.png", "perturbation_growth.png", "adversarial.png")
+
+
+class UsageError(ValueError):
+    """Bad command-line input; the message is one line."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):
+        print(f"error: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = _Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument(
+        "--workdir",
+        required=True,
+        help="where stability.json and the figures go (and the trained runs, under imex/ and euler/)",
+    )
+    parser.add_argument(
+        "--config", choices=tuple(QTIPS_PRESETS), help="the Q-tips preset to train (default small; tiny takes seconds)"
+    )
+    parser.add_argument(
+        "--checkpoints",
+        nargs=2,
+        metavar=("IMEX_WORKDIR", "RESNET_WORKDIR"),
+        help="load two finished experiments/qtips.py runs instead of training",
+    )
+    parser.add_argument("--epochs", type=int, help="override the config's epochs")
+    parser.add_argument("--seed", type=int, help="seeds parameters, data order and generated data (default 0)")
+    parser.add_argument("--data-dir", help="train on a folder in the authors' layout instead of generated data")
+    parser.add_argument(
+        "--epsilons",
+        default=",".join(f"{e:g}" for e in DEFAULT_EPSILONS),
+        help="comma-separated L-infinity attack radii in training standard deviations (default %(default)s)",
+    )
+    parser.add_argument("--pgd-steps", type=int, default=5, help="steps of the PGD attack (default %(default)s)")
+    parser.add_argument(
+        "--num-images",
+        type=int,
+        default=8,
+        help="validation images for the receptive field, growth and Jacobian (default %(default)s)",
+    )
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        default=1e-3,
+        help="relative influence above which an input pixel is in the receptive field (default %(default)s)",
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    return parser.parse_args(argv)
+
+
+def parse_epsilons(text: str) -> list[float]:
+    """`"0,0.1,0.2"` -> [0.0, 0.1, 0.2]; raises UsageError unless all are finite and >= 0."""
+    try:
+        epsilons = [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise UsageError(f"--epsilons must be comma-separated numbers, got {text!r}") from None
+    if not epsilons or any(not math.isfinite(e) or e < 0 for e in epsilons):
+        raise UsageError(f"--epsilons must be finite numbers >= 0, got {text!r}")
+    return epsilons
+
+
+def check_args(args: argparse.Namespace) -> list[float]:
+    """Raises UsageError for inconsistent options; returns the epsilons."""
+    if args.checkpoints and (args.config or args.epochs is not None or args.seed is not None or args.data_dir):
+        raise UsageError("--checkpoints loads finished runs: drop --config, --epochs, --seed and --data-dir")
+    if args.pgd_steps < 1:
+        raise UsageError(f"--pgd-steps must be >= 1, got {args.pgd_steps}")
+    if args.num_images < 1:
+        raise UsageError(f"--num-images must be >= 1, got {args.num_images}")
+    if not (0.0 <= args.threshold < 1.0):
+        raise UsageError(f"--threshold must be in [0, 1), got {args.threshold}")
+    if pathlib.Path(args.workdir).is_file():
+        raise UsageError(f"--workdir {args.workdir} is a file; pass a folder")
+    return parse_epsilons(args.epsilons)
+
+
+def trained_runs(args: argparse.Namespace) -> dict[str, dict]:
+    """Trains (or resumes) the IMEX and ResNet runs under WORKDIR/imex and WORKDIR/euler."""
+    base = qtips_config(args.config or "small").replace(epochs=args.epochs, seed=args.seed)
+    configs = {name: base.replace(integrator=name) for name in NETWORKS}
+    workdirs = {name: pathlib.Path(args.workdir) / name for name in NETWORKS}
+    for name in NETWORKS:  # refuse a workdir of another configuration before training anything
+        check_workdir(configs[name], workdirs[name])
+    runs = {}
+    for name in NETWORKS:
+        print(
+            f"training {name} ({configs[name].name}, {configs[name].epochs} epochs) in {workdirs[name]}",
+            file=sys.stderr,
+        )
+        result = run_qtips(configs[name], workdirs[name], data_dir=args.data_dir, progress=not args.no_progress)
+        runs[name] = {
+            "workdir": workdirs[name],
+            "config": configs[name],
+            "metrics": result.metrics,
+            "model": result.model,
+        }
+    return runs
+
+
+def loaded_runs(paths: list[str]) -> dict[str, dict]:
+    """Loads finished runs; the first must be an IMEX run and the second a ResNet (euler) run."""
+    runs = {}
+    for name, path in zip(NETWORKS, paths, strict=True):
+        try:
+            config, metrics, _, model = load_run(path)
+        except FileNotFoundError:
+            raise
+        except Exception as error:  # orbax and JSON errors: say which run, in one line
+            first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise UsageError(f"cannot load the run in {path}: {first_line}") from None
+        if config.integrator != name:
+            raise UsageError(
+                f"{path} holds a {config.integrator!r} run; --checkpoints takes an imex run, then an euler run"
+            )
+        runs[name] = {"workdir": pathlib.Path(path), "config": config, "metrics": metrics, "model": model}
+    return runs
+
+
+def validation_set(run: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The run's validation images (uint8), normalized inputs and labels."""
+    data = run["metrics"].get("data", "generated")
+    splits = load_qtips_data(run["config"], None if data == "generated" else data)
+    images, labels = splits["val"]
+    inputs = normalize_images(images, run["metrics"]["input_mean"], run["metrics"]["input_std"])
+    return images, inputs, labels.astype(np.int32)
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = parse_args(argv)
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
+    start = time.perf_counter()
+    try:
+        epsilons = check_args(args)
+        runs = loaded_runs(args.checkpoints) if args.checkpoints else trained_runs(args)
+        workdir = pathlib.Path(args.workdir)
+        workdir.mkdir(parents=True, exist_ok=True)
+        reports, shown_image = {}, None
+        for name, run in runs.items():
+            print(f"analysing {name}", file=sys.stderr)
+            images, inputs, labels = validation_set(run)
+            shown_image = images[0] if shown_image is None else shown_image
+            weights = run["metrics"].get("class_weights")
+            reports[name] = stability_report(
+                run["model"],
+                inputs,
+                labels,
+                epsilons=epsilons,
+                num_images=args.num_images,
+                threshold=args.threshold,
+                pgd_steps=args.pgd_steps,
+                class_weights=None if weights is None else np.asarray(weights, np.float32),
+            )
+    except (ConfigError, QtipsDataError, TrainingDivergedError, UsageError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted: rerun the same command to resume the training from its last checkpoint", file=sys.stderr)
+        return 130
+
+    summary = {
+        "epsilons": epsilons,
+        "threshold": args.threshold,
+        "num_images": args.num_images,
+        "pgd_steps": args.pgd_steps,
+        "seconds": time.perf_counter() - start,
+    }
+    for name, run in runs.items():
+        m = run["metrics"]
+        summary[name] = {
+            "workdir": str(run["workdir"]),
+            "config": run["config"].name,
+            "epochs": run["config"].epochs,
+            "geometry": [list(block) for block in run["config"].geometry],
+            "params": m["params"],
+            "val_iou": m["val_iou"],
+            **reports[name].to_json(),
+        }
+    (workdir / "stability.json").write_text(json.dumps(summary, indent=2) + "\n")
+    plot_stability_regions(workdir / "stability_regions.png")
+    first = next(iter(reports.values()))
+    plot_receptive_fields(
+        workdir / "receptive_field.png",
+        shown_image,
+        {name: r.receptive_field_map for name, r in reports.items()},
+        pixel=(first.receptive_field_map.shape[0] // 2, first.receptive_field_map.shape[1] // 2),
+        fractions={name: r.receptive_field for name, r in reports.items()},
+        threshold=args.threshold,
+    )
+    plot_perturbation_growth(
+        workdir / "perturbation_growth.png",
+        {name: r.growth_by_step for name, r in reports.items()},
+        output={name: r.perturbation_growth for name, r in reports.items()},
+    )
+    plot_adversarial(workdir / "adversarial.png", {name: r.adversarial for name, r in reports.items()})
+
+    print(f"\nstability of IMEX vs ResNet; results in {workdir}/stability.json and {', '.join(FIGURES)}")
+    worst = max(epsilons)
+    at = epsilons.index(worst)
+    header = ["network", "parameters", "IoU", "receptive field", "growth (output)", "Jacobian norm"]
+    header += [f"IoU FGSM eps={worst:g}", f"IoU PGD eps={worst:g}"]
+    print("| " + " | ".join(header) + " |\n|---|" + "---:|" * (len(header) - 1))
+    for name in runs:
+        s = summary[name]
+        row = [
+            "IMEX" if name == "imex" else "ResNet",
+            f"{s['params']:,}",
+            f"{s['val_iou']:.3f}",
+            f"{100 * s['receptive_field']:.0f}%",
+            f"{s['perturbation_growth']:.2f}",
+            f"{s['jacobian_norm']:.2f}",
+            f"{s['adversarial']['fgsm'][at]:.3f}",
+            f"{s['adversarial']['pgd'][at]:.3f}",
+        ]
+        print("| " + " | ".join(row) + " |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""Absolute stability: each solver's amplification factor on the test equation y' = lambda y."""
+
+import dataclasses
+
+import jax.numpy as jnp
+import numpy as np
+
+from .._custom_types import Scalar
+from ..solvers import AbstractSolver
+
+IMEX_TEST_FORMS: tuple[str, ...] = ("paper", "code")
+"""How an IMEX solver meets the test equation: `paper` steps y' = lambda y split as
+(lambda + alpha) y explicit and -alpha y implicit; `code` steps y' = lambda y - alpha y."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ScalarDiffusion:
+    """The linear term `A y = -alpha y` (L = alpha I), a stand-in for `ConvDiffusion` on the test equation.
+
+    Its args are `alpha`, a scalar or an array that broadcasts against the state.
+    """
+
+    def mv(self, y, alpha):
+        """Returns `-alpha y`."""
+        return -alpha * y
+
+    def resolve(self, h: Scalar, b, alpha):
+        """Returns `(I + h alpha I)^{-1} b = b / (1 + h alpha)`."""
+        return b / (1 + h * alpha)
+
+
+def amplification_factor(solver: AbstractSolver, z, *, h_alpha=0.0, imex_form: str = "paper") -> jnp.ndarray:
+    """The factor R(z) with y[j+1] = R(z) y[j] when `solver` steps y' = lambda y, z = h lambda.
+
+    Computed by running one `solver.step` (h = 1, y0 = 1) on the test equation, so it checks
+    the solver's code rather than restating a formula. Closed forms: Euler 1 + z, midpoint
+    1 + z + z^2/2, RK4 the degree-4 Taylor polynomial of exp(z), IMEX Euler with L = alpha I
+    (PAPER.md, `paper` form) (1 + z + h alpha) / (1 + h alpha).
+
+    Args:
+      solver: any imexjax solver.
+      z: h lambda, complex, any shape.
+      h_alpha: h alpha >= 0 of the implicit term L = alpha I; used by IMEX solvers only.
+      imex_form: `paper` (the test equation is y' = lambda y exactly) or `code` (the authors'
+        code: y' = (lambda - alpha) y, explicit lambda y, implicit -alpha y).
+
+    Returns:
+      Complex array of the shape of `z` (broadcast with `h_alpha`).
+
+    Raises:
+      ValueError: `imex_form` is unknown or `h_alpha` is negative.
+    """
+    if imex_form not in IMEX_TEST_FORMS:
+        raise ValueError(f"unknown imex_form {imex_form!r}; choose one of {', '.join(IMEX_TEST_FORMS)}")
+    if np.any(np.asarray(h_alpha) < 0):
+        raise ValueError(f"h_alpha must be >= 0 (L = alpha I positive semi-definite), got {h_alpha}")
+    z = jnp.asarray(z)
+    z = z.astype(jnp.result_type(z.dtype, jnp.complex64))
+    alpha = jnp.asarray(h_alpha, dtype=z.real.dtype)
+    z, alpha = jnp.broadcast_arrays(z, alpha)
+    y0 = jnp.ones_like(z)
+    if not solver.imex:
+        return solver.step(lambda t, y, lam: lam * y, 0.0, y0, z, 1.0)
+    shift = alpha if imex_form == "paper" else 0.0
+
+    def f_explicit(t, y, lam):
+        return (lam + shift) * y
+
+    return solver.step((f_explicit, ScalarDiffusion()), 0.0, y0, (z, alpha), 1.0)
+
+
+def stability_region(solver: AbstractSolver, z, *, h_alpha=0.0, imex_form: str = "paper") -> np.ndarray:
+    """Whether each z = h lambda lies in the solver's region of absolute stability, |R(z)| <= 1.
+
+    Args: as `amplification_factor`.
+
+    Returns:
+      A boolean numpy array of the broadcast shape of `z` and `h_alpha`.
+    """
+    factor = amplification_factor(solver, z, h_alpha=h_alpha, imex_form=imex_form)
+    return np.asarray(jnp.abs(factor) <= 1 + 1e-6)
