@@ -124,17 +124,21 @@ class Block(nnx.Module):
         else:
             self.implicit_kernels = None
 
-    def __call__(self, y: jax.Array) -> jax.Array:
-        """Maps (B, H, W, in_channels) to (B, H, W, width)."""
+    def __call__(self, y: jax.Array, *, trajectory: bool = False) -> jax.Array:
+        """Maps (B, H, W, in_channels) to (B, H, W, width).
+
+        With `trajectory=True` returns every state instead, (num_steps + 1, B, H, W, width):
+        the opening layer's output, then the state after each step.
+        """
         y = self.opening(y)
         if self.steps is None:
-            return y
+            return y[None] if trajectory else y
         graphdef, step_params = nnx.split(self.steps)
 
         def f(t, state, params):
             return nnx.merge(graphdef, params)(state)
 
-        options = dict(h=self.h, unroll=self.unroll, remat=self.remat)
+        options = dict(h=self.h, unroll=self.unroll, remat=self.remat, trajectory=trajectory)
         if not self.solver.imex:
             return integrate(self.solver, f, y, step_params, **options)
         implicit = self.implicit
