@@ -170,3 +170,17 @@ def test_cli_unknown_integrator_or_config_exits_without_traceback():
         finished = subprocess.run([sys.executable, str(CLI), *argv], capture_output=True, text=True, timeout=120)
         assert finished.returncode == 2
         assert "invalid choice" in finished.stderr and "Traceback" not in finished.stderr
+
+
+def test_compare_puts_runs_side_by_side(tiny_run, tmp_path, capsys):
+    workdir, result = tiny_run
+    spec = importlib.util.spec_from_file_location("compare_cli", CLI.parent / "compare.py")
+    compare = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(compare)
+    assert compare.main([str(workdir), str(workdir), "--out", str(tmp_path / "cmp")]) == 0
+    table = (tmp_path / "cmp" / "comparison.md").read_text()
+    assert table.count("| imex s0 |") == 2 and f"{result.metrics['val_iou']:.3f}" in table
+    for figure in ("comparison.png", "history.png"):
+        assert (tmp_path / "cmp" / figure).stat().st_size > 1000
+    assert compare.main([str(tmp_path / "missing"), "--out", str(tmp_path / "cmp2")]) == 1
+    assert "holds no finished run" in capsys.readouterr().err
