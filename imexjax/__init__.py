@@ -7,11 +7,11 @@
 from ._integrate import default_unroll as default_unroll
 from ._integrate import integrate as integrate
 from .operators import ConvDiffusion as ConvDiffusion
+from .solvers import IMEXRK2 as IMEXRK2
 from .solvers import RK4 as RK4
 from .solvers import AbstractSolver as AbstractSolver
 from .solvers import Euler as Euler
 from .solvers import IMEXEuler as IMEXEuler
-from .solvers import IMEXRK2 as IMEXRK2
 from .solvers import Midpoint as Midpoint
 
 __version__ = "0.1.0"

@@ -66,7 +66,5 @@ class IMEXRK2(AbstractSolver):
         k2 = f_explicit(t0 + GAMMA * h, y2, explicit_args)
         # gamma h A Y2 = Y2 - rhs2, from the stage equation Y2 = rhs2 + gamma h A Y2.
         gamma_h_a_y2 = linear_combination(y2, (-1.0,), (rhs2,))
-        rhs3 = linear_combination(
-            y0, (DELTA * h, (1.0 - DELTA) * h, (1.0 - GAMMA) / GAMMA), (k1, k2, gamma_h_a_y2)
-        )
+        rhs3 = linear_combination(y0, (DELTA * h, (1.0 - DELTA) * h, (1.0 - GAMMA) / GAMMA), (k1, k2, gamma_h_a_y2))
         return implicit.resolve(GAMMA * h, rhs3, implicit_args)

@@ -1,0 +1,187 @@
+"""Adaptive KenCarp4 (diffrax) on a diffusion-reaction problem: the FFT stage solve against the dense default.
+
+    python benchmarks/diffrax_kencarp.py                      # the table quoted in README.md
+    python benchmarks/diffrax_kencarp.py --fft-sizes 64 --dense-sizes --json
+
+The problem, in float32 on a periodic H x H grid with C channels:
+
+    dy/dt = (y - y^3)  -  C^T C y,   t in [0, 1],
+
+explicit Allen-Cahn reaction plus the implicit `imexjax.diffrax.ConvDiffusionTerm` (a 3x3
+depthwise kernel with N(0, 1) entries), solved by `diffrax.KenCarp4` with
+`PIDController(rtol, atol=rtol)`. Two root finders for the implicit stages:
+
+- `fft`:   `KenCarp4(root_finder=imexjax.diffrax.FFTNewton())`, one Newton step whose linear
+           solve is a division in Fourier space;
+- `dense`: `KenCarp4()`, diffrax's default `VeryChord`: the N x N Jacobian (N = H * H * C),
+           materialised and LU-factorised once per step, and chord iterations to the
+           controller's tolerances. It only fits small N.
+
+Reported per run: compile time, the wall time of a solve after compiling (median of
+`--repeats` for `fft`, a single solve for `dense`; synchronised with `block_until_ready`),
+accepted and rejected steps, diffrax's result, and the largest difference from the `fft`
+solution of the same problem. Then the time of `jax.grad` with respect to the kernel.
+"""
+
+import argparse
+import json
+import statistics
+import sys
+import time
+
+import diffrax
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import imexjax.diffrax as ixd
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--channels", type=int, default=4)
+    parser.add_argument("--fft-sizes", type=int, nargs="*", default=[16, 32, 64, 256])
+    parser.add_argument("--dense-sizes", type=int, nargs="*", default=[16, 32])
+    parser.add_argument("--rtol", type=float, default=1e-4, help="PIDController rtol = atol")
+    parser.add_argument("--tight-rtol", type=float, default=1e-6, help="also run both at this tolerance...")
+    parser.add_argument("--tight-size", type=int, default=8, help="...on this grid (0: skip)")
+    parser.add_argument("--max-steps", type=int, default=4096)
+    parser.add_argument("--repeats", type=int, default=3, help="timed solves per fft run (dense runs: 1)")
+    parser.add_argument(
+        "--grad-sizes",
+        type=int,
+        nargs="*",
+        default=[16],
+        help="also time jax.grad (w.r.t. the kernel) through fft KenCarp4 and through IMEXRK2 (64 fixed steps)",
+    )
+    parser.add_argument("--json", action="store_true", help="print the rows as JSON")
+    return parser.parse_args(argv)
+
+
+def make_problem(size: int, channels: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    kernel = jnp.asarray(rng.standard_normal((3, 3, channels)), jnp.float32)
+    y0 = jnp.asarray(rng.standard_normal((size, size, channels)), jnp.float32)
+    return kernel, y0
+
+
+def make_solve(root: str, rtol: float, max_steps: int):
+    solver = diffrax.KenCarp4(root_finder=ixd.FFTNewton()) if root == "fft" else diffrax.KenCarp4()
+
+    @jax.jit
+    def solve(kernel, y0):
+        terms = diffrax.MultiTerm(diffrax.ODETerm(lambda t, y, args: y - y**3), ixd.ConvDiffusionTerm(kernel))
+        sol = diffrax.diffeqsolve(
+            terms,
+            solver,
+            0.0,
+            1.0,
+            None,
+            y0,
+            stepsize_controller=diffrax.PIDController(rtol=rtol, atol=rtol),
+            max_steps=max_steps,
+            throw=False,
+        )
+        return sol.ys[-1], sol.stats["num_accepted_steps"], sol.stats["num_rejected_steps"], sol.result
+
+    return solve
+
+
+def run(root: str, size: int, channels: int, rtol: float, max_steps: int, repeats: int) -> dict:
+    kernel, y0 = make_problem(size, channels)
+    solve = make_solve(root, rtol, max_steps)
+    start = time.perf_counter()
+    compiled = solve.lower(kernel, y0).compile()
+    compile_s = time.perf_counter() - start
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        out = jax.block_until_ready(compiled(kernel, y0))
+        times.append(time.perf_counter() - start)
+    y1, accepted, rejected, result = out
+    return dict(
+        root=root,
+        size=size,
+        channels=channels,
+        n=size * size * channels,
+        rtol=rtol,
+        compile_s=round(compile_s, 2),
+        solve_s=round(statistics.median(times), 4),
+        accepted=int(accepted),
+        rejected=int(rejected),
+        result="ok" if result == diffrax.RESULTS.successful else str(result).split("<")[-1].rstrip(">"),
+        y1=y1,
+    )
+
+
+def time_gradient(method: str, size: int, channels: int, rtol: float) -> dict:
+    """Median time of `jax.grad` of `sum(y(1)^2)` with respect to the kernel."""
+    kernel, y0 = make_problem(size, channels)
+    if method == "fft":
+        solver, controller, dt0 = diffrax.KenCarp4(root_finder=ixd.FFTNewton()), diffrax.PIDController(rtol, rtol), None
+    else:
+        solver, controller, dt0 = ixd.IMEXRK2(), diffrax.ConstantStepSize(), 1.0 / 64
+
+    @jax.jit
+    @jax.grad
+    def grad(k):
+        terms = diffrax.MultiTerm(diffrax.ODETerm(lambda t, y, args: y - y**3), ixd.ConvDiffusionTerm(k))
+        sol = diffrax.diffeqsolve(terms, solver, 0.0, 1.0, dt0, y0, stepsize_controller=controller)
+        return jnp.sum(sol.ys[-1] ** 2)
+
+    jax.block_until_ready(grad(kernel))
+    times = []
+    for _ in range(3):
+        start = time.perf_counter()
+        jax.block_until_ready(grad(kernel))
+        times.append(time.perf_counter() - start)
+    return dict(method=method, size=size, channels=channels, grad_s=round(statistics.median(times), 4))
+
+
+HEADER = (
+    "| root  | grid        |      N | rtol  | compile s | solve s | steps (rejected) | result | diff vs fft |\n"
+    "|-------|-------------|-------:|-------|----------:|--------:|-----------------:|--------|------------:|"
+)
+
+
+def format_row(r: dict) -> str:
+    grid = f"{r['size']}x{r['size']}x{r['channels']}"
+    diff = r["max_diff_vs_fft"] if r["max_diff_vs_fft"] is not None else float("nan")
+    return (
+        f"| {r['root']:<5} | {grid:<11} | {r['n']:>6} | {r['rtol']:.0e} | {r['compile_s']:>9.2f} | "
+        f"{r['solve_s']:>7.3f} | {r['accepted']:>8} ({r['rejected']:>5}) | {r['result']:<6} | {diff:>11.1e} |"
+    )
+
+
+def main(argv=None) -> list[dict]:
+    args = parse_args(argv)
+    plan = [("fft", s, args.rtol) for s in args.fft_sizes] + [("dense", s, args.rtol) for s in args.dense_sizes]
+    if args.tight_size:
+        plan += [("fft", args.tight_size, args.tight_rtol), ("dense", args.tight_size, args.tight_rtol)]
+    print(f"jax {jax.__version__}, diffrax {diffrax.__version__}, {jax.devices()[0].platform}, float32", flush=True)
+    if not args.json:
+        print(HEADER, flush=True)
+    rows, solutions = [], {}
+    for root, size, rtol in plan:
+        row = run(root, size, args.channels, rtol, args.max_steps, repeats=args.repeats if root == "fft" else 1)
+        y1 = row.pop("y1")
+        if root == "fft":
+            solutions[size, rtol] = y1
+        reference = solutions.get((size, rtol))
+        row["max_diff_vs_fft"] = None if reference is None else float(jnp.max(jnp.abs(y1 - reference)))
+        rows.append(row)
+        if not args.json:
+            print(format_row(row), flush=True)
+    grads = [time_gradient(m, s, args.channels, args.rtol) for s in args.grad_sizes for m in ("fft", "imexrk2")]
+    if args.json:
+        print(json.dumps(rows + grads, indent=1))
+    elif grads:
+        print("\ngradient w.r.t. the kernel (median of 3, after compiling):")
+        for g in grads:
+            label = "KenCarp4 + FFTNewton (adaptive)" if g["method"] == "fft" else "imexjax.diffrax.IMEXRK2 (64 steps)"
+            print(f"  {g['size']}x{g['size']}x{g['channels']}  {label:<34} {g['grad_s']:.4f} s")
+    return rows + grads
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

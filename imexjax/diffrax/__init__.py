@@ -1,0 +1,21 @@
+"""diffrax interoperability: imexjax's IMEX schemes as diffrax solvers, the ConvDiffusion
+term, an FFT root finder for diffrax's own implicit solvers, and classical RK4.
+
+Imported only when used (`import imexjax` does not import diffrax):
+
+    import diffrax
+    import imexjax.diffrax as ixd
+
+    terms = diffrax.MultiTerm(diffrax.ODETerm(f), ixd.ConvDiffusionTerm(kernel))
+    sol = diffrax.diffeqsolve(terms, ixd.IMEXRK2(), t0, t1, dt0, y0,
+                              stepsize_controller=diffrax.ConstantStepSize())
+    # diffrax's adaptive IMEX solver, with the implicit stages solved by FFT:
+    sol = diffrax.diffeqsolve(terms, diffrax.KenCarp4(root_finder=ixd.FFTNewton()), t0, t1, None, y0,
+                              stepsize_controller=diffrax.PIDController(rtol=1e-5, atol=1e-5))
+"""
+
+from ._imex import IMEXRK2 as IMEXRK2
+from ._imex import IMEXEuler as IMEXEuler
+from ._rk4 import RK4 as RK4
+from ._root_finder import FFTNewton as FFTNewton
+from ._term import ConvDiffusionTerm as ConvDiffusionTerm

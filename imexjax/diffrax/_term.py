@@ -1,0 +1,47 @@
+"""`ConvDiffusionTerm`: the diffrax term whose vector field is `-C^T C y`."""
+
+import diffrax
+import equinox as eqx
+import jax
+from jaxtyping import Array, PyTree
+
+from ..operators import ConvDiffusion
+
+
+class ConvDiffusionTerm(diffrax.AbstractTerm):
+    """The linear ODE term `dy/dt = -C^T C y`, C a periodic depthwise k x k convolution.
+
+    As `diffrax.ODETerm` (the control is `t1 - t0`), with the vector field of
+    `imexjax.ConvDiffusion().mv(y, kernel)`. The state (every leaf of it) has shape
+    (..., H, W, channels). Use it alone with diffrax's implicit solvers (`ImplicitEuler`,
+    `Kvaerno3/4/5`) or as the implicit half of `diffrax.MultiTerm(explicit, implicit)`
+    with `KenCarp3/4/5`, `Sil3` or `imexjax.diffrax.IMEXEuler`/`IMEXRK2`; pass
+    `root_finder=imexjax.diffrax.FFTNewton()` to diffrax's own implicit solvers.
+
+    Attributes:
+      kernel: shape (k, k, channels), k odd; differentiable (it is a pytree leaf).
+      zero_mean: project each channel's kernel to zero mean before use (static).
+    """
+
+    kernel: Array
+    zero_mean: bool = eqx.field(static=True, default=False)
+
+    @property
+    def operator(self) -> ConvDiffusion:
+        return ConvDiffusion(zero_mean=self.zero_mean)
+
+    def vf(self, t, y: PyTree[Array], args) -> PyTree[Array]:
+        del t, args
+        return jax.tree.map(lambda leaf: self.operator.mv(leaf, self.kernel), y)
+
+    def contr(self, t0, t1, **kwargs):
+        del kwargs
+        return t1 - t0
+
+    def prod(self, vf: PyTree[Array], control) -> PyTree[Array]:
+        with jax.numpy_dtype_promotion("standard"):
+            return jax.tree.map(lambda v: control * v, vf)
+
+    def resolve(self, scale, b: PyTree[Array]) -> PyTree[Array]:
+        """Returns `(I + scale C^T C)^{-1} b` by FFT (`scale` = a stage coefficient times the control)."""
+        return jax.tree.map(lambda leaf: self.operator.resolve(scale, leaf, self.kernel), b)
