@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from ..solvers import RK4, Euler, IMEXEuler, Midpoint  # noqa: E402
+from ..solvers import RK4, Euler, IMEXEuler, IMEXRK2, Midpoint  # noqa: E402
 from ._stability import amplification_factor  # noqa: E402
 
 NETWORK_COLOURS = {"imex": "#3fa7d6", "euler": "#e4572e"}
@@ -36,7 +36,7 @@ def plot_stability_regions(
 
     Left: Euler (the ResNet), midpoint and RK4. Right: IMEX Euler with L = alpha I (PAPER.md,
     paper form) at each `h_alphas`, over the Euler disk: the region grows into the left half
-    plane as h alpha grows.
+    plane as h alpha grows; dashed, the second-order IMEX-RK2 at the same h alpha.
 
     Args:
       path: the PNG to write.
@@ -60,8 +60,11 @@ def plot_stability_regions(
         colour = plt.cm.viridis(index / max(len(h_alphas) - 1, 1))
         axes[1].contourf(re, im, magnitude, levels=[0, 1], colors=[colour], alpha=0.12)
         axes[1].contour(re, im, magnitude, levels=[1], colors=[colour])
-        axes[1].plot([], [], color=colour, label=f"IMEX, h alpha = {h_alpha:g}")
-    axes[1].set_title("IMEX Euler, L = alpha I: |1 + z + h alpha| <= 1 + h alpha")
+        axes[1].plot([], [], color=colour, label=f"IMEX Euler, h alpha = {h_alpha:g}")
+        second_order = np.abs(np.asarray(amplification_factor(IMEXRK2(), z, h_alpha=h_alpha)))
+        axes[1].contour(re, im, second_order, levels=[1], colors=[colour], linestyles="dashed")
+    axes[1].plot([], [], color="grey", linestyle="dashed", label="IMEX-RK2 (ARS(2,2,2)), same h alpha")
+    axes[1].set_title("IMEX, L = alpha I (Euler: |1 + z + h alpha| <= 1 + h alpha)")
     for ax in axes:
         ax.axhline(0, color="k", lw=0.5)
         ax.axvline(0, color="k", lw=0.5)
