@@ -8,6 +8,23 @@ import numpy as np
 from ._config import ConfigError
 
 
+def check_batch_size_fits(batch_size: int, num_examples: int, *, drop_remainder: bool, examples: str) -> None:
+    """Raises ConfigError unless `batch_size` is positive and, when dropping the remainder, at most
+    `num_examples` (`examples` names them in the message, e.g. "training examples")."""
+    if batch_size < 1:
+        raise ConfigError(f"batch size must be positive, got {batch_size}")
+    if drop_remainder and batch_size > num_examples:
+        raise ConfigError(
+            f"batch size {batch_size} exceeds the {num_examples} {examples}; use --batch-size {num_examples} or less"
+        )
+
+
+def batches_per_epoch(num_examples: int, batch_size: int, *, drop_remainder: bool) -> int:
+    """The number of batches of `batch_size` in `num_examples`, the partial last one counted unless dropped."""
+    full, rest = divmod(num_examples, batch_size)
+    return full if drop_remainder or not rest else full + 1
+
+
 class Batches(Protocol):
     """What `train_and_evaluate` reads data through.
 
@@ -50,13 +67,7 @@ class InMemoryBatches:
     ):
         if len(inputs) != len(targets):
             raise ValueError(f"inputs ({len(inputs)}) and targets ({len(targets)}) differ in length")
-        if batch_size < 1:
-            raise ConfigError(f"batch size must be positive, got {batch_size}")
-        if drop_remainder and batch_size > len(inputs):
-            raise ConfigError(
-                f"batch size {batch_size} exceeds the {len(inputs)} training examples; "
-                f"use --batch-size {len(inputs)} or less"
-            )
+        check_batch_size_fits(batch_size, len(inputs), drop_remainder=drop_remainder, examples="training examples")
         self.inputs = inputs
         self.targets = targets
         self.batch_size = batch_size
@@ -71,8 +82,7 @@ class InMemoryBatches:
 
     def __len__(self) -> int:
         """Batches per epoch."""
-        full, rest = divmod(len(self.inputs), self.batch_size)
-        return full if self.drop_remainder or not rest else full + 1
+        return batches_per_epoch(len(self.inputs), self.batch_size, drop_remainder=self.drop_remainder)
 
     def epoch(self, epoch: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Yields `(inputs, targets)` batches of epoch `epoch` (the same every time it is asked)."""

@@ -20,6 +20,7 @@ from flax import nnx  # noqa: E402
 
 from ..data.nyu import FORMATS, DepthSource, NyuDataError, SyntheticScenes, detect_format, iterate_batches, load_nyu  # noqa: E402
 from ..data.nyu._errors import missing_data_message  # noqa: E402
+from ._batches import batches_per_epoch, check_batch_size_fits  # noqa: E402
 from ._checkpoints import RunCheckpoints  # noqa: E402
 from ._config import ConfigError, TrainConfig, _choice  # noqa: E402
 from ._depth import DepthTask  # noqa: E402
@@ -174,13 +175,9 @@ class DepthBatches:
         prefetch: int = 2,
         num_threads: int = 2,
     ):
-        if batch_size < 1:
-            raise ConfigError(f"batch size must be positive, got {batch_size}")
-        if drop_remainder and batch_size > len(source):
-            raise ConfigError(
-                f"batch size {batch_size} exceeds the {len(source)} training frames of {source.name}; "
-                f"use --batch-size {len(source)} or less"
-            )
+        check_batch_size_fits(
+            batch_size, len(source), drop_remainder=drop_remainder, examples=f"training frames of {source.name}"
+        )
         self.source = source
         self.batch_size = batch_size
         self.mean, self.std = list(mean), list(std)
@@ -188,8 +185,7 @@ class DepthBatches:
         self.prefetch, self.num_threads = prefetch, num_threads
 
     def __len__(self) -> int:
-        full, rest = divmod(len(self.source), self.batch_size)
-        return full if self.drop_remainder or not rest else full + 1
+        return batches_per_epoch(len(self.source), self.batch_size, drop_remainder=self.drop_remainder)
 
     def epoch(self, epoch: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Yields inputs float32 (B, H, W, 3) and depths float32 (B, H, W) of epoch `epoch`."""
