@@ -23,8 +23,10 @@ from imexjax.train import (
     NYU_RESOLUTIONS,
     ConfigError,
     TrainingDivergedError,
+    add_cluster_flags,
+    add_norm_flag,
     compare_depth_runs,
-    initialize_distributed,
+    initialize_from_flags,
     metrics_table,
     nyu_config,
     parse_resolution,
@@ -64,6 +66,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--batch-size", type=int, help="override the config's batch size")
     parser.add_argument("--lr", type=float, help="override the config's learning rate")
+    add_norm_flag(parser)
     parser.add_argument("--seed", type=int, help="seeds parameters, data order and synthetic rooms (default 0)")
     parser.add_argument(
         "--workdir", help="where metrics, checkpoints and figures go (default runs/nyu-FORMAT-CONFIG-INTEGRATOR-sSEED)"
@@ -76,11 +79,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--out", help="the folder --compare writes to")
     parser.add_argument("--frames", type=int, default=4, help="validation frames shown by --compare (default 4)")
-    cluster = parser.add_argument_group("multi-host (jax.distributed); every local device is used without flags")
-    cluster.add_argument("--distributed", action="store_true", help="join a multi-process run detected by JAX")
-    cluster.add_argument("--coordinator", metavar="HOST:PORT", help="address of process 0, for a run JAX cannot detect")
-    cluster.add_argument("--num-processes", type=int, help="number of processes (with --coordinator)")
-    cluster.add_argument("--process-id", type=int, help="this process's index (with --coordinator)")
+    add_cluster_flags(parser)
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
     if args.compare is None and args.integrator is None:
@@ -107,8 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.compare is not None:
         return compare(args)
-    if args.coordinator or args.distributed:
-        initialize_distributed(args.coordinator, args.num_processes, args.process_id)
+    initialize_from_flags(args)
     try:
         config = nyu_config(args.config).replace(
             integrator=args.integrator,
@@ -116,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
             batch_size=args.batch_size,
             learning_rate=args.lr,
             seed=args.seed,
+            norm=args.norm,
         )
         name = args.format if args.format != "auto" else "nyu"
         workdir = args.workdir or f"runs/nyu-{name}-{config.name}-{config.integrator}-s{config.seed}"

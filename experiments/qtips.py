@@ -13,12 +13,14 @@ import sys
 import jax
 
 from imexjax.data.qtips import QtipsDataError
-from imexjax.models import IMEX_FORMS, INTEGRATORS, NORM_KINDS
+from imexjax.models import IMEX_FORMS, INTEGRATORS
 from imexjax.train import (
     QTIPS_PRESETS,
     ConfigError,
     TrainingDivergedError,
-    initialize_distributed,
+    add_cluster_flags,
+    add_norm_flag,
+    initialize_from_flags,
     qtips_config,
     run_qtips,
 )
@@ -49,11 +51,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--lr", type=float, help="override the config's learning rate")
     parser.add_argument("--seed", type=int, help="seeds parameters, data order and generated data (default 0)")
     parser.add_argument("--h", type=float, help="override the step size")
-    parser.add_argument(
-        "--norm",
-        choices=NORM_KINDS,
-        help="channel: per pixel (default); instance and group pool over the image, which leaks global information",
-    )
+    add_norm_flag(parser)
     parser.add_argument(
         "--imex-form", choices=IMEX_FORMS, help="paper: dY/dt = f; code: dY/dt = f - C^T C Y (the authors' code)"
     )
@@ -71,23 +69,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--workdir", help="where metrics, checkpoints and figures go (default runs/qtips-CONFIG-INTEGRATOR-sSEED)"
     )
-    cluster = parser.add_argument_group("multi-host (jax.distributed); every local device is used without flags")
-    cluster.add_argument(
-        "--distributed",
-        action="store_true",
-        help="join a multi-process run detected by JAX (SLURM, Open MPI, TPU pods...)",
-    )
-    cluster.add_argument("--coordinator", metavar="HOST:PORT", help="address of process 0, for a run JAX cannot detect")
-    cluster.add_argument("--num-processes", type=int, help="number of processes (with --coordinator)")
-    cluster.add_argument("--process-id", type=int, help="this process's index (with --coordinator)")
+    add_cluster_flags(parser)
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if args.coordinator or args.distributed:
-        initialize_distributed(args.coordinator, args.num_processes, args.process_id)
+    initialize_from_flags(args)
     try:
         config = qtips_config(args.config).replace(
             integrator=args.integrator,

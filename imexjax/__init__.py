@@ -1,7 +1,7 @@
 """imexjax: deep networks as stable time-stepping schemes, in JAX.
 
-    import imexjax as ix
-    y1 = ix.integrate(ix.IMEXEuler(), (f, ix.ConvDiffusion()), y0, (theta, kernels), h=1.0)
+import imexjax as ix
+y1 = ix.integrate(ix.IMEXEuler(), (f, ix.ConvDiffusion()), y0, (theta, kernels), h=1.0)
 """
 
 from ._integrate import default_unroll as default_unroll

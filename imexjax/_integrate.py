@@ -42,6 +42,7 @@ def integrate(
     unroll: int | bool | None = None,
     remat: bool = False,
     trajectory: bool = False,
+    has_aux: bool = False,
 ) -> PyTree:
     """Integrates `dy/dt = F(t, y)` over N fixed steps of size `h`, one parameter slice per step.
 
@@ -64,11 +65,16 @@ def integrate(
       remat: rematerialize each step in the backward pass (`jax.checkpoint`), trading
         compute for memory that no longer grows with N.
       trajectory: return every state instead of the last one.
+      has_aux: the vector field (for IMEX solvers the explicit one) returns a pair
+        `(dy/dt, aux)`; `aux` of each step, averaged over the solver's stages, is
+        returned too. This carries per-step side results out of the scan, such as the
+        updated running statistics of a batch normalization.
 
     Returns:
       The state after the last step, with the structure of `y0`; or, with
       `trajectory=True`, the states `y_0, ..., y_N` stacked on a new leading axis of
-      length N + 1.
+      length N + 1. With `has_aux=True`, a pair of that and the per-step `aux`, its
+      leaves stacked on a new leading axis of length N.
 
     Raises:
       TypeError: `solver` is not a solver, `terms` or `args` do not fit it, or a leaf of
@@ -95,16 +101,37 @@ def integrate(
 
     def body(carry, step_args):
         t, y = carry
-        y_next = solver.step(terms, t, y, step_args, h)
-        return (t + h, y_next), (y_next if trajectory else None)
+        recorded: list[PyTree] = []
+        step_terms = _recording(solver, terms, recorded) if has_aux else terms
+        y_next = solver.step(step_terms, t, y, step_args, h)
+        aux = jax.tree.map(lambda *stages: sum(stages) / len(stages), *recorded) if has_aux else None
+        return (t + h, y_next), (y_next if trajectory else None, aux)
 
     if remat:
         body = jax.checkpoint(body)
     t_start = jnp.asarray(t0, dtype=jnp.result_type(float))
-    (_, y_final), ys = jax.lax.scan(body, (t_start, y0), args, length=n, unroll=min(unroll, max(n, 1)))
-    if not trajectory:
-        return y_final
-    return jax.tree.map(lambda first, rest: jnp.concatenate([jnp.asarray(first, rest.dtype)[None], rest]), y0, ys)
+    (_, y_final), (ys, aux) = jax.lax.scan(body, (t_start, y0), args, length=n, unroll=min(unroll, max(n, 1)))
+    if trajectory:
+        y_final = jax.tree.map(
+            lambda first, rest: jnp.concatenate([jnp.asarray(first, rest.dtype)[None], rest]), y0, ys
+        )
+    return (y_final, aux) if has_aux else y_final
+
+
+def _recording(solver: AbstractSolver, terms: Any, recorded: list[PyTree]) -> Any:
+    """`terms` with the field `f -> (dy, aux)` replaced by one returning `dy` and appending `aux` to `recorded`."""
+    field = terms[0] if solver.imex else terms
+
+    def without_aux(t, y, args):
+        output = field(t, y, args)
+        if not (isinstance(output, tuple) and len(output) == 2):
+            raise TypeError(
+                f"with has_aux=True the vector field must return a pair (dy/dt, aux), got {type(output).__name__}"
+            )
+        recorded.append(output[1])
+        return output[0]
+
+    return (without_aux, terms[1]) if solver.imex else without_aux
 
 
 def _check_terms(solver: AbstractSolver, terms: Any, args: PyTree) -> None:

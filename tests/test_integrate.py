@@ -438,3 +438,58 @@ def test_explicit_solver_needs_a_vector_field():
 def test_unroll_must_be_positive(unroll):
     with pytest.raises(ValueError, match="unroll must be a positive int, True or None"):
         _explicit_call(unroll=unroll)
+
+
+# --------------------------------------------------------------------------------------
+# has_aux
+# --------------------------------------------------------------------------------------
+
+
+# The mean over the solver's stages of the time at which it evaluates the field, minus t_n.
+STAGE_TIME_OFFSETS = {"Euler": 0.0, "Midpoint": 0.25, "RK4": 0.5, "IMEXEuler": 0.0}
+
+
+@pytest.mark.parametrize("solver", ALL_SOLVERS, ids=SOLVER_IDS)
+@pytest.mark.parametrize("trajectory", [False, True])
+def test_aux_is_returned_per_step_and_averaged_over_stages(x64, solver, trajectory):
+    terms, y0, args = _problem(solver, 3)
+    field = terms[0] if solver.imex else terms
+
+    def field_with_aux(t, y, step_args):
+        return field(t, y, step_args), {"time": t, "mean": jnp.mean(y)}
+
+    with_aux = (field_with_aux, terms[1]) if solver.imex else field_with_aux
+    h = 0.2
+    result, aux = integrate(solver, with_aux, y0, args, h=h, trajectory=trajectory, has_aux=True)
+    y_n, states = _loop(solver, terms, y0, args, h=h, num_steps=3)
+    assert tree_allclose(result, jnp.stack(states) if trajectory else y_n, **TOL64)
+    offset = STAGE_TIME_OFFSETS[type(solver).__name__]
+    assert tree_allclose(aux["time"], jnp.array([n * h + offset * h for n in range(3)]), **TOL64)
+    assert aux["mean"].shape == (3,)
+    if solver.order == 1:  # one stage, at y_n
+        assert tree_allclose(aux["mean"], jnp.array([jnp.mean(s) for s in states[:3]]), **TOL64)
+
+
+def test_aux_with_remat_and_unroll_matches_and_differentiates(x64):
+    solver = ix.RK4()
+    terms, y0, args = _problem(solver, 4)
+
+    def field_with_aux(t, y, step_args):
+        dy = terms(t, y, step_args)
+        return dy, jnp.sum(dy**2)
+
+    def loss(y0, **options):
+        y_n, aux = integrate(solver, field_with_aux, y0, args, h=0.1, has_aux=True, **options)
+        return jnp.sum(y_n**2) + jnp.sum(aux)
+
+    reference = loss(y0)
+    for options in (dict(remat=True), dict(unroll=4), dict(unroll=2, remat=True)):
+        assert tree_allclose(loss(y0, **options), reference, **TOL64), options
+        assert tree_allclose(jax.grad(loss)(y0, **options), jax.grad(loss)(y0), **TOL64), options
+    check_grads(lambda y: loss(y, remat=True), (y0,), order=1, modes=["rev"], atol=1e-6, rtol=1e-6)
+
+
+def test_aux_needs_a_pair_from_the_field():
+    terms, y0, args = _problem(ix.Euler(), 2)
+    with pytest.raises(TypeError, match=r"must return a pair \(dy/dt, aux\)"):
+        integrate(ix.Euler(), terms, y0, args, h=0.1, has_aux=True)

@@ -335,6 +335,80 @@ def test_only_pooling_norms_or_implicit_steps_reach_across_the_image(integrator,
         assert float(jnp.max(far)) == 0.0
 
 
+def test_batch_norm_trains_on_batch_statistics_and_evaluates_on_running_ones():
+    x = _images((3, 5, 6, 4)) * 2.0 + 0.5
+    norm = Normalization(4, kind="batch", momentum=0.75)
+    mean, var = jnp.mean(x, axis=(0, 1, 2)), jnp.var(x, axis=(0, 1, 2))
+    assert tree_allclose(norm(x), (x - mean) / jnp.sqrt(var + 1e-5), **TOL32)
+    assert tree_allclose(norm.running_mean[...], 0.25 * mean, **TOL32)
+    assert tree_allclose(norm.running_var[...], 0.75 + 0.25 * var, **TOL32)
+    norm(x)  # a second training call moves the running statistics on
+    assert tree_allclose(norm.running_mean[...], (0.75 * 0.25 + 0.25) * mean, **TOL32)
+    running_mean, running_var = norm.running_mean[...], norm.running_var[...]
+    norm.eval()
+    expected = (x - running_mean) / jnp.sqrt(running_var + 1e-5)
+    assert tree_allclose(norm(x), expected, **TOL32)
+    assert tree_allclose(norm(x[:1]), expected[:1], **TOL32)  # per image: the batch no longer matters
+    assert tree_allclose(norm.running_mean[...], running_mean, rtol=0, atol=0)  # and nothing moves
+    norm.train()
+    assert not tree_allclose(norm(x[:1]), expected[:1], rtol=1e-3, atol=1e-3)
+
+
+@pytest.mark.parametrize("integrator", ["euler", "imex", "midpoint"])
+def test_batch_norm_statistics_of_every_step_are_carried_out_of_the_scan(integrator):
+    # A block of two steps (h = 0.5) in training mode: each step's running mean must be
+    # momentum * 0 + (1 - momentum) * the batch mean of K_n y_n, y_n stepped by hand; for the
+    # midpoint rule, the average over its two stages.
+    h = 0.5
+    x = _images((2, 7, 6, 1))
+    net = TimeSteppingNet(
+        ((3, 4),), in_channels=1, num_outputs=2, integrator=integrator, norm="batch", h=h, rngs=nnx.Rngs(2)
+    )
+    block = net.blocks[0]
+    reference = nnx.clone(block)
+    layers = [_step_layer(reference, n) for n in range(2)]
+    y = reference.opening(x)
+    expected_means = []
+    for n, layer in enumerate(layers):
+        stage_means = []
+
+        def f(state, layer=layer, stage_means=stage_means):
+            stage_means.append(jnp.mean(conv2d(state, layer.kernel[...]), axis=(0, 1, 2)))
+            return -conv2d_transpose(
+                jax.nn.relu(Normalization(4, kind="batch")(conv2d(state, layer.kernel[...]))), layer.kernel[...]
+            )
+
+        if integrator == "euler":
+            y = y + h * f(y)
+        elif integrator == "midpoint":
+            y = y + h * f(y + 0.5 * h * f(y))
+        else:
+            y = y + h * ix.ConvDiffusion(zero_mean=True).resolve(h, f(y), reference.implicit_kernels[...][n])
+        expected_means.append(0.1 * sum(stage_means) / len(stage_means))
+    output = _apply(block, x)
+    assert tree_allclose(output, y, rtol=1e-4, atol=1e-5)
+    assert tree_allclose(block.steps.norm.running_mean[...], jnp.stack(expected_means), rtol=1e-4, atol=1e-6)
+    assert tree_allclose(
+        block.opening.norm.running_mean[...],
+        0.1 * jnp.mean(conv2d(x, block.opening.kernel[...]), axis=(0, 1, 2)),
+        rtol=1e-4,
+        atol=1e-6,
+    )
+
+
+def test_batch_norm_network_in_eval_mode_is_per_image_and_leaves_statistics():
+    x = _images((3, 8, 8, 1))
+    net = _net("imex", norm="batch", seed=7)
+    _apply(net, x)  # one training call: running statistics away from their initial values
+    before = nnx.state(net, nnx.BatchStat)
+    net.eval()
+    outputs = _apply(net, x)
+    assert tree_allclose(_apply(net, x[1:2]), outputs[1:2], **TOL32)
+    assert tree_allclose(nnx.state(net, nnx.BatchStat), before, rtol=0, atol=0)
+    net.train()
+    assert not tree_allclose(_apply(net, x[1:2]), outputs[1:2], rtol=1e-3, atol=1e-3)
+
+
 # --------------------------------------------------------------------------------------
 # errors
 # --------------------------------------------------------------------------------------
@@ -348,8 +422,8 @@ def test_unknown_integrator_name():
 
 
 def test_unknown_normalization():
-    with pytest.raises(ValueError, match=r"unknown normalization 'batch'"):
-        TimeSteppingNet(TINY_GEOMETRY, in_channels=1, num_outputs=2, norm="batch", rngs=nnx.Rngs(0))
+    with pytest.raises(ValueError, match=r"unknown normalization 'layer'"):
+        TimeSteppingNet(TINY_GEOMETRY, in_channels=1, num_outputs=2, norm="layer", rngs=nnx.Rngs(0))
     with pytest.raises(ValueError, match=r"groups=4 to divide channels=6"):
         Normalization(6, kind="group", groups=4)
 

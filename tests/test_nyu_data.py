@@ -40,10 +40,7 @@ def assert_pattern(rgb: np.ndarray, depth: np.ndarray, height: int, width: int) 
 
 def tagged_frames(n: int, height: int = 4, width: int = 6) -> list[tuple[np.ndarray, np.ndarray]]:
     """Frame i has depth i + 1 everywhere and rgb value i, so reads can be identified."""
-    return [
-        (np.full((height, width, 3), i, np.uint8), np.full((height, width), i + 1, np.float32))
-        for i in range(n)
-    ]
+    return [(np.full((height, width, 3), i, np.uint8), np.full((height, width), i + 1, np.float32)) for i in range(n)]
 
 
 def tag(depth: np.ndarray) -> int:
@@ -107,10 +104,13 @@ def prepare_tfds(data_dir: Path, fastdepth_root: Path) -> None:
         def _generate_examples(self, root_dir):
             for file in sorted(Path(root_dir).rglob("*.h5")):
                 with h5py.File(file, "r") as f:
-                    yield f"{file.parent.name}_{file.name}", {
-                        "image": Image.fromarray(np.transpose(f["rgb"][()], (1, 2, 0))),
-                        "depth": f["depth"][()].astype(np.float16),
-                    }
+                    yield (
+                        f"{file.parent.name}_{file.name}",
+                        {
+                            "image": Image.fromarray(np.transpose(f["rgb"][()], (1, 2, 0))),
+                            "depth": f["depth"][()].astype(np.float16),
+                        },
+                    )
 
     LocalBuilder(data_dir=str(data_dir), file_format=tfds.core.FileFormat.ARRAY_RECORD).download_and_prepare()
 

@@ -45,7 +45,7 @@ def test_constants():
 
 def test_labels_are_background_and_one_object_class(many):
     _, labels, classes = many
-    for label, object_class in zip(labels, classes):
+    for label, object_class in zip(labels, classes, strict=True):
         assert set(np.unique(label).tolist()) == {0, int(object_class)}
     assert set(classes.tolist()) == {1, 2, 3}
 
@@ -54,7 +54,7 @@ def test_same_seed_same_data_and_different_seed_different_data():
     first = qtips.generate_qtips(8, seed=7)
     again = qtips.generate_qtips(8, seed=7)
     other = qtips.generate_qtips(8, seed=8)
-    assert all(np.array_equal(a, b) for a, b in zip(first, again))
+    assert all(np.array_equal(a, b) for a, b in zip(first, again, strict=True))
     assert not np.array_equal(first[0], other[0])
     assert not np.array_equal(first[1], other[1])
 
@@ -62,7 +62,7 @@ def test_same_seed_same_data_and_different_seed_different_data():
 def test_grey_levels_follow_the_class(many):
     images, _, classes = many
     expected_markers = {1: {WHITE}, 2: {WHITE, BLACK}, 3: {BLACK}}
-    for image, object_class in zip(images, classes):
+    for image, object_class in zip(images, classes, strict=True):
         greys = set(np.unique(image).tolist())
         assert greys == {BACKGROUND, BODY} | expected_markers[int(object_class)]
 
@@ -80,7 +80,7 @@ def _marker_groups(image: np.ndarray, grey: int) -> list[np.ndarray]:
 
 def test_markers_sit_at_the_two_ends(many):
     images, _, classes = many
-    for image, object_class in list(zip(images, classes))[:60]:
+    for image, object_class in list(zip(images, classes, strict=True))[:60]:
         if object_class == 2:
             (white,), (black,) = _marker_groups(image, WHITE), _marker_groups(image, BLACK)
             ends = [white, black]
@@ -117,13 +117,13 @@ def test_bar_widths_span_the_range(many):
 
 def test_first_images_do_not_depend_on_the_count():
     few, more = qtips.generate_qtips(3, seed=5), qtips.generate_qtips(9, seed=5)
-    assert all(np.array_equal(a, b[:3]) for a, b in zip(few, more))
+    assert all(np.array_equal(a, b[:3]) for a, b in zip(few, more, strict=True))
 
 
 def test_train_does_not_depend_on_the_validation_size():
     small = qtips.qtips_splits(seed=3, num_train=16, num_val=4)
     large = qtips.qtips_splits(seed=3, num_train=16, num_val=12)
-    assert all(np.array_equal(a, b) for a, b in zip(small["train"], large["train"]))
+    assert all(np.array_equal(a, b) for a, b in zip(small["train"], large["train"], strict=True))
     assert small["val"][0].shape == (4, 64, 64) and large["val"][0].shape == (12, 64, 64)
     assert not np.array_equal(small["train"][0][:4], small["val"][0])
 
@@ -139,7 +139,7 @@ def test_folder_round_trip(tmp_path):
     loaded = qtips.read_qtips_folder(tmp_path / "qtips")
     assert loaded.keys() == {"train", "val"}
     for name in ("train", "val"):
-        for got, expected in zip(loaded[name], splits[name]):
+        for got, expected in zip(loaded[name], splits[name], strict=True):
             assert got.dtype == np.uint8
             np.testing.assert_array_equal(got, expected)
 
@@ -269,7 +269,7 @@ def test_tfds_build_and_load_without_tensorflow(tmp_path):
     assert loaded.keys() == {"train", "val"}
     assert loaded["train"][0].shape == (1024, 64, 64) and loaded["val"][0].shape == (64, 64, 64)
     for name in ("train", "val"):
-        for got, want in zip(loaded[name], expected[name]):
+        for got, want in zip(loaded[name], expected[name], strict=True):
             assert got.dtype == np.uint8
             np.testing.assert_array_equal(got, want)
     assert "tensorflow" not in sys.modules
@@ -291,9 +291,7 @@ def test_loading_an_unbuilt_tfds_dataset_says_how_to_build_it(tmp_path):
 
 
 def test_tfds_module_can_be_executed_twice():
-    spec = importlib.util.spec_from_file_location(
-        "imexjax.data.qtips._tfds_again", _tfds.__file__
-    )
+    spec = importlib.util.spec_from_file_location("imexjax.data.qtips._tfds_again", _tfds.__file__)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)  # registers `qtips` a second time unless it skips
     assert module.Qtips.name == "qtips"

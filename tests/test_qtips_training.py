@@ -11,6 +11,8 @@ import time
 
 import numpy as np
 import pytest
+from flax import nnx
+from helpers import tree_allclose
 
 from imexjax.data.qtips import qtips_splits, write_qtips_folder
 from imexjax.train import (
@@ -18,6 +20,7 @@ from imexjax.train import (
     InMemoryBatches,
     SegmentationTask,
     TrainingDivergedError,
+    load_run,
     qtips_config,
     run_qtips,
     train_and_evaluate,
@@ -38,7 +41,9 @@ def load_cli():
 def snapshot(directory: pathlib.Path) -> dict[str, tuple[int, int]]:
     """Every file under `directory` with its size and modification time."""
     return {
-        str(p.relative_to(directory)): (p.stat().st_size, p.stat().st_mtime_ns) for p in directory.rglob("*") if p.is_file()
+        str(p.relative_to(directory)): (p.stat().st_size, p.stat().st_mtime_ns)
+        for p in directory.rglob("*")
+        if p.is_file()
     }
 
 
@@ -52,8 +57,22 @@ def tiny_run(tmp_path_factory):
 def test_tiny_run_writes_metrics_history_checkpoints_and_figures(tiny_run):
     workdir, result = tiny_run
     metrics = json.loads((workdir / "metrics.json").read_text())
-    for key in ("val_iou", "val_iou_per_class", "val_miou_all", "val_loss", "val_accuracy", "params", "integrator",
-                "config", "epochs", "seed", "devices", "seconds", "versions", "device_kind"):
+    for key in (
+        "val_iou",
+        "val_iou_per_class",
+        "val_miou_all",
+        "val_loss",
+        "val_accuracy",
+        "params",
+        "integrator",
+        "config",
+        "epochs",
+        "seed",
+        "devices",
+        "seconds",
+        "versions",
+        "device_kind",
+    ):
         assert key in metrics, key
     assert metrics["integrator"] == "imex" and metrics["config"] == "tiny" and metrics["epochs"] == 3
     assert len(metrics["val_iou_per_class"]) == 3
@@ -76,8 +95,19 @@ def test_validation_uses_the_validation_split(tiny_run):
 def test_resume_after_sigkill_ends_as_an_uninterrupted_run(tiny_run, tmp_path):
     workdir_full, _ = tiny_run
     workdir = tmp_path / "killed"
-    command = [sys.executable, str(CLI), "--integrator", "imex", "--config", "tiny", "--epochs", "3",
-               "--workdir", str(workdir), "--no-progress"]
+    command = [
+        sys.executable,
+        str(CLI),
+        "--integrator",
+        "imex",
+        "--config",
+        "tiny",
+        "--epochs",
+        "3",
+        "--workdir",
+        str(workdir),
+        "--no-progress",
+    ]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     first = workdir / "checkpoints" / "last" / "1"
@@ -108,15 +138,28 @@ def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp_path):
     val = InMemoryBatches(x[:8], y[:8], 8, shuffle=False, drop_remainder=False)
     config = TINY.replace(epochs=1)
     task = SegmentationTask(4)
-    train_and_evaluate(config, tmp_path, task=task, train_batches=InMemoryBatches(x, y, 8, shuffle=True, drop_remainder=True),
-                       val_batches=val, in_channels=1, progress=False)
+    train_and_evaluate(
+        config,
+        tmp_path,
+        task=task,
+        train_batches=InMemoryBatches(x, y, 8, shuffle=True, drop_remainder=True),
+        val_batches=val,
+        in_channels=1,
+        progress=False,
+    )
     before = snapshot(tmp_path / "checkpoints")
     poisoned = x.copy()
     poisoned[3, 5, 5, 0] = np.nan
     with pytest.raises(TrainingDivergedError, match="kept the checkpoint of epoch 1"):
-        train_and_evaluate(config.replace(epochs=2), tmp_path, task=task,
-                           train_batches=InMemoryBatches(poisoned, y, 8, shuffle=True, drop_remainder=True),
-                           val_batches=val, in_channels=1, progress=False)
+        train_and_evaluate(
+            config.replace(epochs=2),
+            tmp_path,
+            task=task,
+            train_batches=InMemoryBatches(poisoned, y, 8, shuffle=True, drop_remainder=True),
+            val_batches=val,
+            in_channels=1,
+            progress=False,
+        )
     assert snapshot(tmp_path / "checkpoints") == before
 
 
@@ -156,11 +199,21 @@ def test_cli_rejects_a_corrupt_png_and_bad_labels(tmp_path, capsys):
     from PIL import Image
 
     Image.fromarray(np.full((64, 64), 7, np.uint8)).save(label)
-    assert cli.main(["--integrator", "euler", "--config", "tiny", "--data-dir", str(data), "--workdir", str(tmp_path / "w")]) != 0
+    assert (
+        cli.main(
+            ["--integrator", "euler", "--config", "tiny", "--data-dir", str(data), "--workdir", str(tmp_path / "w")]
+        )
+        != 0
+    )
     assert "outside 0..3" in capsys.readouterr().err
     image = data / "train" / "images" / (data / "train" / "filenames.txt").read_text().split()[0]
     image.write_bytes(b"not a png")
-    assert cli.main(["--integrator", "euler", "--config", "tiny", "--data-dir", str(data), "--workdir", str(tmp_path / "w")]) != 0
+    assert (
+        cli.main(
+            ["--integrator", "euler", "--config", "tiny", "--data-dir", str(data), "--workdir", str(tmp_path / "w")]
+        )
+        != 0
+    )
     assert str(image) in capsys.readouterr().err
     assert not (tmp_path / "w").exists()
 
@@ -184,3 +237,17 @@ def test_compare_puts_runs_side_by_side(tiny_run, tmp_path, capsys):
         assert (tmp_path / "cmp" / figure).stat().st_size > 1000
     assert compare.main([str(tmp_path / "missing"), "--out", str(tmp_path / "cmp2")]) == 1
     assert "holds no finished run" in capsys.readouterr().err
+
+
+def test_batch_norm_run_keeps_running_statistics_and_evaluates_with_them(tmp_path):
+    workdir = tmp_path / "batch-norm"
+    result = run_qtips(TINY.replace(epochs=1, norm="batch"), workdir, progress=False)
+    _, metrics, _, model = load_run(workdir)
+    statistics = nnx.state(model, nnx.BatchStat)
+    means = [leaf for path, leaf in nnx.to_flat_state(statistics) if "running_mean" in str(path[-1])]
+    assert means and all(float(np.max(np.abs(m))) > 0 for m in means)  # trained away from zero
+    assert tree_allclose(statistics, nnx.state(result.model, nnx.BatchStat), rtol=0, atol=0)
+    # loaded in evaluation mode: each image's prediction is independent of its batch
+    images = np.asarray(np.random.default_rng(0).standard_normal((2, 16, 16, 1)), np.float32)
+    assert tree_allclose(model(images)[:1], model(images[:1]), rtol=1e-5, atol=1e-5)
+    assert metrics["norm"] == "batch"

@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from ..solvers import RK4, Euler, IMEXEuler, IMEXRK2, Midpoint  # noqa: E402
+from ..solvers import IMEXRK2, RK4, Euler, IMEXEuler, Midpoint  # noqa: E402
 from ._stability import amplification_factor  # noqa: E402
 
 NETWORK_COLOURS = {"imex": "#3fa7d6", "euler": "#e4572e"}

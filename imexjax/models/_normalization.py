@@ -6,10 +6,11 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-NormKind = Literal["channel", "instance", "group"]
-NORM_KINDS: tuple[str, ...] = ("channel", "instance", "group")
+NormKind = Literal["channel", "instance", "group", "batch"]
+NORM_KINDS: tuple[str, ...] = ("channel", "instance", "group", "batch")
 """`channel` normalizes each pixel over its channels only (no spatial pooling, the default);
-`instance` and `group` pool over the whole image, so every pixel sees a summary of it."""
+`instance` and `group` pool over the whole image, so every pixel sees a summary of it;
+`batch` pools over the batch and the image in training and uses running statistics in evaluation."""
 
 
 class Normalization(nnx.Module):
@@ -18,22 +19,45 @@ class Normalization(nnx.Module):
     Args:
       channels: the size of the last axis of the input.
       kind: `"channel"` (per pixel over channels; no spatial pooling), `"instance"` (per
-        image and channel over H, W: pools over the image), or `"group"` (per image over
-        H, W and a group of channels: pools over the image).
+        image and channel over H, W: pools over the image), `"group"` (per image over
+        H, W and a group of channels: pools over the image) or `"batch"` (per channel over
+        the batch, H and W: pools over the image and the batch while training; evaluation,
+        `model.eval()`, uses the running mean and variance instead).
       groups: the number of channel groups for `kind="group"`; must divide `channels`.
       eps: added to the variance.
+      momentum: of the running statistics of `kind="batch"`:
+        `running = momentum * running + (1 - momentum) * batch statistic`.
+
+    Attributes:
+      use_running_average: for `kind="batch"`, normalize with the running statistics and
+        leave them unchanged; set by `model.eval()` and cleared by `model.train()`.
     """
 
-    def __init__(self, channels: int, *, kind: NormKind = "channel", groups: int = 4, eps: float = 1e-5):
+    def __init__(
+        self,
+        channels: int,
+        *,
+        kind: NormKind = "channel",
+        groups: int = 4,
+        eps: float = 1e-5,
+        momentum: float = 0.9,
+    ):
         if kind not in NORM_KINDS:
             raise ValueError(f"unknown normalization {kind!r}; choose one of {', '.join(NORM_KINDS)}")
         if kind == "group" and channels % groups:
             raise ValueError(f"group normalization needs groups={groups} to divide channels={channels}")
+        if not 0.0 <= momentum < 1.0:
+            raise ValueError(f"momentum must be in [0, 1), got {momentum}")
         self.kind = kind
         self.groups = groups
         self.eps = eps
+        self.momentum = momentum
+        self.use_running_average = False
         self.scale = nnx.Param(jnp.ones((channels,), jnp.float32))
         self.shift = nnx.Param(jnp.zeros((channels,), jnp.float32))
+        if kind == "batch":
+            self.running_mean = nnx.BatchStat(jnp.zeros((channels,), jnp.float32))
+            self.running_var = nnx.BatchStat(jnp.ones((channels,), jnp.float32))
 
     def __call__(self, y: jax.Array) -> jax.Array:
         """Normalizes `y` of shape (..., H, W, C); returns the same shape and dtype."""
@@ -42,10 +66,24 @@ class Normalization(nnx.Module):
             normalized = _standardize(compute, axes=(-1,), eps=self.eps)
         elif self.kind == "instance":
             normalized = _standardize(compute, axes=(-3, -2), eps=self.eps)
-        else:
+        elif self.kind == "group":
             grouped = compute.reshape(compute.shape[:-1] + (self.groups, -1))
             normalized = _standardize(grouped, axes=(-4, -3, -1), eps=self.eps).reshape(compute.shape)
+        else:
+            normalized = self._batch_normalize(compute)
         return (normalized * self.scale[...] + self.shift[...]).astype(y.dtype)
+
+    def _batch_normalize(self, y: jax.Array) -> jax.Array:
+        if self.use_running_average:
+            mean, variance = self.running_mean[...], self.running_var[...]
+        else:
+            axes = tuple(range(y.ndim - 1))
+            mean = jnp.mean(y, axis=axes)
+            variance = jnp.mean(jnp.square(y - mean), axis=axes)
+            keep = self.momentum
+            self.running_mean[...] = keep * self.running_mean[...] + (1 - keep) * jax.lax.stop_gradient(mean)
+            self.running_var[...] = keep * self.running_var[...] + (1 - keep) * jax.lax.stop_gradient(variance)
+        return (y - mean) * jax.lax.rsqrt(variance + self.eps)
 
 
 def _standardize(y: jax.Array, axes: tuple[int, ...], eps: float) -> jax.Array:

@@ -24,7 +24,8 @@ class TrainConfig:
         `layers - 1` integrator steps (see `imexjax.models.TimeSteppingNet`).
       integrator: `euler` (the ResNet), `midpoint`, `rk4` or `imex`.
       h: the step size of every block.
-      norm: `channel` (per pixel, no spatial pooling), `instance` or `group` (pool over the image).
+      norm: `channel` (per pixel, no spatial pooling), `instance` or `group` (pool over the image),
+        or `batch` (pools over the image and the batch; running statistics at evaluation).
       symmetric: explicit layers `-K^T sigma(N(K Y))`.
       imex_form: `paper` (dY/dt = f split as f + LY and -LY) or `code` (dY/dt = f - LY).
       zero_mean: project the implicit kernels to zero mean.

@@ -37,7 +37,7 @@ class RunResult:
     Attributes:
       metrics: the contents of `metrics.json`.
       history: one dict per epoch, as in `history.jsonl`.
-      model: the network with the best checkpoint's parameters.
+      model: the network with the best checkpoint's parameters, in evaluation mode.
     """
 
     metrics: dict[str, Any]
@@ -127,7 +127,9 @@ def train_and_evaluate(
         _write_json_atomic(workdir / "config.json", config.to_json())
 
     model = build_model(config, in_channels=in_channels, num_outputs=task.num_outputs)
-    graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+    graphdef, params, rest = nnx.split(model, nnx.Param, ...)  # rest: batch-norm running statistics, if any
+    model.eval()
+    eval_graphdef = nnx.graphdef(model)
     optimizer = make_optimizer(config, len(train_batches))
     state = {"params": params, "rest": rest, "opt_state": optimizer.init(params)}
 
@@ -144,21 +146,30 @@ def train_and_evaluate(
     if writer:
         _write_history(workdir / "history.jsonl", history)
 
+    def forward_train(params, rest, inputs):
+        """Outputs and the updated running statistics of batch normalization (else `rest` as is)."""
+        model = nnx.merge(graphdef, params, rest, copy=True)  # fresh variables of this trace, mutable
+        outputs = model(inputs)
+        return outputs, nnx.state(model, nnx.Not(nnx.Param))
+
     def forward(params, rest, inputs):
-        return nnx.merge(graphdef, params, rest)(inputs)
+        return nnx.merge(eval_graphdef, params, rest)(inputs)
 
     # Data parallelism by shard_map: each device runs the step on its rows of the batch and the
     # gradients are averaged over the `data` axis. (XLA's automatic partitioning of the FFT
     # solve fails on CPU: "fft_thunk ... IsMonotonicWithDim0Major".)
     def local_train_step(state, inputs, targets):
         def objective(params):
-            return task.loss(forward(params, state["rest"], inputs), targets)
+            outputs, rest = forward_train(params, state["rest"], inputs)
+            loss, sums = task.loss(outputs, targets)
+            return loss, (sums, rest)
 
-        (_, sums), grads = jax.value_and_grad(objective, has_aux=True)(state["params"])
+        (_, (sums, rest)), grads = jax.value_and_grad(objective, has_aux=True)(state["params"])
         grads = jax.lax.pmean(grads, "data")
+        rest = jax.lax.pmean(rest, "data")  # running statistics averaged over the devices' batches
         updates, opt_state = optimizer.update(grads, state["opt_state"], state["params"])
         params = optax.apply_updates(state["params"], updates)
-        return {"params": params, "rest": state["rest"], "opt_state": opt_state}, jax.lax.psum(sums, "data")
+        return {"params": params, "rest": rest, "opt_state": opt_state}, jax.lax.psum(sums, "data")
 
     def local_eval_step(params, rest, inputs, targets):
         return jax.lax.psum(task.eval_sums(forward(params, rest, inputs), targets), "data")
@@ -234,7 +245,7 @@ def train_and_evaluate(
     metrics = _json_ready(metrics)
     if writer:
         _write_json_atomic(workdir / "metrics.json", metrics)
-    return RunResult(metrics, history, nnx.merge(graphdef, best_state["params"], best_state["rest"]))
+    return RunResult(metrics, history, nnx.merge(eval_graphdef, best_state["params"], best_state["rest"]))
 
 
 def _train_epoch(train_step, state, batches, mesh, epoch, config, task, progress) -> tuple[Any, dict[str, float]]:

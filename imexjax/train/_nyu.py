@@ -577,6 +577,7 @@ def load_depth_run(workdir: str | os.PathLike) -> DepthRun:
     history = [json.loads(line) for line in (workdir / "history.jsonl").read_text().splitlines() if line]
     task = DepthTask(data["log_depth_mean"], min_depth=data["min_depth"], max_depth=data["max_depth"])
     model = build_model(config, in_channels=3, num_outputs=task.num_outputs)
+    model.eval()
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
     like = {"params": params, "rest": rest, "opt_state": make_optimizer(config, 1).init(params)}
     checkpoints = RunCheckpoints(workdir / "checkpoints")

@@ -155,6 +155,7 @@ def load_run(workdir: str | pathlib.Path) -> tuple[TrainConfig, dict[str, Any], 
     metrics = json.loads((workdir / "metrics.json").read_text())
     history = [json.loads(line) for line in (workdir / "history.jsonl").read_text().splitlines() if line]
     model = build_model(config, in_channels=1, num_outputs=NUM_CLASSES)
+    model.eval()
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
     like = {"params": params, "rest": rest, "opt_state": make_optimizer(config, 1).init(params)}
     checkpoints = RunCheckpoints(workdir / "checkpoints")

@@ -75,9 +75,7 @@ def _read_v5(path: str) -> dict[str, np.ndarray]:
     try:
         import scipy.io
     except ImportError as error:
-        raise NyuDataError(
-            f"{path} is an old MATLAB (v5) file, which needs scipy: pip install scipy"
-        ) from error
+        raise NyuDataError(f"{path} is an old MATLAB (v5) file, which needs scipy: pip install scipy") from error
     try:
         contents = scipy.io.loadmat(path)
     except (ValueError, TypeError, OSError) as error:

@@ -52,9 +52,7 @@ class SyntheticScenes:
         u = (np.arange(width) + 0.5 - width / 2) / focal
         v = -(np.arange(height) + 0.5 - height / 2) / focal
         # Camera-frame ray directions with unit z, so the hit parameter t is the depth: (3, H*W).
-        self._rays = np.stack(
-            [np.tile(u, height), np.repeat(v, width), np.ones(height * width)]
-        ).astype(np.float32)
+        self._rays = np.stack([np.tile(u, height), np.repeat(v, width), np.ones(height * width)]).astype(np.float32)
 
     def __len__(self) -> int:
         return self.num_frames
@@ -89,11 +87,13 @@ def _render(rng: np.random.Generator, rays_camera: np.ndarray, resolution: tuple
     num_boxes = int(rng.integers(1, 6))
     for k in range(num_boxes):
         half = rng.uniform(0.15, 0.6, size=3)
-        centre = np.array([
-            rng.uniform(room_lo[0] + 0.3, room_hi[0] - 0.3),
-            half[1],
-            rng.uniform(1.3, max(1.4, room_hi[2] - 0.7)),
-        ])
+        centre = np.array(
+            [
+                rng.uniform(room_lo[0] + 0.3, room_hi[0] - 0.3),
+                half[1],
+                rng.uniform(1.3, max(1.4, room_hi[2] - 0.7)),
+            ]
+        )
         turn = _rotation(pitch=0.0, yaw=rng.uniform(-0.8, 0.8)).astype(np.float32)
         local_origin = (turn.T @ (origin - centre)).astype(np.float32)
         local_rays = turn.T @ rays
@@ -112,12 +112,14 @@ def _render(rng: np.random.Generator, rays_camera: np.ndarray, resolution: tuple
         surface[hit] = 4 + k
 
     points = origin[:, None] + depth * rays
-    colours = np.concatenate([
-        rng.uniform([0.35, 0.22, 0.12], [0.65, 0.45, 0.3], size=(1, 3)),  # floor
-        rng.uniform(0.8, 0.95, size=(1, 3)),  # ceiling
-        rng.uniform(0.5, 0.9, size=(2, 3)),  # walls
-        rng.uniform(0.1, 0.9, size=(num_boxes, 3)),  # boxes
-    ]).astype(np.float32)
+    colours = np.concatenate(
+        [
+            rng.uniform([0.35, 0.22, 0.12], [0.65, 0.45, 0.3], size=(1, 3)),  # floor
+            rng.uniform(0.8, 0.95, size=(1, 3)),  # ceiling
+            rng.uniform(0.5, 0.9, size=(2, 3)),  # walls
+            rng.uniform(0.1, 0.9, size=(num_boxes, 3)),  # boxes
+        ]
+    ).astype(np.float32)
     tiles = rng.uniform(0.2, 0.6, size=num_boxes + 4).astype(np.float32)
     contrast = rng.uniform(0.05, 0.3, size=num_boxes + 4).astype(np.float32)
     contrast[1] = 0.0  # a plain ceiling

@@ -59,9 +59,7 @@ def generate_qtips(
     labels = np.empty((num_images, size, size), np.uint8)
     for start in range(0, num_images, _IMAGES_PER_CHUNK):
         chunk = slice(start, start + _IMAGES_PER_CHUNK)
-        images[chunk], labels[chunk] = _draw_bars(
-            angles[chunk], lengths[chunk], widths[chunk], classes[chunk], size
-        )
+        images[chunk], labels[chunk] = _draw_bars(angles[chunk], lengths[chunk], widths[chunk], classes[chunk], size)
     return images, labels
 
 

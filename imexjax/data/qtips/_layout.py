@@ -1,9 +1,9 @@
 """The authors' Q-tips folder layout: `train/` and `val/` of 8-bit PNGs and `filenames.txt`.
 
-    DIR/train/images/00000.png   grey levels (background 64, body 128, markers 255 and 1)
-    DIR/train/labels/00000.png   class ids 0 (background) to 3, same file name as the image
-    DIR/train/filenames.txt      one file name per line
-    DIR/val/...                  the same
+DIR/train/images/00000.png   grey levels (background 64, body 128, markers 255 and 1)
+DIR/train/labels/00000.png   class ids 0 (background) to 3, same file name as the image
+DIR/train/filenames.txt      one file name per line
+DIR/val/...                  the same
 """
 
 import os
@@ -20,9 +20,7 @@ SPLIT_NAMES = ("train", "val")
 _LAYOUT_HINT = "a Q-tips folder holds train/ and val/, each with images/, labels/ and filenames.txt"
 
 
-def write_qtips_folder(
-    directory: str | os.PathLike, splits: Mapping[str, tuple[np.ndarray, np.ndarray]]
-) -> None:
+def write_qtips_folder(directory: str | os.PathLike, splits: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> None:
     """Writes Q-tips splits in the authors' folder layout (see the module docstring).
 
     File names are the image indices, zero-padded to five digits (`00000.png`). Nothing is
@@ -59,8 +57,7 @@ def _check_split_arrays(name: str, images: np.ndarray, labels: np.ndarray) -> No
     images, labels = np.asarray(images), np.asarray(labels)
     if images.dtype != np.uint8 or labels.dtype != np.uint8:
         raise QtipsDataError(
-            f"split {name!r} has dtypes {images.dtype} and {labels.dtype}; "
-            f"images and labels must both be uint8"
+            f"split {name!r} has dtypes {images.dtype} and {labels.dtype}; images and labels must both be uint8"
         )
     if images.ndim != 3 or images.shape != labels.shape:
         raise QtipsDataError(
@@ -82,7 +79,7 @@ def _write_split(split_dir: Path, images: np.ndarray, labels: np.ndarray) -> Non
     (split_dir / "images").mkdir(parents=True, exist_ok=True)
     (split_dir / "labels").mkdir(exist_ok=True)
     file_names = [f"{index:05d}.png" for index in range(len(images))]
-    for file_name, image, label in zip(file_names, images, labels):
+    for file_name, image, label in zip(file_names, images, labels, strict=True):
         Image.fromarray(np.asarray(image)).save(split_dir / "images" / file_name)
         Image.fromarray(np.asarray(label)).save(split_dir / "labels" / file_name)
     (split_dir / "filenames.txt").write_text("".join(f"{name}\n" for name in file_names))
@@ -122,9 +119,7 @@ def _read_split(split_dir: Path) -> tuple[np.ndarray, np.ndarray]:
             raise QtipsDataError(f"{split_dir / folder_name} is missing; {_LAYOUT_HINT}")
     list_file = split_dir / "filenames.txt"
     if not list_file.is_file():
-        raise QtipsDataError(
-            f"{list_file} is missing; it must list the split's PNG file names, one per line"
-        )
+        raise QtipsDataError(f"{list_file} is missing; it must list the split's PNG file names, one per line")
     file_names = [line.strip() for line in list_file.read_text().splitlines() if line.strip()]
     if not file_names:
         raise QtipsDataError(f"{list_file} lists no files; each split needs at least one image")
@@ -160,8 +155,7 @@ def _read_png(path: Path, list_file: Path, *, is_label: bool) -> np.ndarray:
     """Reads one PNG as a uint8 array of shape (H, W): labels keep palette indices."""
     if not path.is_file():
         raise QtipsDataError(
-            f"{path} is listed in {list_file} but missing; add the file or remove its name "
-            f"from the list"
+            f"{path} is listed in {list_file} but missing; add the file or remove its name from the list"
         )
     try:
         with Image.open(path) as picture:
@@ -171,6 +165,5 @@ def _read_png(path: Path, list_file: Path, *, is_label: bool) -> np.ndarray:
     except (OSError, SyntaxError, ValueError) as error:  # PIL's errors for corrupt files
         reason = " ".join(str(error).split()) or type(error).__name__
         raise QtipsDataError(
-            f"cannot read PNG {path} ({reason}); replace the corrupt file or remove its name "
-            f"from {list_file}"
+            f"cannot read PNG {path} ({reason}); replace the corrupt file or remove its name from {list_file}"
         ) from error

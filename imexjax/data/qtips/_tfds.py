@@ -68,9 +68,7 @@ class Qtips(
                     "label": tfds.features.Tensor(
                         shape=shape,
                         dtype=np.uint8,
-                        doc="class ids: " + ", ".join(
-                            f"{index} {name}" for index, name in enumerate(CLASS_NAMES)
-                        ),
+                        doc="class ids: " + ", ".join(f"{index} {name}" for index, name in enumerate(CLASS_NAMES)),
                     ),
                 }
             ),
@@ -82,16 +80,13 @@ class Qtips(
 
     def _split_generators(self, dl_manager: tfds.download.DownloadManager):
         del dl_manager  # generated locally: nothing to download
-        splits = qtips_splits(
-            seed=self.SEED, num_train=self.NUM_TRAIN, num_val=self.NUM_VAL, size=self.IMAGE_SIZE
-        )
+        splits = qtips_splits(seed=self.SEED, num_train=self.NUM_TRAIN, num_val=self.NUM_VAL, size=self.IMAGE_SIZE)
         return {
-            tfds_split: self._generate_examples(*splits[our_split])
-            for tfds_split, our_split in _SPLIT_KEYS.items()
+            tfds_split: self._generate_examples(*splits[our_split]) for tfds_split, our_split in _SPLIT_KEYS.items()
         }
 
     def _generate_examples(self, images: np.ndarray, labels: np.ndarray):
-        for index, (image, label) in enumerate(zip(images, labels)):
+        for index, (image, label) in enumerate(zip(images, labels, strict=True)):
             yield f"{index:06d}", {"image": image[..., None], "label": label[..., None]}
 
 
@@ -121,9 +116,7 @@ def load_qtips_tfds(data_dir: str | os.PathLike) -> dict[str, tuple[np.ndarray, 
     """
     data_dir = os.fspath(data_dir)
     if not Qtips(data_dir=data_dir).is_prepared():
-        raise QtipsDataError(
-            f"no qtips tfds dataset in {data_dir}; build it first with build_qtips_tfds({data_dir!r})"
-        )
+        raise QtipsDataError(f"no qtips tfds dataset in {data_dir}; build it first with build_qtips_tfds({data_dir!r})")
     sources = tfds.data_source(_NAME, data_dir=data_dir, download=False)
     loaded = {}
     for tfds_split, our_split in _SPLIT_KEYS.items():
