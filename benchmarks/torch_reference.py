@@ -82,9 +82,17 @@ def main() -> None:
         start = time.perf_counter()
         step()
         times.append(time.perf_counter() - start)
+    forward_times = []
+    with torch.no_grad():
+        model(images)
+        for _ in range(args.repeats):
+            start = time.perf_counter()
+            F.cross_entropy(model(images), labels).item()
+            forward_times.append(time.perf_counter() - start)
     result = {
         **{k: v for k, v in vars(args).items() if k != "json"},
         "step_ms": 1e3 * statistics.median(times),
+        "fwd_ms": 1e3 * statistics.median(forward_times),
         "threads": torch.get_num_threads(),
         "torch_version": torch.__version__,
     }
