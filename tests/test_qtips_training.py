@@ -232,7 +232,9 @@ def test_compare_puts_runs_side_by_side(tiny_run, tmp_path, capsys):
     spec.loader.exec_module(compare)
     assert compare.main([str(workdir), str(workdir), "--out", str(tmp_path / "cmp")]) == 0
     table = (tmp_path / "cmp" / "comparison.md").read_text()
-    assert table.count("| imex s0 |") == 2 and f"{result.metrics['val_iou']:.3f}" in table
+    assert table.count("| imex channel s0 |") == 2 and f"{result.metrics['val_iou']:.3f}" in table
+    field = float(table.splitlines()[-1].split("|")[6])  # receptive field (%) of the centre pixel
+    assert 0 < field <= 100
     for figure in ("comparison.png", "history.png"):
         assert (tmp_path / "cmp" / figure).stat().st_size > 1000
     assert compare.main([str(tmp_path / "missing"), "--out", str(tmp_path / "cmp2")]) == 1
