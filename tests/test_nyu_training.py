@@ -299,9 +299,10 @@ def test_cli_trains_without_data_for_synthetic_and_compares_runs(synthetic_run, 
     imex_dir, _ = synthetic_run
     cli = load_cli()
     resnet_dir = tmp_path / "resnet"
-    argv = ["--integrator", "euler", "--format", "synthetic", "--config", "tiny"]
+    argv = ["--integrator", "euler", "--format", "synthetic", "--config", "tiny", "--norm", "batch"]
     assert cli.main([*argv, "--workdir", str(resnet_dir), "--no-progress"]) == 0
     assert "| ResNet |" in capsys.readouterr().out
+    assert json.loads((resnet_dir / "config.json").read_text())["norm"] == "batch"
     out = tmp_path / "figures"
     assert cli.main(["--compare", str(imex_dir), str(resnet_dir), "--out", str(out)]) == 0
     table = capsys.readouterr().out
@@ -343,6 +344,7 @@ def test_cli_usage_errors_exit_2(tmp_path, capsys):
     for argv, message in [
         (["--integrator", "imex", "--resolution", "24by32"], "HEIGHTxWIDTH"),
         (["--format", "synthetic"], "--integrator"),
+        (["--integrator", "imex", "--norm", "layer"], "invalid choice: 'layer'"),
         (["--compare", str(tmp_path), str(tmp_path)], "--out"),
     ]:
         with pytest.raises(SystemExit) as exit_:
