@@ -22,7 +22,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 HERE = pathlib.Path(__file__).resolve().parent
-DEPTHS = (8, 32, 64, 128)
+DEPTHS = (8, 32, 64)
 LOOPS = {"scan": ["--unroll", "1"], "unroll 8": ["--unroll", "8"], "full unroll": ["--unroll", "0"]}
 
 
