@@ -6,9 +6,9 @@ from ..models import NORM_KINDS
 from ._distributed import initialize_distributed
 
 NORM_HELP = (
-    "channel (default): per pixel over channels, no spatial pooling; instance and group pool over "
-    "the image and batch over the image and the batch, which hands every pixel a summary of the "
-    "whole image (it leaks global information); batch uses running statistics at evaluation"
+    "channel (default): per pixel over channels, no spatial pooling; instance and group pool over the "
+    "image, which hands every pixel a summary of the whole image (a leak on Q-tips); batch pools over the "
+    "image and the batch in training and uses running statistics at evaluation"
 )
 
 
