@@ -1,8 +1,8 @@
 """A network that is a time-stepping scheme: blocks of steps at a width, then a 1x1 head."""
 
 import math
-from collections.abc import Sequence
-from typing import Literal
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
 
 import jax
 import jax.numpy as jnp
@@ -173,7 +173,7 @@ class Block(nnx.Module):
         return result
 
 
-def _map_field(output, fn, has_aux: bool):
+def _map_field(output: Any, fn: Callable[[jax.Array], jax.Array], has_aux: bool) -> Any:
     """Applies `fn` to the derivative of a vector field's output, `dy` or `(dy, aux)`."""
     return (fn(output[0]), output[1]) if has_aux else fn(output)
 
