@@ -4,11 +4,12 @@ from collections.abc import Callable
 from typing import ClassVar
 
 import diffrax
-import jax
 import jax.numpy as jnp
 from jaxtyping import Array, PyTree
 
 from ..solvers._imex_rk2 import DELTA, GAMMA
+from ..solvers._tree import axpy as _axpy
+from ..solvers._tree import linear_combination as _combine
 from ._term import ConvDiffusionTerm
 
 _IMEXTerms = diffrax.MultiTerm[tuple[diffrax.AbstractTerm, ConvDiffusionTerm]]
@@ -22,23 +23,6 @@ def _conv_term(term: diffrax.AbstractTerm) -> ConvDiffusionTerm:
             raise TypeError(f"the implicit term must be an imexjax.diffrax.ConvDiffusionTerm, got {term!r}")
         term = inner
     return term
-
-
-def _axpy(a, x, y):
-    """`y + a x`, leaf by leaf, in the dtype of `y`."""
-    return jax.tree.map(lambda xi, yi: (yi + a * xi).astype(yi.dtype), x, y)
-
-
-def _combine(y, coefficients, increments):
-    """`y + sum_i coefficients[i] * increments[i]`, leaf by leaf, in the dtype of `y`."""
-
-    def combine(yi, *ks):
-        total = yi
-        for c, k in zip(coefficients, ks, strict=True):
-            total = total + c * k
-        return total.astype(yi.dtype)
-
-    return jax.tree.map(combine, y, *increments)
 
 
 class _AbstractIMEX(diffrax.AbstractSolver):
