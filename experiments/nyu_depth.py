@@ -24,6 +24,7 @@ from imexjax.train import (
     ConfigError,
     TrainingDivergedError,
     add_cluster_flags,
+    add_dtype_flag,
     add_norm_flag,
     compare_depth_runs,
     initialize_from_flags,
@@ -67,6 +68,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, help="override the config's batch size")
     parser.add_argument("--lr", type=float, help="override the config's learning rate")
     add_norm_flag(parser)
+    add_dtype_flag(parser)
     parser.add_argument("--seed", type=int, help="seeds parameters, data order and synthetic rooms (default 0)")
     parser.add_argument(
         "--workdir", help="where metrics, checkpoints and figures go (default runs/nyu-FORMAT-CONFIG-INTEGRATOR-sSEED)"
@@ -115,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
             learning_rate=args.lr,
             seed=args.seed,
             norm=args.norm,
+            dtype=args.dtype,
         )
         name = args.format if args.format != "auto" else "nyu"
         workdir = args.workdir or f"runs/nyu-{name}-{config.name}-{config.integrator}-s{config.seed}"

@@ -19,6 +19,7 @@ from imexjax.train import (
     ConfigError,
     TrainingDivergedError,
     add_cluster_flags,
+    add_dtype_flag,
     add_norm_flag,
     initialize_from_flags,
     qtips_config,
@@ -52,6 +53,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, help="seeds parameters, data order and generated data (default 0)")
     parser.add_argument("--h", type=float, help="override the step size")
     add_norm_flag(parser)
+    add_dtype_flag(parser)
     parser.add_argument(
         "--imex-form", choices=IMEX_FORMS, help="paper: dY/dt = f; code: dY/dt = f - C^T C Y (the authors' code)"
     )
@@ -86,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
             seed=args.seed,
             h=args.h,
             norm=args.norm,
+            dtype=args.dtype,
             imex_form=args.imex_form,
             implicit_init_scale=args.implicit_scale,
         )

@@ -4,7 +4,6 @@ import imexjax as ix
 y1 = ix.integrate(ix.IMEXEuler(), (f, ix.ConvDiffusion()), y0, (theta, kernels), h=1.0)
 """
 
-from ._integrate import default_unroll as default_unroll
 from ._integrate import integrate as integrate
 from .operators import ConvDiffusion as ConvDiffusion
 from .solvers import IMEXRK2 as IMEXRK2

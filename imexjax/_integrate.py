@@ -11,25 +11,6 @@ from ._custom_types import PyTree, Scalar
 from .solvers import AbstractSolver
 
 
-def default_unroll(num_steps: int, backend: str | None = None) -> int:
-    """The number of steps `integrate` unrolls per scan iteration when `unroll=None`.
-
-    On CPU, XLA differentiates convolutions inside a `lax.scan` loop far more slowly
-    than unrolled ones (jax-ml/jax#12868; measured in `benchmarks/README.md`), so CPU
-    unrolls every step. On GPU and TPU a rolled loop costs little and keeps compile
-    time flat in depth.
-
-    Args:
-      num_steps: the number of steps of the integration.
-      backend: `"cpu"`, `"gpu"`, `"tpu"`...; the default backend when None.
-
-    Returns:
-      The `unroll` passed to `jax.lax.scan`, between 1 and `num_steps`.
-    """
-    backend = backend or jax.default_backend()
-    return max(num_steps, 1) if backend == "cpu" else 1
-
-
 def integrate(
     solver: AbstractSolver,
     terms: Any,
@@ -39,7 +20,7 @@ def integrate(
     h: Scalar,
     t0: Scalar = 0.0,
     num_steps: int | None = None,
-    unroll: int | bool | None = None,
+    unroll: int | bool = 1,
     remat: bool = False,
     trajectory: bool = False,
     has_aux: bool = False,
@@ -61,7 +42,11 @@ def integrate(
       t0: the initial time.
       num_steps: N; required only when `args` has no leaves, otherwise it must agree.
       unroll: steps unrolled per loop iteration of `jax.lax.scan`: an int >= 1, or True
-        for all of them; None picks `default_unroll(N)` for the default backend.
+        for all of them. The rolled loop (1) compiles in a time independent of N and, on
+        every backend, steps as fast as the unrolled one for the layers of
+        `imexjax.models` (`benchmarks/README.md`). On CPU, XLA runs the gradient of a
+        plain `jax.lax.conv_general_dilated` 5-20x more slowly inside a loop: convolve with
+        `imexjax.models.conv2d` in your own fields, or unroll.
       remat: rematerialize each step in the backward pass (`jax.checkpoint`), trading
         compute for memory that no longer grows with N.
       trajectory: return every state instead of the last one.
@@ -90,12 +75,10 @@ def integrate(
     _check_step_size(h)
     _check_state(y0)
     n = _number_of_steps(args, num_steps)
-    if unroll is None:
-        unroll = default_unroll(n)
-    elif unroll is True:
+    if unroll is True:
         unroll = max(n, 1)
     elif isinstance(unroll, bool) or not _is_integer(unroll) or unroll < 1:
-        raise ValueError(f"unroll must be a positive int, True or None, got {unroll!r}")
+        raise ValueError(f"unroll must be a positive int or True, got {unroll!r}")
     else:
         unroll = operator.index(unroll)
 

@@ -68,7 +68,6 @@ def test_imex_solvers_match_integrate(x64, solver, reference):
         jnp.asarray(y0),
         (jnp.broadcast_to(b, (n,) + b.shape), jnp.broadcast_to(kernel, (n,) + kernel.shape)),
         h=1.0 / n,
-        unroll=1,
     )
     assert solver.order(terms) == reference.order
     assert tree_allclose(sol.ys[-1], expected, rtol=1e-12, atol=1e-12)
@@ -139,7 +138,6 @@ def test_implicit_solvers_on_pure_diffusion(x64):
         jnp.asarray(y0),
         (kernels, kernels),
         h=1.0 / n,
-        unroll=1,
     )
     assert tree_allclose(sol.ys[-1], expected, rtol=1e-10, atol=1e-12)
     sol = diffrax.diffeqsolve(
@@ -210,7 +208,7 @@ def test_kencarp4_float32_tight_tolerance():
     n = 256
     kernels = jnp.broadcast_to(kernel, (n,) + kernel.shape)
     reference = ix.integrate(
-        ix.IMEXRK2(), (lambda t, y, a: jnp.sin(y), ix.ConvDiffusion()), y0, (kernels, kernels), h=1.0 / n, unroll=1
+        ix.IMEXRK2(), (lambda t, y, a: jnp.sin(y), ix.ConvDiffusion()), y0, (kernels, kernels), h=1.0 / n
     )
     assert tree_allclose(sol.ys[-1], reference, rtol=0, atol=1e-4)
 
@@ -233,7 +231,7 @@ def test_rk4_matches_imexjax_rk4(x64):
         args=jnp.asarray(b),
         stepsize_controller=diffrax.ConstantStepSize(),
     )
-    expected = ix.integrate(ix.RK4(), field, y0, jnp.broadcast_to(b, (n, 3, 3)), h=0.1, t0=0.3, unroll=1)
+    expected = ix.integrate(ix.RK4(), field, y0, jnp.broadcast_to(b, (n, 3, 3)), h=0.1, t0=0.3)
     assert ixd.RK4().order(None) == ix.RK4.order == 4
     assert tree_allclose(sol.ys[-1], expected, rtol=1e-12, atol=1e-12)
     exact = scipy.linalg.expm((np.sin(1.3) - np.sin(0.3)) * b) @ np.asarray(y0)

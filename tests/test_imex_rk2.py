@@ -60,7 +60,6 @@ def test_order_two_with_conv_diffusion(x64):
                 jnp.asarray(y0),
                 (b_steps, k_steps),
                 h=T_FINAL / num_steps,
-                unroll=1,
             )
             errors[solver].append(float(jnp.max(jnp.abs(y1 - exact))))
     order = _fitted_order([T_FINAL / s for s in steps], errors[ix.IMEXRK2()])
@@ -101,7 +100,6 @@ def test_order_two_with_time_dependent_per_step_args(x64):
             (betas, kernels),
             h=T_FINAL / num_steps,
             t0=t0,
-            unroll=1,
         )
         errors.append(float(jnp.max(jnp.abs(y1 - exact))))
     order = _fitted_order([T_FINAL / s for s in steps], errors)

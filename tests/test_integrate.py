@@ -20,14 +20,6 @@ STATE_SHAPE = (5, 6, 2)  # (H, W, channels): the smallest shape ConvDiffusion's 
 TOL64 = dict(rtol=1e-12, atol=1e-12)
 
 
-def integrate(*args, **kwargs):
-    """`ix.integrate` with `unroll=1` unless given: small programs compile fast on CPU, where
-    the default unrolls every step. The `unroll` option itself (default included) is the
-    subject of `test_unroll_and_remat_give_the_same_values_and_gradients`."""
-    kwargs.setdefault("unroll", 1)
-    return ix.integrate(*args, **kwargs)
-
-
 def _field(t, y, args):
     """A nonlinear, time-dependent field with per-step params (w, b) acting on the channel axis."""
     w, b = args
@@ -67,7 +59,7 @@ def _loop(solver, terms, y0, args, *, h, t0=0.0, num_steps):
 @pytest.mark.parametrize("solver", ALL_SOLVERS, ids=SOLVER_IDS)
 def test_one_step_equals_solver_step(x64, solver):
     terms, y0, args = _problem(solver, 1)
-    y1 = integrate(solver, terms, y0, args, h=0.3, t0=0.2)
+    y1 = ix.integrate(solver, terms, y0, args, h=0.3, t0=0.2)
     expected = solver.step(terms, 0.2, y0, jax.tree.map(lambda a: a[0], args), 0.3)
     assert tree_allclose(y1, expected, **TOL64)
     assert not tree_allclose(y1, y0, rtol=1e-3, atol=1e-3)
@@ -77,19 +69,21 @@ def test_one_step_equals_solver_step(x64, solver):
 def test_n_steps_equal_a_loop_of_steps(x64, solver):
     num_steps = 4
     terms, y0, args = _problem(solver, num_steps)
-    y_n = integrate(solver, terms, y0, args, h=0.3, t0=0.2)
+    y_n = ix.integrate(solver, terms, y0, args, h=0.3, t0=0.2)
     expected, _ = _loop(solver, terms, y0, args, h=0.3, t0=0.2, num_steps=num_steps)
     assert tree_allclose(y_n, expected, **TOL64)
     # The per-step slices matter: reversing their order changes the result.
     reversed_args = jax.tree.map(lambda a: a[::-1], args)
-    assert not tree_allclose(integrate(solver, terms, y0, reversed_args, h=0.3, t0=0.2), expected, rtol=1e-6, atol=1e-6)
+    assert not tree_allclose(
+        ix.integrate(solver, terms, y0, reversed_args, h=0.3, t0=0.2), expected, rtol=1e-6, atol=1e-6
+    )
 
 
 @pytest.mark.parametrize("solver", ALL_SOLVERS, ids=SOLVER_IDS)
 def test_float32_matches_the_loop(solver):
     num_steps = 3
     terms, y0, args = _problem(solver, num_steps, dtype=jnp.float32)
-    y_n = integrate(solver, terms, y0, args, h=0.3)
+    y_n = ix.integrate(solver, terms, y0, args, h=0.3)
     expected, _ = _loop(solver, terms, y0, args, h=0.3, num_steps=num_steps)
     assert y_n.dtype == jnp.float32
     assert tree_allclose(y_n, expected, rtol=1e-5, atol=1e-5)
@@ -110,8 +104,8 @@ def test_per_step_args_are_used_in_order(x64, solver):
         terms, args = (field, ix.ConvDiffusion()), (a, jnp.zeros((num_steps, 3, 3, STATE_SHAPE[-1])))
     else:
         terms, args = field, a
-    final = integrate(solver, terms, y0, args, h=h)
-    path = integrate(solver, terms, y0, args, h=h, trajectory=True)
+    final = ix.integrate(solver, terms, y0, args, h=h)
+    path = ix.integrate(solver, terms, y0, args, h=h, trajectory=True)
     assert tree_allclose(final, y0 + h * jnp.sum(a, axis=0), **TOL64)
     expected_path = jnp.concatenate([y0[None], y0 + h * jnp.cumsum(a, axis=0)])
     assert tree_allclose(path, expected_path, **TOL64)
@@ -146,19 +140,19 @@ def test_pytree_states_match_the_flat_state(x64, solver, kind):
     rng = np.random.default_rng(3)
     x0, v0 = jnp.asarray(rng.standard_normal(2)), jnp.asarray(rng.standard_normal(2))
     params = (jnp.linspace(1.0, 2.0, num_steps), jnp.linspace(0.1, 0.5, num_steps))
-    flat = integrate(solver, _oscillator_flat, jnp.concatenate([x0, v0]), params, h=0.2, t0=0.5)
+    flat = ix.integrate(solver, _oscillator_flat, jnp.concatenate([x0, v0]), params, h=0.2, t0=0.5)
     if kind == "dict":
-        tree = integrate(solver, _oscillator_dict, {"x": x0, "v": v0}, params, h=0.2, t0=0.5)
+        tree = ix.integrate(solver, _oscillator_dict, {"x": x0, "v": v0}, params, h=0.2, t0=0.5)
         as_tree = {"x": flat[:2], "v": flat[2:]}
     else:
-        tree = integrate(solver, _oscillator_tuple, (x0, v0), params, h=0.2, t0=0.5)
+        tree = ix.integrate(solver, _oscillator_tuple, (x0, v0), params, h=0.2, t0=0.5)
         as_tree = (flat[:2], flat[2:])
     assert tree_allclose(tree, as_tree, **TOL64)
 
 
 def test_pytree_state_with_mixed_dtypes_keeps_each_dtype():
     y0 = {"a": jnp.ones(3, jnp.float32), "b": jnp.ones((2, 2), jnp.bfloat16)}
-    out = integrate(
+    out = ix.integrate(
         ix.RK4(), lambda t, y, args: jax.tree.map(lambda leaf: -leaf * t, y), y0, None, h=0.1, num_steps=3, t0=0.0
     )
     assert jax.tree.map(lambda leaf: leaf.dtype, out) == {"a": jnp.float32, "b": jnp.bfloat16}
@@ -174,8 +168,8 @@ def test_pytree_state_with_mixed_dtypes_keeps_each_dtype():
 def test_trajectory_returns_every_state(x64, solver):
     num_steps = 4
     terms, y0, args = _problem(solver, num_steps)
-    path = integrate(solver, terms, y0, args, h=0.3, trajectory=True)
-    final = integrate(solver, terms, y0, args, h=0.3)
+    path = ix.integrate(solver, terms, y0, args, h=0.3, trajectory=True)
+    final = ix.integrate(solver, terms, y0, args, h=0.3)
     _, states = _loop(solver, terms, y0, args, h=0.3, num_steps=num_steps)
     assert path.shape == (num_steps + 1,) + y0.shape
     assert tree_allclose(path[0], y0, rtol=0, atol=0)
@@ -187,8 +181,8 @@ def test_trajectory_of_a_pytree_state(x64):
     num_steps = 3
     params = (jnp.linspace(1.0, 2.0, num_steps), jnp.linspace(0.1, 0.5, num_steps))
     y0 = {"x": jnp.array([1.0, 0.0]), "v": jnp.array([0.0, 1.0])}
-    path = integrate(ix.Midpoint(), _oscillator_dict, y0, params, h=0.2, trajectory=True)
-    final = integrate(ix.Midpoint(), _oscillator_dict, y0, params, h=0.2)
+    path = ix.integrate(ix.Midpoint(), _oscillator_dict, y0, params, h=0.2, trajectory=True)
+    final = ix.integrate(ix.Midpoint(), _oscillator_dict, y0, params, h=0.2)
     assert jax.tree.map(jnp.shape, path) == {"x": (num_steps + 1, 2), "v": (num_steps + 1, 2)}
     assert tree_allclose(jax.tree.map(lambda leaf: leaf[0], path), y0, rtol=0, atol=0)
     assert tree_allclose(jax.tree.map(lambda leaf: leaf[-1], path), final, **TOL64)
@@ -197,8 +191,8 @@ def test_trajectory_of_a_pytree_state(x64):
 def test_zero_steps_return_the_initial_state():
     y0 = jnp.arange(4.0)
     args = jnp.zeros((0, 4))
-    assert tree_allclose(integrate(ix.RK4(), lambda t, y, a: y + a, y0, args, h=0.1), y0, rtol=0, atol=0)
-    path = integrate(ix.RK4(), lambda t, y, a: y + a, y0, args, h=0.1, trajectory=True)
+    assert tree_allclose(ix.integrate(ix.RK4(), lambda t, y, a: y + a, y0, args, h=0.1), y0, rtol=0, atol=0)
+    path = ix.integrate(ix.RK4(), lambda t, y, a: y + a, y0, args, h=0.1, trajectory=True)
     assert tree_allclose(path, y0[None], rtol=0, atol=0)
 
 
@@ -207,8 +201,8 @@ def test_trajectory_accepts_every_state_the_driver_accepts():
     # state, accepted without trajectory, failed with it.
     field = lambda t, y, a: a * y  # noqa: E731
     args = jnp.array([0.5, -1.0, 2.0])
-    final = integrate(ix.Euler(), field, 1.0, args, h=0.1)
-    path = integrate(ix.Euler(), field, 1.0, args, h=0.1, trajectory=True)
+    final = ix.integrate(ix.Euler(), field, 1.0, args, h=0.1)
+    path = ix.integrate(ix.Euler(), field, 1.0, args, h=0.1, trajectory=True)
     assert path.shape == (4,)
     assert tree_allclose(path[0], 1.0, rtol=0, atol=0)
     assert tree_allclose(path[-1], final, rtol=1e-6, atol=1e-6)
@@ -222,7 +216,7 @@ UNROLL_OPTIONS = [
     dict(unroll=1),
     dict(unroll=2),  # does not divide N = 3
     dict(unroll=True),
-    dict(unroll=None),
+    dict(),  # the default
     dict(unroll=2, remat=True),
 ]
 
@@ -244,17 +238,6 @@ def test_unroll_and_remat_give_the_same_values_and_gradients(x64):
         assert tree_allclose(value_and_grads(options), reference, rtol=1e-10, atol=1e-10), options
 
 
-def test_default_unroll():
-    # CPU unrolls every step (ARCHITECTURE.md: scanned convolution gradients are ~10x slower
-    # there); other backends' defaults come from benchmarks, so only their range is pinned.
-    assert ix.default_unroll(7, "cpu") == 7
-    assert ix.default_unroll(0, "cpu") == 1
-    for backend in ("gpu", "tpu"):
-        for num_steps in (0, 1, 7):
-            assert 1 <= ix.default_unroll(num_steps, backend) <= max(num_steps, 1)
-    assert ix.default_unroll(7) == ix.default_unroll(7, jax.default_backend())
-
-
 # --------------------------------------------------------------------------------------
 # jit, vmap, grad
 # --------------------------------------------------------------------------------------
@@ -263,24 +246,24 @@ def test_default_unroll():
 @pytest.mark.parametrize("solver", ALL_SOLVERS, ids=SOLVER_IDS)
 def test_jit_matches_eager(x64, solver):
     terms, y0, args = _problem(solver, 3)
-    eager = integrate(solver, terms, y0, args, h=0.3)
-    jitted = jax.jit(lambda y, a: integrate(solver, terms, y, a, h=0.3))(y0, args)
+    eager = ix.integrate(solver, terms, y0, args, h=0.3)
+    jitted = jax.jit(lambda y, a: ix.integrate(solver, terms, y, a, h=0.3))(y0, args)
     assert tree_allclose(jitted, eager, **TOL64)
 
 
 @pytest.mark.parametrize("solver", [ix.RK4(), ix.IMEXEuler()], ids=SOLVER_IDS)
 def test_traced_step_size_and_start_time_under_jit(x64, solver):
     terms, y0, args = _problem(solver, 3)
-    run = jax.jit(lambda h, t0: integrate(solver, terms, y0, args, h=h, t0=t0))
+    run = jax.jit(lambda h, t0: ix.integrate(solver, terms, y0, args, h=h, t0=t0))
     for h, t0 in [(0.1, 0.0), (0.4, 1.5)]:  # one compilation, h and t0 traced
-        assert tree_allclose(run(h, t0), integrate(solver, terms, y0, args, h=h, t0=t0), **TOL64)
+        assert tree_allclose(run(h, t0), ix.integrate(solver, terms, y0, args, h=h, t0=t0), **TOL64)
 
 
 @pytest.mark.parametrize("solver", ALL_SOLVERS, ids=SOLVER_IDS)
 def test_vmap_over_initial_states(x64, solver):
     terms, _, args = _problem(solver, 3)
     batch = jnp.asarray(np.random.default_rng(4).standard_normal((3,) + STATE_SHAPE))
-    run = jax.jit(lambda y: integrate(solver, terms, y, args, h=0.3))
+    run = jax.jit(lambda y: ix.integrate(solver, terms, y, args, h=0.3))
     mapped = jax.vmap(run)(batch)
     expected = jnp.stack([run(y) for y in batch])
     assert tree_allclose(mapped, expected, **TOL64)
@@ -289,8 +272,8 @@ def test_vmap_over_initial_states(x64, solver):
 def test_vmap_over_step_sizes(x64):
     terms, y0, args = _problem(ix.Midpoint(), 3)
     hs = jnp.array([0.1, 0.2, 0.5])
-    mapped = jax.vmap(lambda h: integrate(ix.Midpoint(), terms, y0, args, h=h))(hs)
-    expected = jnp.stack([integrate(ix.Midpoint(), terms, y0, args, h=float(h)) for h in hs])
+    mapped = jax.vmap(lambda h: ix.integrate(ix.Midpoint(), terms, y0, args, h=h))(hs)
+    expected = jnp.stack([ix.integrate(ix.Midpoint(), terms, y0, args, h=float(h)) for h in hs])
     assert tree_allclose(mapped, expected, **TOL64)
 
 
@@ -301,7 +284,7 @@ def test_gradients_match_finite_differences(x64, solver):
 
     @jax.jit
     def run(y0, args, h):
-        return integrate(solver, terms, y0, args, h=h)
+        return ix.integrate(solver, terms, y0, args, h=h)
 
     check_grads(run, (y0, args, 0.3), order=1, modes=("rev", "fwd"), eps=1e-5, atol=1e-6, rtol=1e-6)
 
@@ -324,9 +307,9 @@ def test_t0_and_step_times_reach_the_field(x64, solver, t0):
 
     if solver.imex:
         zero = jnp.zeros((num_steps, 3, 3, STATE_SHAPE[-1]))
-        y_n = integrate(solver, (field, ix.ConvDiffusion()), y0, (zero, zero), h=h, t0=t0)
+        y_n = ix.integrate(solver, (field, ix.ConvDiffusion()), y0, (zero, zero), h=h, t0=t0)
     else:
-        y_n = integrate(solver, field, y0, None, h=h, t0=t0, num_steps=num_steps)
+        y_n = ix.integrate(solver, field, y0, None, h=h, t0=t0, num_steps=num_steps)
     if solver.order == 1:
         expected = h * sum(t0 + n * h for n in range(num_steps))
     else:
@@ -342,25 +325,25 @@ def test_t0_and_step_times_reach_the_field(x64, solver, t0):
 @pytest.mark.parametrize("args", [None, (), {}], ids=["None", "empty-tuple", "empty-dict"])
 def test_num_steps_counts_steps_when_args_has_no_leaves(args):
     field = lambda t, y, a: jnp.ones_like(y)  # noqa: E731
-    y_n = integrate(ix.Euler(), field, jnp.zeros(2), args, h=0.5, num_steps=3)
+    y_n = ix.integrate(ix.Euler(), field, jnp.zeros(2), args, h=0.5, num_steps=3)
     assert tree_allclose(y_n, jnp.full(2, 1.5), rtol=0, atol=1e-7)
     with pytest.raises(ValueError, match="pass num_steps"):
-        integrate(ix.Euler(), field, jnp.zeros(2), args, h=0.5)
+        ix.integrate(ix.Euler(), field, jnp.zeros(2), args, h=0.5)
 
 
 def test_num_steps_must_agree_with_args():
     field = lambda t, y, a: a  # noqa: E731
     args = jnp.ones((3, 2))
     assert tree_allclose(
-        integrate(ix.Euler(), field, jnp.zeros(2), args, h=0.5, num_steps=3),
-        integrate(ix.Euler(), field, jnp.zeros(2), args, h=0.5),
+        ix.integrate(ix.Euler(), field, jnp.zeros(2), args, h=0.5, num_steps=3),
+        ix.integrate(ix.Euler(), field, jnp.zeros(2), args, h=0.5),
         rtol=0,
         atol=0,
     )
     with pytest.raises(ValueError, match=r"num_steps=4 disagrees with the leading axis of args \(3\)"):
-        integrate(ix.Euler(), field, jnp.zeros(2), args, h=0.5, num_steps=4)
+        ix.integrate(ix.Euler(), field, jnp.zeros(2), args, h=0.5, num_steps=4)
     with pytest.raises(ValueError, match="num_steps must be a non-negative int"):
-        integrate(ix.Euler(), field, jnp.zeros(2), None, h=0.5, num_steps=-1)
+        ix.integrate(ix.Euler(), field, jnp.zeros(2), None, h=0.5, num_steps=-1)
 
 
 # --------------------------------------------------------------------------------------
@@ -434,9 +417,9 @@ def test_explicit_solver_needs_a_vector_field():
         ix.integrate(ix.Euler(), (lambda t, y, a: y, ix.ConvDiffusion()), y0, (kernels, kernels), h=0.1)
 
 
-@pytest.mark.parametrize("unroll", [0, -1, 1.5, False, "all"])
+@pytest.mark.parametrize("unroll", [0, -1, 1.5, False, None, "all"])
 def test_unroll_must_be_positive(unroll):
-    with pytest.raises(ValueError, match="unroll must be a positive int, True or None"):
+    with pytest.raises(ValueError, match="unroll must be a positive int or True"):
         _explicit_call(unroll=unroll)
 
 
@@ -460,7 +443,7 @@ def test_aux_is_returned_per_step_and_averaged_over_stages(x64, solver, trajecto
 
     with_aux = (field_with_aux, terms[1]) if solver.imex else field_with_aux
     h = 0.2
-    result, aux = integrate(solver, with_aux, y0, args, h=h, trajectory=trajectory, has_aux=True)
+    result, aux = ix.integrate(solver, with_aux, y0, args, h=h, trajectory=trajectory, has_aux=True)
     y_n, states = _loop(solver, terms, y0, args, h=h, num_steps=3)
     assert tree_allclose(result, jnp.stack(states) if trajectory else y_n, **TOL64)
     offset = STAGE_TIME_OFFSETS[type(solver).__name__]
@@ -479,7 +462,7 @@ def test_aux_with_remat_and_unroll_matches_and_differentiates(x64):
         return dy, jnp.sum(dy**2)
 
     def loss(y0, **options):
-        y_n, aux = integrate(solver, field_with_aux, y0, args, h=0.1, has_aux=True, **options)
+        y_n, aux = ix.integrate(solver, field_with_aux, y0, args, h=0.1, has_aux=True, **options)
         return jnp.sum(y_n**2) + jnp.sum(aux)
 
     reference = loss(y0)
@@ -492,4 +475,4 @@ def test_aux_with_remat_and_unroll_matches_and_differentiates(x64):
 def test_aux_needs_a_pair_from_the_field():
     terms, y0, args = _problem(ix.Euler(), 2)
     with pytest.raises(TypeError, match=r"must return a pair \(dy/dt, aux\)"):
-        integrate(ix.Euler(), terms, y0, args, h=0.1, has_aux=True)
+        ix.integrate(ix.Euler(), terms, y0, args, h=0.1, has_aux=True)

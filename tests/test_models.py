@@ -13,8 +13,7 @@ from helpers import tree_allclose
 
 import imexjax as ix
 from imexjax import models
-from imexjax.models import ExplicitLayer, Normalization, TimeSteppingNet, count_parameters
-from imexjax.models._layers import conv2d, conv2d_transpose
+from imexjax.models import ExplicitLayer, Normalization, TimeSteppingNet, conv2d, conv2d_transpose, count_parameters
 
 PAPER_GEOMETRY = ((4, 64), (4, 128), (4, 256))
 TINY_GEOMETRY = ((2, 4), (2, 6))

@@ -90,7 +90,7 @@ def test_explicit_solver_order(x64, solver, problem):
     errors = []
     for num_steps in steps:
         per_step_a = jnp.broadcast_to(jnp.asarray(a), (num_steps, n, n))  # args: one copy per step
-        y1 = ix.integrate(solver, field, jnp.asarray(y0), per_step_a, h=T_FINAL / num_steps, t0=t0, unroll=1)
+        y1 = ix.integrate(solver, field, jnp.asarray(y0), per_step_a, h=T_FINAL / num_steps, t0=t0)
         errors.append(float(jnp.max(jnp.abs(y1 - exact))))
     order = _fitted_order([T_FINAL / s for s in steps], errors)
     assert abs(order - solver.order) < 0.3, (order, errors)
@@ -140,7 +140,6 @@ def test_imex_euler_order_with_conv_diffusion(x64, form):
             jnp.asarray(y0),
             ((b_steps, k_steps), k_steps),
             h=T_FINAL / num_steps,
-            unroll=1,
         )
         errors.append(float(jnp.max(jnp.abs(y1 - exact))))
     order = _fitted_order([T_FINAL / s for s in steps], errors)
@@ -168,7 +167,6 @@ def test_imex_euler_order_with_a_custom_linear_term(x64):
             jnp.asarray(y0),
             (b_steps, a_steps),
             h=T_FINAL / num_steps,
-            unroll=1,
         )
         errors.append(float(jnp.max(jnp.abs(y1 - exact))))
     order = _fitted_order([T_FINAL / s for s in steps], errors)

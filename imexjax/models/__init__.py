@@ -1,9 +1,10 @@
 """Flax NNX layers and networks whose layers are integrator steps."""
 
+from ._conv import conv2d as conv2d
+from ._conv import conv2d_transpose as conv2d_transpose
 from ._layers import ExplicitLayer as ExplicitLayer
 from ._layers import OpeningLayer as OpeningLayer
-from ._layers import conv2d as conv2d
-from ._layers import conv2d_transpose as conv2d_transpose
+from ._network import DTYPES as DTYPES
 from ._network import IMEX_FORMS as IMEX_FORMS
 from ._network import INTEGRATORS as INTEGRATORS
 from ._network import Block as Block

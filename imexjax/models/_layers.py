@@ -6,41 +6,10 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from ._conv import conv2d, conv2d_transpose
 from ._normalization import Normalization, NormKind
 
 Activation = Callable[[jax.Array], jax.Array]
-
-
-def conv2d(y: jax.Array, kernel: jax.Array) -> jax.Array:
-    """A zero-padded 'same' cross-correlation.
-
-    Args:
-      y: shape (B, H, W, C_in).
-      kernel: shape (k, k, C_in, C_out), k odd.
-
-    Returns:
-      Shape (B, H, W, C_out), dtype of `y`.
-    """
-    return jax.lax.conv_general_dilated(
-        y,
-        kernel.astype(y.dtype),
-        window_strides=(1, 1),
-        padding="SAME",
-        dimension_numbers=("NHWC", "HWIO", "NHWC"),
-    )
-
-
-def conv2d_transpose(z: jax.Array, kernel: jax.Array) -> jax.Array:
-    """The adjoint of `conv2d(., kernel)`: correlation with the flipped, transposed kernel.
-
-    Args:
-      z: shape (B, H, W, C_out).
-      kernel: shape (k, k, C_in, C_out), k odd.
-
-    Returns:
-      Shape (B, H, W, C_in), dtype of `z`.
-    """
-    return conv2d(z, jnp.flip(kernel, (0, 1)).swapaxes(2, 3))
 
 
 class ExplicitLayer(nnx.Module):

@@ -25,6 +25,7 @@ INTEGRATORS: dict[str, AbstractSolver] = {
 
 ImexForm = Literal["paper", "code"]
 IMEX_FORMS: tuple[str, ...] = ("paper", "code")
+DTYPES: tuple[str, ...] = ("float32", "bfloat16")
 
 
 def solver_from_name(name: str) -> AbstractSolver:
@@ -76,7 +77,7 @@ class Block(nnx.Module):
         spread of diffusion lengths (about `sqrt(h) * 3 * std` pixels per step).
       zero_mean: project ConvDiffusion kernels to zero mean.
       imex_form: `paper` or `code`.
-      unroll: passed to `integrate` (None: the backend's default).
+      unroll: passed to `integrate`: steps unrolled per loop iteration, or True for all.
       remat: rematerialize each step in the backward pass.
       rngs: random number streams.
     """
@@ -96,7 +97,7 @@ class Block(nnx.Module):
         implicit_init_scale: float | tuple[float, float] = 1.0,
         zero_mean: bool = True,
         imex_form: ImexForm = "paper",
-        unroll: int | bool | None = None,
+        unroll: int | bool = 1,
         remat: bool = False,
         rngs: nnx.Rngs,
     ):
@@ -192,6 +193,9 @@ class TimeSteppingNet(nnx.Module):
       in_channels: channels of the input image.
       num_outputs: classes (logits) or regression outputs per pixel.
       integrator: `euler`, `midpoint`, `rk4` or `imex`.
+      dtype: the dtype of the states and convolutions, a name in `DTYPES`. With
+        `bfloat16` the images are cast on the way in; parameters, normalization
+        statistics and the FFT solves stay float32, and so do the head's outputs.
       rngs: random number streams.
       **block_options: passed to every `Block` (h, norm, symmetric, zero_mean, imex_form...).
     """
@@ -203,15 +207,19 @@ class TimeSteppingNet(nnx.Module):
         in_channels: int,
         num_outputs: int,
         integrator: str = "imex",
+        dtype: str = "float32",
         rngs: nnx.Rngs,
         **block_options,
     ):
+        if dtype not in DTYPES:
+            raise ValueError(f"unknown dtype {dtype!r}; choose one of {', '.join(DTYPES)}")
         geometry = tuple((int(layers), int(width)) for layers, width in geometry)
         if not geometry or any(layers < 1 or width < 1 for layers, width in geometry):
             raise ValueError(f"geometry must be a non-empty list of (layers >= 1, width >= 1), got {geometry}")
         solver_from_name(integrator)
         self.geometry = geometry
         self.integrator = integrator
+        self.dtype = dtype
         blocks = []
         channels = in_channels
         for layers, width in geometry:
@@ -228,7 +236,7 @@ class TimeSteppingNet(nnx.Module):
         """The state before the head, shape (B, H, W, width of the last block)."""
         if x.ndim != 4:
             raise ValueError(f"expected images of shape (batch, H, W, channels), got shape {x.shape}")
-        y = x
+        y = x.astype(self.dtype)
         for block in self.blocks:
             y = block(y)
         return y

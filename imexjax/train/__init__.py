@@ -4,6 +4,7 @@ from ._batches import Batches as Batches
 from ._batches import InMemoryBatches as InMemoryBatches
 from ._checkpoints import RunCheckpoints as RunCheckpoints
 from ._cli import add_cluster_flags as add_cluster_flags
+from ._cli import add_dtype_flag as add_dtype_flag
 from ._cli import add_norm_flag as add_norm_flag
 from ._cli import initialize_from_flags as initialize_from_flags
 from ._config import QTIPS_PRESETS as QTIPS_PRESETS

@@ -2,7 +2,7 @@
 
 import argparse
 
-from ..models import NORM_KINDS
+from ..models import DTYPES, NORM_KINDS
 from ._distributed import initialize_distributed
 
 NORM_HELP = (
@@ -15,6 +15,16 @@ NORM_HELP = (
 def add_norm_flag(parser: argparse.ArgumentParser) -> None:
     """Adds `--norm {channel,instance,group,batch}` (None: the config's)."""
     parser.add_argument("--norm", choices=NORM_KINDS, help=NORM_HELP)
+
+
+def add_dtype_flag(parser: argparse.ArgumentParser) -> None:
+    """Adds `--dtype {float32,bfloat16}` (None: the config's)."""
+    parser.add_argument(
+        "--dtype",
+        choices=DTYPES,
+        help="float32 (default), or bfloat16 states and convolutions with float32 parameters, "
+        "statistics and FFT solves (mixed precision; benchmarks/README.md)",
+    )
 
 
 def add_cluster_flags(parser: argparse.ArgumentParser) -> None:

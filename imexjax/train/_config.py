@@ -4,7 +4,7 @@ import dataclasses
 import math
 from typing import Any
 
-from ..models import IMEX_FORMS, INTEGRATORS, NORM_KINDS
+from ..models import DTYPES, IMEX_FORMS, INTEGRATORS, NORM_KINDS
 
 OPTIMIZERS: tuple[str, ...] = ("adam", "sgd")
 SCHEDULES: tuple[str, ...] = ("cosine", "constant")
@@ -32,8 +32,10 @@ class TrainConfig:
       implicit_init_scale: standard deviation of the initial implicit kernel entries, or a
         `(low, high)` pair spread geometrically over the channels.
       implicit_kernel_size: k of the implicit kernels.
-      unroll: steps unrolled per scan iteration; None for the backend's default.
+      unroll: steps unrolled per scan iteration, >= 1.
       remat: rematerialize each step in the backward pass.
+      dtype: `float32`, or `bfloat16` for bfloat16 states and convolutions (parameters,
+        normalization statistics, FFT solves and the head stay float32).
       epochs: passes over the training set.
       batch_size: images per training step.
       learning_rate: the optimizer's step size.
@@ -55,8 +57,9 @@ class TrainConfig:
     zero_mean: bool = True
     implicit_init_scale: float | tuple[float, float] = 1.0
     implicit_kernel_size: int = 3
-    unroll: int | None = None
+    unroll: int = 1
     remat: bool = False
+    dtype: str = "float32"
     epochs: int = 10
     batch_size: int = 8
     learning_rate: float = 1e-3
@@ -80,7 +83,8 @@ class TrainConfig:
         _choice("imex_form", self.imex_form, IMEX_FORMS)
         _choice("optimizer", self.optimizer, OPTIMIZERS)
         _choice("schedule", self.schedule, SCHEDULES)
-        for field in ("epochs", "batch_size", "num_train", "num_val"):
+        _choice("dtype", self.dtype, DTYPES)
+        for field in ("epochs", "batch_size", "num_train", "num_val", "unroll"):
             value = getattr(self, field)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigError(f"{field.replace('_', '-')} must be a positive integer, got {value!r}")
@@ -109,6 +113,7 @@ class TrainConfig:
             implicit_kernel_size=self.implicit_kernel_size,
             unroll=self.unroll,
             remat=self.remat,
+            dtype=self.dtype,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -121,7 +126,9 @@ class TrainConfig:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "TrainConfig":
-        """Reads a dict written by `to_json`."""
+        """Reads a dict written by `to_json`; fields it lacks take their defaults."""
+        if data.get("unroll") is None:  # written when None meant the backend's default
+            data = {k: v for k, v in data.items() if k != "unroll"}
         return cls(**{**data, "geometry": tuple(tuple(block) for block in data["geometry"])})
 
 

@@ -62,10 +62,16 @@ def build_model(config: TrainConfig, *, in_channels: int, num_outputs: int) -> T
     )
 
 
+_RESUMABLE = ("epochs", "unroll", "remat")
+"""Config fields a run may change when it resumes."""
+
+
 def check_workdir(config: TrainConfig, workdir: str | pathlib.Path) -> None:
     """Raises ConfigError if `workdir` holds a run of another configuration.
 
-    Only `epochs` may differ (to extend a finished run). Nothing is written.
+    `epochs` may differ (to extend a finished run), and so may `unroll` and `remat`, which
+    change how the steps are compiled, not what they compute. A field the saved config
+    lacks (written by an older imexjax) counts as its default. Nothing is written.
     """
     path = pathlib.Path(workdir) / "config.json"
     if not path.exists():
@@ -77,7 +83,9 @@ def check_workdir(config: TrainConfig, workdir: str | pathlib.Path) -> None:
     except (OSError, json.JSONDecodeError) as error:
         raise ConfigError(f"cannot read {path} ({error}); pass a new --workdir") from None
     current = config.to_json()
-    differing = sorted(k for k in set(saved) | set(current) if k != "epochs" and saved.get(k) != current.get(k))
+    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig) if f.default is not dataclasses.MISSING}
+    saved = {**defaults, **saved}
+    differing = sorted(k for k in set(saved) | set(current) if k not in _RESUMABLE and saved.get(k) != current.get(k))
     if differing:
         changes = ", ".join(f"{k}: {saved.get(k)!r} -> {current.get(k)!r}" for k in differing)
         raise ConfigError(f"workdir {workdir} holds a run with another configuration ({changes}); pass a new --workdir")
