@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 
 from imexjax import ConvDiffusion
-from imexjax.models._layers import conv2d
+from imexjax.models import conv2d
 
 
 def median_ms(function, *args, repeats: int) -> float:

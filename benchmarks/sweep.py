@@ -1,6 +1,6 @@
 """Run the benchmark grid behind `benchmarks/README.md` and write its tables and plot.
 
-    python benchmarks/sweep.py --out benchmarks/results            # CPU grid (about 15 min on 2 cores)
+    python benchmarks/sweep.py --out benchmarks/results            # CPU grid (about 25 min on 2 cores)
     python benchmarks/sweep.py --out benchmarks/results --only ratios
 
 Each configuration runs `benchmarks/train_step.py --json` (and, where torch is installed,
@@ -22,8 +22,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 HERE = pathlib.Path(__file__).resolve().parent
-DEPTHS = (8, 32, 64)
-LOOPS = {"scan": ["--unroll", "1"], "unroll 8": ["--unroll", "8"], "full unroll": ["--unroll", "0"]}
+DEPTHS = (8, 32, 64, 128)
+LOOPS = {"scan": ["--unroll", "1"], "scan + remat": ["--unroll", "1", "--remat"], "full unroll": ["--unroll", "0"]}
 
 
 def run(script: str, options: list[str], repeats: int) -> dict:
@@ -59,7 +59,10 @@ def grid(only: str | None) -> list[tuple[str, str, list[str]]]:
                 if loop == "full unroll" and depth > 64:
                     continue  # compile time alone runs to minutes
                 runs.append(("depth", "train_step.py", [*shape("imex", 16, depth), *flags]))
-            runs.append(("depth", "train_step.py", [*shape("imex", 16, depth), "--unroll", "8", "--remat"]))
+    if only in (None, "loops"):
+        for steps in (8, 32):
+            options = ["--steps", str(steps), "--width", "16", "--batch", "8", "--size", "64"]
+            runs.append(("loops", "conv_in_loop.py", options))
     if only in (None, "ops"):
         for height, width, batch in ((64, 64, 8), (240, 320, 1), (480, 640, 1)):
             options = ["--channels", "32", "--batch", str(batch), "--height", str(height), "--width", str(width)]
@@ -68,7 +71,7 @@ def grid(only: str | None) -> list[tuple[str, str, list[str]]]:
 
 
 def loop_name(result: dict) -> str:
-    name = {1: "scan", 8: "unroll 8", "all": "full unroll"}.get(result.get("unroll"), f"unroll {result.get('unroll')}")
+    name = {1: "scan", "all": "full unroll"}.get(result.get("unroll"), f"unroll {result.get('unroll')}")
     return name + (" + remat" if result.get("remat") else "")
 
 
@@ -96,6 +99,17 @@ def tables(results: list[dict]) -> str:
             temp = r.get("temp_bytes")
             memory = f"{temp / 2**20:.0f}" if temp is not None else "-"
             lines.append(f"| {r['steps']} | {loop_name(r)} | {r['step_ms']:.0f} | {r['compile_s']:.1f} | {memory} |")
+        lines.append("")
+    loops = [r for r in ok if r["group"] == "loops"]
+    if loops:
+        lines += ["| steps | convolution | scan (ms) | unrolled (ms) | scan compile (s) | unrolled compile (s) |",
+                  "|---:|---|---:|---:|---:|---:|"]  # fmt: skip
+        for r in loops:
+            for name in ("lax", "imexjax"):
+                lines.append(
+                    f"| {r['steps']} | {name} | {r[f'{name}_scan_ms']:.0f} | {r[f'{name}_unrolled_ms']:.0f} | "
+                    f"{r[f'{name}_scan_compile_s']:.2f} | {r[f'{name}_unrolled_compile_s']:.2f} |"
+                )
         lines.append("")
     ops = [r for r in ok if r["group"] == "ops"]
     if ops:
@@ -141,7 +155,7 @@ def plot(results: list[dict], path: pathlib.Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="benchmarks/results", help="folder for results.jsonl, tables.md, depth.png")
-    parser.add_argument("--only", choices=("ratios", "depth", "ops"), help="run one group of the grid")
+    parser.add_argument("--only", choices=("ratios", "depth", "loops", "ops"), help="run one group of the grid")
     parser.add_argument("--repeats", type=int, default=10, help="timed steps per run (>= 5)")
     args = parser.parse_args(argv)
     out = pathlib.Path(args.out)

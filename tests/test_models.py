@@ -204,6 +204,65 @@ def test_conv2d_transpose_is_the_adjoint_of_conv2d(x64, k):
     assert not tree_allclose(wrong, lhs, rtol=1e-3, atol=1e-3)
 
 
+def _conv_problem(k, seed=4):
+    """y (2, 5, 6, 2), a kernel (k, k, 2, 3), tangents of both and a cotangent, float64."""
+    rng = np.random.default_rng(seed)
+    y, y_dot = rng.standard_normal((2, 2, 5, 6, 2))
+    kernel, kernel_dot = rng.standard_normal((2, k, k, 2, 3))
+    cotangent = rng.standard_normal((2, 5, 6, 3))
+    return y, kernel, y_dot, kernel_dot, cotangent
+
+
+@pytest.mark.parametrize("k", [1, 3, 5])
+def test_conv2d_derivatives_match_its_definition(x64, k):
+    # conv2d is bilinear: its JVP is conv(dY, K) + conv(Y, dK), and its VJP is the adjoint of
+    # that map. Both are checked against the numpy definition (the custom derivative that
+    # keeps CPU loops fast must not change them).
+    y, kernel, y_dot, kernel_dot, cotangent = _conv_problem(k)
+    out, tangent = jax.jvp(conv2d, (jnp.asarray(y), jnp.asarray(kernel)), (jnp.asarray(y_dot), jnp.asarray(kernel_dot)))
+    assert tree_allclose(out, _conv2d_reference(y, kernel), rtol=1e-10, atol=1e-10)
+    expected = _conv2d_reference(y_dot, kernel) + _conv2d_reference(y, kernel_dot)
+    assert tree_allclose(tangent, expected, rtol=1e-10, atol=1e-10)
+    _, vjp = jax.vjp(conv2d, jnp.asarray(y), jnp.asarray(kernel))
+    y_bar, kernel_bar = vjp(jnp.asarray(cotangent))
+    assert y_bar.shape == y.shape and kernel_bar.shape == kernel.shape
+    assert np.isclose(np.vdot(y_bar, y_dot), np.vdot(cotangent, _conv2d_reference(y_dot, kernel)), rtol=1e-10)
+    assert np.isclose(np.vdot(kernel_bar, kernel_dot), np.vdot(cotangent, _conv2d_reference(y, kernel_dot)), rtol=1e-10)
+
+
+def test_conv2d_cpu_tangent_is_the_plain_one(x64):
+    # The CPU layout of the derivative (run by the tests on CPU) and the plain one (GPU, TPU)
+    # are the same map.
+    from imexjax.models._conv import _tangent, _tangent_for_cpu
+
+    arrays = [jnp.asarray(a) for a in _conv_problem(3)[:4]]
+    assert tree_allclose(_tangent_for_cpu(*arrays), _tangent(*arrays), rtol=1e-10, atol=1e-10)
+
+
+def test_conv2d_gradients_inside_a_loop_and_of_second_order(x64):
+    # A scanned stack of conv2d steps differentiates as the unrolled one, and by finite
+    # differences; forward-over-reverse (a Hessian-vector product) works too.
+    y, kernel, _, kernel_dot, _ = _conv_problem(3)
+    kernels = jnp.stack([jnp.asarray(kernel[..., :2]) * 0.3, jnp.asarray(kernel_dot[..., :2]) * 0.3])
+    direction = jnp.asarray(np.random.default_rng(5).standard_normal(kernels.shape))
+
+    def loss(kernels, unroll):
+        def step(state, k):
+            return state + 0.5 * jnp.tanh(conv2d(state, k)), None
+
+        final, _ = jax.lax.scan(step, jnp.asarray(y), kernels, unroll=unroll)
+        return jnp.sum(final**2)
+
+    rolled = jax.grad(loss)(kernels, 1)
+    assert tree_allclose(rolled, jax.grad(loss)(kernels, 2), rtol=1e-10, atol=1e-10)
+    eps = 1e-6
+    central = (loss(kernels + eps * direction, 1) - loss(kernels - eps * direction, 1)) / (2 * eps)
+    assert np.isclose(jnp.vdot(rolled, direction), central, rtol=1e-6)
+    hvp = jax.jvp(lambda k: jax.grad(loss)(k, 1), (kernels,), (direction,))[1]
+    hvp_fd = (jax.grad(loss)(kernels + eps * direction, 1) - jax.grad(loss)(kernels - eps * direction, 1)) / (2 * eps)
+    assert tree_allclose(hvp, hvp_fd, rtol=1e-5, atol=1e-5)
+
+
 @pytest.mark.parametrize("symmetric", [True, False])
 def test_explicit_layer_forms(symmetric):
     # symmetric: f(Y) = -K^T sigma(N(K Y)); general: f(Y) = K2 sigma(N(K1 Y)).
@@ -430,6 +489,31 @@ def test_unknown_normalization():
 def test_unknown_imex_form():
     with pytest.raises(ValueError, match=r"unknown imex_form 'exact'"):
         TimeSteppingNet(TINY_GEOMETRY, in_channels=1, num_outputs=2, imex_form="exact", rngs=nnx.Rngs(0))
+
+
+def test_unknown_dtype():
+    with pytest.raises(ValueError, match=r"unknown dtype 'float16'; choose one of float32, bfloat16"):
+        TimeSteppingNet(TINY_GEOMETRY, in_channels=1, num_outputs=2, dtype="float16", rngs=nnx.Rngs(0))
+
+
+def test_bfloat16_network_computes_in_bfloat16_and_keeps_float32_parameters_and_outputs():
+    # Mixed precision: bfloat16 states, float32 parameters and logits, and gradients close to
+    # those of the float32 network with the same parameters.
+    x = _images((2, 8, 8, 1))
+    net32 = _net("imex")
+    net16 = _net("imex", dtype="bfloat16")
+    assert _features(net16, x).dtype == jnp.bfloat16 and _features(net32, x).dtype == jnp.float32
+    logits16, logits32 = _apply(net16, x), _apply(net32, x)
+    assert logits16.dtype == jnp.float32
+    assert 0 < float(jnp.max(jnp.abs(logits16 - logits32))) < 0.05 * float(jnp.max(jnp.abs(logits32)))
+
+    def grads(net):
+        return jax.tree.leaves(nnx.grad(lambda n: jnp.mean(n(x) ** 2))(net))
+
+    for g16, g32 in zip(grads(net16), grads(net32), strict=True):
+        assert g16.dtype == jnp.float32
+        cosine = jnp.vdot(g16, g32) / (jnp.linalg.norm(g16) * jnp.linalg.norm(g32) + 1e-30)
+        assert float(cosine) > 0.98
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,9 @@ from imexjax.train import (
     ConfigError,
     InMemoryBatches,
     SegmentationTask,
+    TrainConfig,
     TrainingDivergedError,
+    check_workdir,
     load_run,
     qtips_config,
     run_qtips,
@@ -168,7 +170,22 @@ def test_a_workdir_of_another_config_is_refused_untouched(tiny_run):
     before = snapshot(workdir)
     with pytest.raises(ConfigError, match="another configuration .*integrator"):
         run_qtips(TINY.replace(epochs=3, integrator="euler"), workdir, progress=False)
+    with pytest.raises(ConfigError, match="another configuration .*dtype: 'float32' -> 'bfloat16'"):
+        run_qtips(TINY.replace(epochs=3, dtype="bfloat16"), workdir, progress=False)
     assert snapshot(workdir) == before
+
+
+def test_a_run_resumes_with_other_loop_settings_and_from_an_older_config(tiny_run, tmp_path):
+    # unroll and remat change how the steps compile, not what they compute; a config.json
+    # written before a field existed (here dtype, and unroll=None) reads as the defaults.
+    workdir, _ = tiny_run
+    saved = json.loads((workdir / "config.json").read_text())
+    older = {k: v for k, v in saved.items() if k != "dtype"} | {"unroll": None}
+    (tmp_path / "config.json").write_text(json.dumps(older))
+    check_workdir(TINY.replace(epochs=3, unroll=2, remat=True), tmp_path)
+    assert TrainConfig.from_json(older) == TINY.replace(epochs=3)
+    with pytest.raises(ConfigError, match="another configuration .*dtype"):
+        check_workdir(TINY.replace(epochs=3, dtype="bfloat16"), tmp_path)
 
 
 @pytest.mark.parametrize(
@@ -219,7 +236,11 @@ def test_cli_rejects_a_corrupt_png_and_bad_labels(tmp_path, capsys):
 
 
 def test_cli_unknown_integrator_or_config_exits_without_traceback():
-    for argv in (["--integrator", "leapfrog"], ["--integrator", "imex", "--config", "huge"]):
+    for argv in (
+        ["--integrator", "leapfrog"],
+        ["--integrator", "imex", "--config", "huge"],
+        ["--integrator", "imex", "--dtype", "float16"],
+    ):
         finished = subprocess.run([sys.executable, str(CLI), *argv], capture_output=True, text=True, timeout=120)
         assert finished.returncode == 2
         assert "invalid choice" in finished.stderr and "Traceback" not in finished.stderr
