@@ -40,13 +40,11 @@ def _correlate_for_kernel_gradient(y: jax.Array, kernel: jax.Array) -> jax.Array
     Returns:
       Shape (B, H, W, C_out).
     """
-    half = kernel.shape[0] // 2
-    padded = jnp.pad(y, ((0, 0), (half, half), (half, half), (0, 0)))
     out = jax.lax.conv_general_dilated(
-        jnp.transpose(padded, (3, 1, 2, 0)),
+        jnp.transpose(y, (3, 1, 2, 0)),
         jnp.transpose(kernel, (2, 0, 1, 3)),
         window_strides=(1, 1),
-        padding="VALID",
+        padding="SAME",
         dimension_numbers=("CHWN", "IHWO", "HWNC"),
     )
     return jnp.transpose(out, (2, 0, 1, 3))
