@@ -1,18 +1,21 @@
 """Run the benchmark grid behind `benchmarks/README.md` and write its tables and plot.
 
     python benchmarks/sweep.py --out benchmarks/results            # CPU grid (about 25 min on 2 cores)
-    python benchmarks/sweep.py --out benchmarks/results --only ratios
+    python benchmarks/sweep.py --out benchmarks/results --only ratios --passes 2
 
 Each configuration runs `benchmarks/train_step.py --json` (and, where torch is installed,
 `benchmarks/torch_reference.py --json`) in a fresh process, so compile caches and allocator
-state do not carry over. Writes `OUT/results.jsonl` (one line per run), `OUT/tables.md` and
-`OUT/depth.png` (step time and compile time against depth).
+state do not carry over. Results are appended to `OUT/results.jsonl` (one line per run), and
+`OUT/tables.md` and `OUT/depth.png` (step time and compile time against depth) are rebuilt
+from every line of it: a configuration run more than once (more passes, or a later call) is
+shown as the median of its runs (the tables' first line says over how many).
 """
 
 import argparse
 import importlib.util
 import json
 import pathlib
+import statistics
 import subprocess
 import sys
 
@@ -70,17 +73,45 @@ def grid(only: str | None) -> list[tuple[str, str, list[str]]]:
     return runs
 
 
+CONFIGURATION_KEYS = ("group", "script", "integrator", "width", "steps", "batch", "size", "unroll", "remat", "dtype",
+                      "channels", "height")  # fmt: skip
+
+
+def medians(results: list[dict]) -> list[dict]:
+    """One row per configuration, in order of first appearance: the median of each timing over its runs.
+
+    Args:
+      results: successful runs, as written to results.jsonl.
+
+    Returns:
+      The first run of each configuration with every `*_ms`, `*_s`, `*_bytes` and `*_per_s`
+      value replaced by the median over the runs of that configuration, and `runs`, their count.
+    """
+    groups: dict[tuple, list[dict]] = {}
+    for result in results:
+        groups.setdefault(tuple(str(result.get(key)) for key in CONFIGURATION_KEYS), []).append(result)
+    rows = []
+    for runs in groups.values():
+        row = dict(runs[0], runs=len(runs))
+        for key, value in runs[0].items():
+            if key.endswith(("_ms", "_s", "_bytes", "_per_s")) and isinstance(value, (int, float)):
+                row[key] = statistics.median(r[key] for r in runs if r.get(key) is not None)
+        rows.append(row)
+    return rows
+
+
 def loop_name(result: dict) -> str:
     name = {1: "scan", "all": "full unroll"}.get(result.get("unroll"), f"unroll {result.get('unroll')}")
     return name + (" + remat" if result.get("remat") else "")
 
 
 def tables(results: list[dict]) -> str:
-    ok = [r for r in results if "error" not in r]
+    ok = medians([r for r in results if "error" not in r])
     lines = []
     first = ok[0] if ok else {}
     machine = f"device {first.get('device_kind')}, jax {first.get('jax_version')}"
-    lines.append(f"Backend {first.get('backend')}, {machine}.\n")
+    counts = "/".join(str(count) for count in sorted({r["runs"] for r in ok}))
+    lines.append(f"Backend {first.get('backend')}, {machine}; medians over {counts} run(s) of each.\n")
     ratios = [r for r in ok if r["group"] == "ratios"]
     if ratios:
         lines += ["| integrator | width | dtype | implementation | step (ms) | forward (ms) | compile (s) |",
@@ -133,7 +164,7 @@ def tables(results: list[dict]) -> str:
 
 
 def plot(results: list[dict], path: pathlib.Path) -> None:
-    depth = [r for r in results if "error" not in r and r["group"] == "depth"]
+    depth = [r for r in medians([r for r in results if "error" not in r]) if r["group"] == "depth"]
     if not depth:
         return
     figure, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
@@ -157,12 +188,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="benchmarks/results", help="folder for results.jsonl, tables.md, depth.png")
     parser.add_argument("--only", choices=("ratios", "depth", "loops", "ops"), help="run one group of the grid")
     parser.add_argument("--repeats", type=int, default=10, help="timed steps per run (>= 5)")
+    parser.add_argument("--passes", type=int, default=1, help="times to run the whole grid, interleaved (>= 1)")
     args = parser.parse_args(argv)
+    if args.passes < 1:
+        parser.error("--passes must be >= 1")
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     results = []
     with open(out / "results.jsonl", "a") as log:
-        for group, script, options in grid(args.only):
+        for group, script, options in grid(args.only) * args.passes:
             result = {"group": group, **run(script, options, args.repeats)}
             print(json.dumps(result), file=log, flush=True)
             timings = {k: round(v, 1) for k, v in result.items() if k.endswith(("_ms", "_s")) and v is not None}

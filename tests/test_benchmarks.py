@@ -44,3 +44,23 @@ def test_conv_in_loop_times_both_convolutions_in_both_loops(capsys):
     for name in ("lax", "imexjax"):
         for loop in ("scan", "unrolled"):
             assert result[f"{name}_{loop}_ms"] > 0 and f"{name}_{loop}_compile_s" in result
+
+
+def test_sweep_tables_show_the_median_of_repeated_configurations():
+    sweep = load("sweep")
+    base = {"group": "depth", "script": "train_step.py", "integrator": "imex", "width": 16, "steps": 8, "batch": 8,
+            "size": 64, "unroll": 1, "remat": False, "dtype": "float32", "fwd_ms": 1.0, "compile_s": 2.0,
+            "temp_bytes": 2**20, "backend": "cpu", "device_kind": "cpu", "jax_version": "x"}  # fmt: skip
+    runs = [dict(base, step_ms=t) for t in (300.0, 100.0, 200.0)] + [dict(base, steps=32, step_ms=50.0)]
+    rows = sweep.medians(runs)
+    assert [(r["steps"], r["step_ms"], r["runs"]) for r in rows] == [(8, 200.0, 3), (32, 50.0, 1)]
+    table = sweep.tables([*runs, {"group": "depth", "error": "boom", "cmd": ["python", "train_step.py"]}])
+    assert "| 8 | scan | 200 | 2.0 | 1 |" in table and "| 32 | scan | 50 |" in table
+    assert "medians over 1/3 run(s)" in table and "- failed: `train_step.py`: boom" in table
+
+
+def test_sweep_rejects_zero_passes(capsys, tmp_path):
+    with pytest.raises(SystemExit) as exit_info:
+        load("sweep").main(["--passes", "0", "--out", str(tmp_path / "out")])
+    assert exit_info.value.code == 2 and "--passes must be >= 1" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
