@@ -4,7 +4,7 @@ XLA's CPU compiler runs a convolution fast only in its canonical layout (`NHWC` 
 `HWIO` kernel, `NHWC` output). Unrolled, it rewrites the convolutions of JAX's gradient
 rules into that layout; inside a `lax.scan` body it does not, and the two it leaves alone,
 the input gradient (an `HWOI` kernel) and the kernel gradient (a convolution over the batch
-with an image-sized window), run 5-20x more slowly (`benchmarks/conv_in_loop.py`). So on CPU
+with an image-sized window), run 10-25x more slowly (`benchmarks/conv_in_loop.py`). So on CPU
 the derivative of `conv2d` is written so that JAX's transpose of it is already canonical:
 
 - the input term `conv(dY, K)` is an `HWOI` convolution of `K` with its channel axes swapped,
