@@ -3,8 +3,11 @@
     python benchmarks/implicit_vs_conv.py --channels 32 --batch 8 --height 64 --width 64 --json
 
 Forward and forward+backward (gradient with respect to the state and the kernel) of:
-`resolve`, the ConvDiffusion solve by rfft2; `conv`, a full 3x3 convolution C -> C (what one
-explicit layer applies twice); `depthwise`, a 3x3 depthwise convolution (what C itself is).
+`resolve`, the ConvDiffusion solve by rfft2; `resolve_channels_last`, the same solve with the
+rfft2 taken over axes (H, W) of the channels-last array instead of moving the channels in
+front (the layout question); `resolve_bfloat16`, the solve of a bfloat16 state (float32 FFT
+inside, cast back); `conv`, a full 3x3 convolution C -> C (what one explicit layer applies
+twice); `depthwise`, a 3x3 depthwise convolution (what C itself is).
 Medians over the timed calls after a warm-up, each synchronized with `block_until_ready`.
 """
 
@@ -19,6 +22,15 @@ import jax.numpy as jnp
 
 from imexjax import ConvDiffusion
 from imexjax.models import conv2d
+from imexjax.operators import kernel_spectrum
+
+
+def resolve_channels_last(y: jax.Array, kernel: jax.Array) -> jax.Array:
+    """`ConvDiffusion(zero_mean=True).resolve(1.0, y, kernel)` with rfft2 over axes (1, 2) of (B, H, W, C)."""
+    height, width = y.shape[1:3]
+    spectrum = kernel_spectrum(kernel - jnp.mean(kernel, axis=(0, 1)), height, width)  # (C, H, W//2+1)
+    factor = jnp.moveaxis(1.0 / (1.0 + spectrum.real**2 + spectrum.imag**2), 0, -1)  # (H, W//2+1, C)
+    return jnp.fft.irfft2(jnp.fft.rfft2(y, axes=(1, 2)) * factor, s=(height, width), axes=(1, 2))
 
 
 def median_ms(function, *args, repeats: int) -> float:
@@ -47,6 +59,8 @@ def main(argv: list[str] | None = None) -> dict:
     solver = ConvDiffusion(zero_mean=True)
     operations = {
         "resolve": (lambda y, k: solver.resolve(1.0, y, k), implicit_kernel),
+        "resolve_channels_last": (resolve_channels_last, implicit_kernel),
+        "resolve_bfloat16": (lambda y, k: solver.resolve(1.0, y.astype(jnp.bfloat16), k), implicit_kernel),
         "conv": (conv2d, full_kernel),
         "depthwise": (
             lambda y, k: jax.lax.conv_general_dilated(
@@ -67,9 +81,8 @@ def main(argv: list[str] | None = None) -> dict:
         print(json.dumps(result))
     else:
         for name in operations:
-            print(
-                f"{name:9s} forward {result[f'{name}_fwd_ms']:8.2f} ms   fwd+bwd {result[f'{name}_fwd_bwd_ms']:8.2f} ms"
-            )
+            forward, both = result[f"{name}_fwd_ms"], result[f"{name}_fwd_bwd_ms"]
+            print(f"{name:21s} forward {forward:8.2f} ms   fwd+bwd {both:8.2f} ms")
     return result
 
 

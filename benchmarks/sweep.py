@@ -146,15 +146,16 @@ def tables(results: list[dict]) -> str:
     if ops:
         lines += [
             "| batch x H x W x C | resolve fwd | 3x3 conv fwd | depthwise fwd | resolve fwd+bwd | 3x3 conv fwd+bwd "
-            "| resolve / conv (fwd+bwd) |",
-            "|---|---:|---:|---:|---:|---:|---:|",
+            "| resolve / conv (fwd+bwd) | resolve, channels-last rfft2 (fwd+bwd) | resolve, bfloat16 state (fwd+bwd) |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for r in ops:
             ratio = r["resolve_fwd_bwd_ms"] / r["conv_fwd_bwd_ms"]
+            variants = [r.get(f"resolve_{name}_fwd_bwd_ms", float("nan")) for name in ("channels_last", "bfloat16")]
             lines.append(
                 f"| {r['batch']} x {r['height']} x {r['width']} x {r['channels']} | {r['resolve_fwd_ms']:.2f} | "
                 f"{r['conv_fwd_ms']:.2f} | {r['depthwise_fwd_ms']:.2f} | {r['resolve_fwd_bwd_ms']:.2f} | "
-                f"{r['conv_fwd_bwd_ms']:.2f} | {ratio:.2f} |"
+                f"{r['conv_fwd_bwd_ms']:.2f} | {ratio:.2f} | {variants[0]:.2f} | {variants[1]:.2f} |"
             )
         lines.append("")
     failed = [r for r in results if "error" in r]

@@ -64,3 +64,22 @@ def test_sweep_rejects_zero_passes(capsys, tmp_path):
         load("sweep").main(["--passes", "0", "--out", str(tmp_path / "out")])
     assert exit_info.value.code == 2 and "--passes must be >= 1" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_implicit_vs_conv_times_every_operation_and_its_layout_variant_solves_the_same_system(capsys):
+    import jax
+    import numpy as np
+
+    from imexjax import ConvDiffusion
+
+    module = load("implicit_vs_conv")
+    y = jax.random.normal(jax.random.key(1), (2, 8, 6, 3))
+    kernel = jax.random.normal(jax.random.key(2), (3, 3, 3))
+    np.testing.assert_allclose(
+        module.resolve_channels_last(y, kernel), ConvDiffusion(zero_mean=True).resolve(1.0, y, kernel), atol=1e-5
+    )
+    options = ["--channels", "3", "--batch", "2", "--height", "8", "--width", "6", "--repeats", "2", "--json"]
+    result = module.main(options)
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == result
+    for name in ("resolve", "resolve_channels_last", "resolve_bfloat16", "conv", "depthwise"):
+        assert result[f"{name}_fwd_ms"] > 0 and result[f"{name}_fwd_bwd_ms"] > 0
