@@ -43,10 +43,10 @@ def integrate(
       num_steps: N; required only when `args` has no leaves, otherwise it must agree.
       unroll: steps unrolled per loop iteration of `jax.lax.scan`: an int >= 1, or True
         for all of them. The rolled loop (1) compiles in a time independent of N and, on
-        every backend, steps as fast as the unrolled one for the layers of
-        `imexjax.models` (`benchmarks/README.md`). On CPU, XLA runs the gradient of a
-        plain `jax.lax.conv_general_dilated` 5-20x more slowly inside a loop: convolve with
-        `imexjax.models.conv2d` in your own fields, or unroll.
+        CPU, steps as fast as the unrolled one for the layers of `imexjax.models`
+        (`benchmarks/README.md`; GPU and TPU not yet measured). On CPU, XLA runs the
+        gradient of a plain `jax.lax.conv_general_dilated` about 20x more slowly inside a
+        loop: convolve with `imexjax.models.conv2d` in your own fields, or unroll.
       remat: rematerialize each step in the backward pass (`jax.checkpoint`), trading
         compute for memory that no longer grows with N.
       trajectory: return every state instead of the last one.
