@@ -83,3 +83,33 @@ def test_implicit_vs_conv_times_every_operation_and_its_layout_variant_solves_th
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == result
     for name in ("resolve", "resolve_channels_last", "resolve_bfloat16", "conv", "depthwise"):
         assert result[f"{name}_fwd_ms"] > 0 and result[f"{name}_fwd_bwd_ms"] > 0
+
+
+def test_qtips_step_counts_the_flops_of_every_step_and_projects_the_run(capsys):
+    module = load("qtips_step")
+    rolled = module.main(["--config", "tiny", "--unroll", "1", "--repeats", "5", "--peak-tflops", "2", "--json"])
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == rolled
+    for key in ("step_ms", "compile_s", "gflop", "tflop_per_s", "peak_bytes", "backend", "device_kind", "jax_version"):
+        assert key in rolled
+    assert (rolled["config"], rolled["geometry"], rolled["batch"], rolled["size"]) == ("tiny", [[3, 8]], 8, 64)
+    assert rolled["steps_per_epoch"] == 32 // 8 and rolled["epochs"] == 2
+    assert rolled["projected_run_s"] == pytest.approx(2 * 4 * rolled["step_ms"] / 1e3)
+    assert rolled["tflop_per_s"] == pytest.approx(rolled["gflop"] / rolled["step_ms"])
+    assert rolled["fraction_of_peak"] == pytest.approx(rolled["tflop_per_s"] / 2)
+    # XLA counts a rolled loop body once: the count must not depend on how the loop is unrolled.
+    unrolled = module.main(["--config", "tiny", "--unroll", "2", "--repeats", "5"])
+    assert unrolled["gflop"] == pytest.approx(rolled["gflop"], rel=1e-3) and unrolled["unroll"] == 2
+    assert "GFLOP" in capsys.readouterr().out
+
+
+def test_qtips_step_rejects_bad_options(capsys):
+    module = load("qtips_step")
+    for options, message in (
+        (["--unroll", "0"], "--unroll must be >= 1"),
+        (["--peak-tflops", "0"], "--peak-tflops must be positive"),
+        (["--repeats", "4"], "--repeats must be >= 5"),
+        (["--config", "huge"], "invalid choice: 'huge'"),
+    ):
+        with pytest.raises(SystemExit) as exit_info:
+            module.main(options)
+        assert exit_info.value.code == 2 and message in capsys.readouterr().err

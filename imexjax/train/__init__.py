@@ -16,6 +16,7 @@ from ._depth import DepthTask as DepthTask
 from ._distributed import check_batch_size as check_batch_size
 from ._distributed import data_mesh as data_mesh
 from ._distributed import initialize_distributed as initialize_distributed
+from ._distributed import replicate as replicate
 from ._distributed import shard_batch as shard_batch
 from ._loop import RunResult as RunResult
 from ._loop import TrainingDivergedError as TrainingDivergedError
@@ -24,6 +25,7 @@ from ._loop import check_workdir as check_workdir
 from ._loop import environment_info as environment_info
 from ._loop import evaluate as evaluate
 from ._loop import make_optimizer as make_optimizer
+from ._loop import make_train_step as make_train_step
 from ._loop import train_and_evaluate as train_and_evaluate
 from ._losses import class_weights_from_labels as class_weights_from_labels
 from ._losses import weighted_cross_entropy as weighted_cross_entropy

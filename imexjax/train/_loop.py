@@ -8,6 +8,7 @@ import pathlib
 import platform
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 import flax
@@ -154,41 +155,15 @@ def train_and_evaluate(
     if writer:
         _write_history(workdir / "history.jsonl", history)
 
-    def forward_train(params, rest, inputs):
-        """Outputs and the updated running statistics of batch normalization (else `rest` as is)."""
-        model = nnx.merge(graphdef, params, rest, copy=True)  # fresh variables of this trace, mutable
-        outputs = model(inputs)
-        return outputs, nnx.state(model, nnx.Not(nnx.Param))
+    train_step = make_train_step(graphdef, optimizer, task, mesh)
 
     def forward(params, rest, inputs):
         return nnx.merge(eval_graphdef, params, rest)(inputs)
-
-    # Data parallelism by shard_map: each device runs the step on its rows of the batch and the
-    # gradients are averaged over the `data` axis. (XLA's automatic partitioning of the FFT
-    # solve fails on CPU: "fft_thunk ... IsMonotonicWithDim0Major".)
-    def local_train_step(state, inputs, targets):
-        def objective(params):
-            outputs, rest = forward_train(params, state["rest"], inputs)
-            loss, sums = task.loss(outputs, targets)
-            return loss, (sums, rest)
-
-        (_, (sums, rest)), grads = jax.value_and_grad(objective, has_aux=True)(state["params"])
-        grads = jax.lax.pmean(grads, "data")
-        rest = jax.lax.pmean(rest, "data")  # running statistics averaged over the devices' batches
-        updates, opt_state = optimizer.update(grads, state["opt_state"], state["params"])
-        params = optax.apply_updates(state["params"], updates)
-        return {"params": params, "rest": rest, "opt_state": opt_state}, jax.lax.psum(sums, "data")
 
     def local_eval_step(params, rest, inputs, targets):
         return jax.lax.psum(task.eval_sums(forward(params, rest, inputs), targets), "data")
 
     replicated, rows = PartitionSpec(), PartitionSpec("data")
-    train_step = jax.jit(
-        jax.shard_map(
-            local_train_step, mesh=mesh, in_specs=(replicated, rows, rows), out_specs=(replicated, replicated)
-        ),
-        donate_argnums=0,
-    )
     eval_steps = {
         "sharded": jax.jit(
             jax.shard_map(
@@ -254,6 +229,47 @@ def train_and_evaluate(
     if writer:
         _write_json_atomic(workdir / "metrics.json", metrics)
     return RunResult(metrics, history, nnx.merge(eval_graphdef, best_state["params"], best_state["rest"]))
+
+
+def make_train_step(
+    graphdef: nnx.GraphDef, optimizer: optax.GradientTransformation, task: Task, mesh: Mesh
+) -> Callable[[dict[str, Any], jax.Array, jax.Array], tuple[dict[str, Any], dict[str, jax.Array]]]:
+    """The jitted training step of `train_and_evaluate`: `(state, inputs, targets) -> (state, sums)`.
+
+    `state` is `{"params", "rest", "opt_state"}` (`rest`: batch-norm running statistics, if
+    any), replicated over `mesh`; `inputs` (B, H, W, C) and `targets` are sharded over its
+    `data` axis by rows. Each device runs the step on its rows, the gradients are averaged
+    over `data` (shard_map: XLA's automatic partitioning of the FFT solve fails on CPU,
+    "fft_thunk ... IsMonotonicWithDim0Major"), and `sums` are `task.loss`'s sums over the
+    whole batch. The input state's buffers are donated.
+    """
+
+    def forward_train(params, rest, inputs):
+        """Outputs and the updated running statistics of batch normalization (else `rest` as is)."""
+        model = nnx.merge(graphdef, params, rest, copy=True)  # fresh variables of this trace, mutable
+        outputs = model(inputs)
+        return outputs, nnx.state(model, nnx.Not(nnx.Param))
+
+    def local_train_step(state, inputs, targets):
+        def objective(params):
+            outputs, rest = forward_train(params, state["rest"], inputs)
+            loss, sums = task.loss(outputs, targets)
+            return loss, (sums, rest)
+
+        (_, (sums, rest)), grads = jax.value_and_grad(objective, has_aux=True)(state["params"])
+        grads = jax.lax.pmean(grads, "data")
+        rest = jax.lax.pmean(rest, "data")  # running statistics averaged over the devices' batches
+        updates, opt_state = optimizer.update(grads, state["opt_state"], state["params"])
+        params = optax.apply_updates(state["params"], updates)
+        return {"params": params, "rest": rest, "opt_state": opt_state}, jax.lax.psum(sums, "data")
+
+    replicated, rows = PartitionSpec(), PartitionSpec("data")
+    return jax.jit(
+        jax.shard_map(
+            local_train_step, mesh=mesh, in_specs=(replicated, rows, rows), out_specs=(replicated, replicated)
+        ),
+        donate_argnums=0,
+    )
 
 
 def _train_epoch(train_step, state, batches, mesh, epoch, config, task, progress) -> tuple[Any, dict[str, float]]:

@@ -1,0 +1,153 @@
+"""Time the training step of a Q-tips preset, count its FLOPs and project the run's training time.
+
+    python benchmarks/qtips_step.py --config paper --integrator imex --json
+    python benchmarks/qtips_step.py --config paper --peak-tflops 495 --json   # H100 SXM, TF32 dense
+
+The step is the one `experiments/qtips.py` trains with (`imexjax.train.make_train_step`: the
+preset's network, weighted cross entropy, Adam with the preset's schedule) on one batch of
+generated Q-tips images. `step_ms` is the median over the timed steps after one warm-up step,
+each synchronized with `block_until_ready`.
+
+`gflop` is XLA's count for one step (forward, backward and update). XLA's cost analysis counts
+a loop body once, whatever its trip count, so the count comes from the same step with every
+loop unrolled (lowered, not compiled or run). `projected_run_s` is `epochs x steps per epoch
+x step_ms`: training only, without the per-epoch validation and checkpoints that
+`experiments/qtips.py` adds, so the measured run is longer.
+"""
+
+import argparse
+import dataclasses
+import json
+import statistics
+import sys
+import time
+
+import jax
+from flax import nnx
+
+from imexjax.data.qtips import NUM_CLASSES, generate_qtips
+from imexjax.models import DTYPES, INTEGRATORS
+from imexjax.train import (
+    QTIPS_PRESETS,
+    SegmentationTask,
+    TrainConfig,
+    build_model,
+    class_weights_from_labels,
+    data_mesh,
+    make_optimizer,
+    make_train_step,
+    normalize_images,
+    qtips_config,
+    replicate,
+    shard_batch,
+)
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", default="paper", choices=tuple(QTIPS_PRESETS))
+    parser.add_argument("--integrator", choices=tuple(INTEGRATORS), help="default: the preset's")
+    parser.add_argument("--dtype", choices=DTYPES, help="default: the preset's")
+    parser.add_argument("--unroll", type=int, help="steps unrolled per loop iteration (default: the preset's)")
+    parser.add_argument("--remat", action="store_true", help="rematerialize each step in the backward pass")
+    parser.add_argument("--repeats", type=int, default=10, help="timed steps (>= 5)")
+    parser.add_argument("--peak-tflops", type=float, help="the device's peak TFLOP/s, to report the fraction reached")
+    parser.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    args = parser.parse_args(argv)
+    if args.repeats < 5:
+        parser.error("--repeats must be >= 5")
+    if args.unroll is not None and args.unroll < 1:
+        parser.error("--unroll must be >= 1")
+    if args.peak_tflops is not None and args.peak_tflops <= 0:
+        parser.error("--peak-tflops must be positive")
+    return args
+
+
+def benchmark_config(args: argparse.Namespace) -> TrainConfig:
+    """The preset `args.config` with the command line's integrator, dtype and loop settings."""
+    config = qtips_config(args.config).replace(integrator=args.integrator, dtype=args.dtype, unroll=args.unroll)
+    return dataclasses.replace(config, remat=config.remat or args.remat)
+
+
+def _step_and_state(config: TrainConfig, task: SegmentationTask, mesh):
+    """The jitted training step of `config` and its initial state, replicated over `mesh`."""
+    model = build_model(config, in_channels=1, num_outputs=NUM_CLASSES)
+    graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+    steps_per_epoch = config.num_train // config.batch_size  # run_qtips drops the partial last batch
+    optimizer = make_optimizer(config, steps_per_epoch)
+    state = replicate(mesh, {"params": params, "rest": rest, "opt_state": optimizer.init(params)})
+    return make_train_step(graphdef, optimizer, task, mesh), state
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    config = benchmark_config(args)
+    images, labels = generate_qtips(config.batch_size, seed=config.seed)
+    task = SegmentationTask(
+        NUM_CLASSES, class_weights_from_labels(labels, NUM_CLASSES) if config.class_weighted else None
+    )
+    mesh = data_mesh()
+    inputs, targets = shard_batch(mesh, (normalize_images(images, images.mean(), images.std()), labels.astype("int32")))
+
+    unrolled_step, unrolled_state = _step_and_state(
+        dataclasses.replace(config, unroll=max(steps for steps, _ in config.geometry)), task, mesh
+    )
+    gflop = unrolled_step.lower(unrolled_state, inputs, targets).cost_analysis()["flops"] / 1e9
+
+    train_step, state = _step_and_state(config, task, mesh)
+    start = time.perf_counter()
+    compiled = train_step.lower(state, inputs, targets).compile()
+    compile_s = time.perf_counter() - start
+    memory = compiled.memory_analysis()
+    state, sums = compiled(state, inputs, targets)
+    jax.block_until_ready(sums)
+    times = []
+    for _ in range(args.repeats):
+        start = time.perf_counter()
+        state, sums = compiled(state, inputs, targets)
+        jax.block_until_ready(sums)
+        times.append(time.perf_counter() - start)
+    step_s = statistics.median(times)
+    steps_per_epoch = config.num_train // config.batch_size
+    device = jax.devices()[0]
+    result = {
+        "config": config.name,
+        "integrator": config.integrator,
+        "dtype": config.dtype,
+        "geometry": [list(block) for block in config.geometry],
+        "batch": config.batch_size,
+        "size": int(images.shape[1]),
+        "unroll": config.unroll,
+        "remat": config.remat,
+        "repeats": args.repeats,
+        "step_ms": 1e3 * step_s,
+        "step_ms_min": 1e3 * min(times),
+        "compile_s": compile_s,
+        "gflop": gflop,
+        "tflop_per_s": gflop / 1e3 / step_s,
+        "peak_tflops": args.peak_tflops,
+        "fraction_of_peak": None if args.peak_tflops is None else gflop / 1e3 / step_s / args.peak_tflops,
+        "steps_per_epoch": steps_per_epoch,
+        "epochs": config.epochs,
+        "projected_run_s": config.epochs * steps_per_epoch * step_s,
+        "peak_bytes": (device.memory_stats() or {}).get("peak_bytes_in_use"),
+        "temp_bytes": getattr(memory, "temp_size_in_bytes", None),
+        "loss": float(sums["loss"] / sums["count"]),
+        "backend": jax.default_backend(),
+        "device_kind": device.device_kind,
+        "jax_version": jax.__version__,
+    }
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(
+            f"{config.name} {config.integrator} {config.dtype} unroll={result['unroll']} remat={config.remat}: "
+            f"step {result['step_ms']:.1f} ms, {gflop:.1f} GFLOP ({result['tflop_per_s']:.3f} TFLOP/s), "
+            f"compile {compile_s:.1f} s, {config.epochs} epochs x {steps_per_epoch} steps ~ "
+            f"{result['projected_run_s'] / 60:.1f} min of training"
+        )
+    return result
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
