@@ -1,10 +1,12 @@
 """Run the benchmark grid behind `benchmarks/README.md` and write its tables and plot.
 
-    python benchmarks/sweep.py --out benchmarks/results            # CPU grid (about 25 min on 2 cores)
+    python benchmarks/sweep.py --out benchmarks/results            # CPU grid (about 30 min on 2 cores)
     python benchmarks/sweep.py --out benchmarks/results --only ratios --passes 2
+    python benchmarks/sweep.py --out gpu --only presets --peak-tflops 495   # H100 SXM, TF32 dense
 
 Each configuration runs `benchmarks/train_step.py --json` (and, where torch is installed,
-`benchmarks/torch_reference.py --json`) in a fresh process, so compile caches and allocator
+`benchmarks/torch_reference.py --json`; the `presets` group runs `benchmarks/qtips_step.py`, the
+training step of the Q-tips presets) in a fresh process, so compile caches and allocator
 state do not carry over. Results are appended to `OUT/results.jsonl` (one line per run), and
 `OUT/tables.md` and `OUT/depth.png` (step time and compile time against depth) are rebuilt
 from every line of it: a configuration run more than once (more passes, or a later call) is
@@ -45,7 +47,10 @@ def shape(integrator: str, width: int, steps: int, batch: int = 8, size: int = 6
             "--size", str(size)]  # fmt: skip
 
 
-def grid(only: str | None) -> list[tuple[str, str, list[str]]]:
+GROUPS = ("ratios", "depth", "loops", "ops", "presets")
+
+
+def grid(only: str | None, peak_tflops: float | None = None) -> list[tuple[str, str, list[str]]]:
     """(group, script, options) for every run."""
     runs = []
     if only in (None, "ratios"):
@@ -70,11 +75,16 @@ def grid(only: str | None) -> list[tuple[str, str, list[str]]]:
         for height, width, batch in ((64, 64, 8), (240, 320, 1), (480, 640, 1)):
             options = ["--channels", "32", "--batch", str(batch), "--height", str(height), "--width", str(width)]
             runs.append(("ops", "implicit_vs_conv.py", options))
+    if only in (None, "presets"):
+        peak = [] if peak_tflops is None else ["--peak-tflops", str(peak_tflops)]
+        for config in ("small", "paper"):
+            for integrator in ("euler", "imex"):
+                runs.append(("presets", "qtips_step.py", ["--config", config, "--integrator", integrator, *peak]))
     return runs
 
 
-CONFIGURATION_KEYS = ("group", "script", "integrator", "width", "steps", "batch", "size", "unroll", "remat", "dtype",
-                      "channels", "height")  # fmt: skip
+CONFIGURATION_KEYS = ("group", "script", "config", "integrator", "width", "steps", "batch", "size", "unroll", "remat",
+                      "dtype", "channels", "height")  # fmt: skip
 
 
 def medians(results: list[dict]) -> list[dict]:
@@ -158,6 +168,20 @@ def tables(results: list[dict]) -> str:
                 f"{r['conv_fwd_bwd_ms']:.2f} | {ratio:.2f} | {variants[0]:.2f} | {variants[1]:.2f} |"
             )
         lines.append("")
+    presets = [r for r in ok if r["group"] == "presets"]
+    if presets:
+        lines += ["| config | integrator | dtype | step (ms) | compile (s) | GFLOP per step | TFLOP/s | of peak "
+                  "| training, projected (min) | XLA temp memory (MiB) |",
+                  "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+        for r in presets:
+            peak = f"{r['tflop_per_s'] / r['peak_tflops']:.1%}" if r.get("peak_tflops") else "-"
+            temp = r.get("temp_bytes")
+            lines.append(
+                f"| {r['config']} | {r['integrator']} | {r['dtype']} | {r['step_ms']:.0f} | {r['compile_s']:.1f} | "
+                f"{r['gflop']:.0f} | {r['tflop_per_s']:.3g} | {peak} | {r['projected_run_s'] / 60:.1f} | "
+                f"{'-' if temp is None else f'{temp / 2**20:.0f}'} |"
+            )
+        lines.append("")
     failed = [r for r in results if "error" in r]
     for r in failed:
         lines.append(f"- failed: `{' '.join(r['cmd'][1:])}`: {r['error']}")
@@ -187,17 +211,20 @@ def plot(results: list[dict], path: pathlib.Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="benchmarks/results", help="folder for results.jsonl, tables.md, depth.png")
-    parser.add_argument("--only", choices=("ratios", "depth", "loops", "ops"), help="run one group of the grid")
+    parser.add_argument("--only", choices=GROUPS, help="run one group of the grid")
     parser.add_argument("--repeats", type=int, default=10, help="timed steps per run (>= 5)")
     parser.add_argument("--passes", type=int, default=1, help="times to run the whole grid, interleaved (>= 1)")
+    parser.add_argument("--peak-tflops", type=float, help="the device's peak TFLOP/s, for the presets' fraction of it")
     args = parser.parse_args(argv)
     if args.passes < 1:
         parser.error("--passes must be >= 1")
+    if args.peak_tflops is not None and args.peak_tflops <= 0:
+        parser.error("--peak-tflops must be positive")
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     results = []
     with open(out / "results.jsonl", "a") as log:
-        for group, script, options in grid(args.only) * args.passes:
+        for group, script, options in grid(args.only, args.peak_tflops) * args.passes:
             result = {"group": group, **run(script, options, args.repeats)}
             print(json.dumps(result), file=log, flush=True)
             timings = {k: round(v, 1) for k, v in result.items() if k.endswith(("_ms", "_s")) and v is not None}

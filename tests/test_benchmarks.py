@@ -113,3 +113,19 @@ def test_qtips_step_rejects_bad_options(capsys):
         with pytest.raises(SystemExit) as exit_info:
             module.main(options)
         assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_sweep_presets_group_times_both_presets_and_shows_the_fraction_of_peak():
+    sweep = load("sweep")
+    runs = sweep.grid("presets", peak_tflops=495.0)
+    assert [(script, opts[1], opts[3]) for _, script, opts in runs] == [
+        ("qtips_step.py", config, integrator) for config in ("small", "paper") for integrator in ("euler", "imex")
+    ]
+    assert all(opts[-2:] == ["--peak-tflops", "495.0"] for _, _, opts in runs)
+    row = {"group": "presets", "script": "qtips_step.py", "config": "paper", "integrator": "imex", "dtype": "float32",
+           "step_ms": 40.0, "compile_s": 3.0, "gflop": 1000.0, "tflop_per_s": 25.0, "peak_tflops": 50.0,
+           "projected_run_s": 600.0, "temp_bytes": 2**30, "backend": "gpu", "device_kind": "H100",
+           "jax_version": "x"}  # fmt: skip
+    table = sweep.tables([row, dict(row, integrator="euler", peak_tflops=None)])
+    assert "| paper | imex | float32 | 40 | 3.0 | 1000 | 25 | 50.0% | 10.0 | 1024 |" in table
+    assert "| paper | euler | float32 | 40 | 3.0 | 1000 | 25 | - | 10.0 | 1024 |" in table
