@@ -178,7 +178,7 @@ def tables(results: list[dict]) -> str:
             temp = r.get("temp_bytes")
             lines.append(
                 f"| {r['config']} | {r['integrator']} | {r['dtype']} | {r['step_ms']:.0f} | {r['compile_s']:.1f} | "
-                f"{r['gflop']:.0f} | {r['tflop_per_s']:.3g} | {peak} | {r['projected_run_s'] / 60:.1f} | "
+                f"{r['gflop']:.1f} | {r['tflop_per_s']:.3g} | {peak} | {r['projected_run_s'] / 60:.1f} | "
                 f"{'-' if temp is None else f'{temp / 2**20:.0f}'} |"
             )
         lines.append("")

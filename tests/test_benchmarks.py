@@ -127,5 +127,5 @@ def test_sweep_presets_group_times_both_presets_and_shows_the_fraction_of_peak()
            "projected_run_s": 600.0, "temp_bytes": 2**30, "backend": "gpu", "device_kind": "H100",
            "jax_version": "x"}  # fmt: skip
     table = sweep.tables([row, dict(row, integrator="euler", peak_tflops=None)])
-    assert "| paper | imex | float32 | 40 | 3.0 | 1000 | 25 | 50.0% | 10.0 | 1024 |" in table
-    assert "| paper | euler | float32 | 40 | 3.0 | 1000 | 25 | - | 10.0 | 1024 |" in table
+    assert "| paper | imex | float32 | 40 | 3.0 | 1000.0 | 25 | 50.0% | 10.0 | 1024 |" in table
+    assert "| paper | euler | float32 | 40 | 3.0 | 1000.0 | 25 | - | 10.0 | 1024 |" in table
