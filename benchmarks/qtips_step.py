@@ -69,11 +69,10 @@ def benchmark_config(args: argparse.Namespace) -> TrainConfig:
     return dataclasses.replace(config, remat=config.remat or args.remat)
 
 
-def _step_and_state(config: TrainConfig, task: SegmentationTask, mesh):
+def _step_and_state(config: TrainConfig, steps_per_epoch: int, task: SegmentationTask, mesh):
     """The jitted training step of `config` and its initial state, replicated over `mesh`."""
     model = build_model(config, in_channels=1, num_outputs=NUM_CLASSES)
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
-    steps_per_epoch = config.num_train // config.batch_size  # run_qtips drops the partial last batch
     optimizer = make_optimizer(config, steps_per_epoch)
     state = replicate(mesh, {"params": params, "rest": rest, "opt_state": optimizer.init(params)})
     return make_train_step(graphdef, optimizer, task, mesh), state
@@ -87,14 +86,15 @@ def main(argv=None) -> dict:
         NUM_CLASSES, class_weights_from_labels(labels, NUM_CLASSES) if config.class_weighted else None
     )
     mesh = data_mesh()
+    steps_per_epoch = config.num_train // config.batch_size  # run_qtips drops the partial last batch
     inputs, targets = shard_batch(mesh, (normalize_images(images, images.mean(), images.std()), labels.astype("int32")))
 
     unrolled_step, unrolled_state = _step_and_state(
-        dataclasses.replace(config, unroll=max(steps for steps, _ in config.geometry)), task, mesh
+        dataclasses.replace(config, unroll=max(steps for steps, _ in config.geometry)), steps_per_epoch, task, mesh
     )
     gflop = unrolled_step.lower(unrolled_state, inputs, targets).cost_analysis()["flops"] / 1e9
 
-    train_step, state = _step_and_state(config, task, mesh)
+    train_step, state = _step_and_state(config, steps_per_epoch, task, mesh)
     start = time.perf_counter()
     compiled = train_step.lower(state, inputs, targets).compile()
     compile_s = time.perf_counter() - start
@@ -108,7 +108,6 @@ def main(argv=None) -> dict:
         jax.block_until_ready(sums)
         times.append(time.perf_counter() - start)
     step_s = statistics.median(times)
-    steps_per_epoch = config.num_train // config.batch_size
     device = jax.devices()[0]
     result = {
         "config": config.name,

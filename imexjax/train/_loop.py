@@ -236,12 +236,21 @@ def make_train_step(
 ) -> Callable[[dict[str, Any], jax.Array, jax.Array], tuple[dict[str, Any], dict[str, jax.Array]]]:
     """The jitted training step of `train_and_evaluate`: `(state, inputs, targets) -> (state, sums)`.
 
-    `state` is `{"params", "rest", "opt_state"}` (`rest`: batch-norm running statistics, if
-    any), replicated over `mesh`; `inputs` (B, H, W, C) and `targets` are sharded over its
-    `data` axis by rows. Each device runs the step on its rows, the gradients are averaged
-    over `data` (shard_map: XLA's automatic partitioning of the FFT solve fails on CPU,
-    "fft_thunk ... IsMonotonicWithDim0Major"), and `sums` are `task.loss`'s sums over the
-    whole batch. The input state's buffers are donated.
+    Each device runs the step on its rows of the batch and the gradients are averaged over the
+    `data` axis of `mesh` (shard_map: XLA's automatic partitioning of the FFT solve fails on
+    CPU, "fft_thunk ... IsMonotonicWithDim0Major"). The input state's buffers are donated.
+
+    Args:
+      graphdef: the network's graph definition, from `nnx.split(model, nnx.Param, ...)`.
+      optimizer: the optimizer whose state is `state["opt_state"]`.
+      task: the loss (`task.loss(outputs, targets) -> (loss, sums)`).
+      mesh: the devices, with a `data` axis (`data_mesh()`).
+
+    Returns:
+      `train_step(state, inputs, targets) -> (state, sums)`: `state` is `{"params", "rest",
+      "opt_state"}` (`rest`: batch-norm running statistics, if any) replicated over `mesh`
+      (`replicate`); `inputs` (B, H, W, C) and `targets` (B, ...) are sharded by rows
+      (`shard_batch`); `sums` are `task.loss`'s sums over the whole batch.
     """
 
     def forward_train(params, rest, inputs):
