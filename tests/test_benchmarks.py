@@ -86,6 +86,8 @@ def test_implicit_vs_conv_times_every_operation_and_its_layout_variant_solves_th
 
 
 def test_qtips_step_counts_the_flops_of_every_step_and_projects_the_run(capsys):
+    import jax
+
     module = load("qtips_step")
     rolled = module.main(["--config", "tiny", "--unroll", "1", "--repeats", "5", "--peak-tflops", "2", "--json"])
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == rolled
@@ -96,9 +98,11 @@ def test_qtips_step_counts_the_flops_of_every_step_and_projects_the_run(capsys):
     assert rolled["projected_run_s"] == pytest.approx(2 * 4 * rolled["step_ms"] / 1e3)
     assert rolled["tflop_per_s"] == pytest.approx(rolled["gflop"] / rolled["step_ms"])
     assert rolled["fraction_of_peak"] == pytest.approx(rolled["tflop_per_s"] / 2)
-    # XLA counts a rolled loop body once: the count must not depend on how the loop is unrolled.
-    unrolled = module.main(["--config", "tiny", "--unroll", "2", "--repeats", "5"])
-    assert unrolled["gflop"] == pytest.approx(rolled["gflop"], rel=1e-3) and unrolled["unroll"] == 2
+    # XLA counts a rolled loop body once, and rematerialization adds the forward pass again: the
+    # count is the network's, whatever the loop settings.
+    unrolled = module.main(["--config", "tiny", "--unroll", "2", "--remat", "on", "--repeats", "5"])
+    assert unrolled["gflop"] == pytest.approx(rolled["gflop"], rel=1e-3)
+    assert (unrolled["unroll"], unrolled["remat"], rolled["remat"]) == (2, True, jax.default_backend() == "cpu")
     assert "GFLOP" in capsys.readouterr().out
 
 
@@ -109,6 +113,7 @@ def test_qtips_step_rejects_bad_options(capsys):
         (["--peak-tflops", "0"], "--peak-tflops must be positive"),
         (["--repeats", "4"], "--repeats must be >= 5"),
         (["--config", "huge"], "invalid choice: 'huge'"),
+        (["--remat", "yes"], "invalid choice: 'yes'"),
     ):
         with pytest.raises(SystemExit) as exit_info:
             module.main(options)

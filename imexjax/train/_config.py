@@ -33,7 +33,7 @@ class TrainConfig:
         `(low, high)` pair spread geometrically over the channels.
       implicit_kernel_size: k of the implicit kernels.
       unroll: steps unrolled per scan iteration, >= 1.
-      remat: rematerialize each step in the backward pass.
+      remat: rematerialize each step in the backward pass; None: on for CPU (see `Block`).
       dtype: `float32`, or `bfloat16` for bfloat16 states and convolutions (parameters,
         normalization statistics, FFT solves and the head stay float32).
       epochs: passes over the training set.
@@ -58,7 +58,7 @@ class TrainConfig:
     implicit_init_scale: float | tuple[float, float] = 1.0
     implicit_kernel_size: int = 3
     unroll: int = 1
-    remat: bool = False
+    remat: bool | None = None
     dtype: str = "float32"
     epochs: int = 10
     batch_size: int = 8
