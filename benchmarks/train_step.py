@@ -33,7 +33,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         "--unroll", type=int, default=1, help="steps unrolled per scan iteration (default 1, the library's; 0 = all)"
     )
-    parser.add_argument("--remat", action="store_true", help="rematerialize each step in the backward pass")
+    parser.add_argument(
+        "--remat",
+        action="store_true",
+        help="rematerialize each step in the backward pass (default: off on every backend)",
+    )
     parser.add_argument("--dtype", default="float32", choices=("float32", "bfloat16"))
     parser.add_argument("--repeats", type=int, default=10, help="timed steps (>= 5)")
     parser.add_argument("--json", action="store_true", help="print one JSON object as the last line")
