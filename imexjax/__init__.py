@@ -4,6 +4,7 @@ import imexjax as ix
 y1 = ix.integrate(ix.IMEXEuler(), (f, ix.ConvDiffusion()), y0, (theta, kernels), h=1.0)
 """
 
+from ._errors import UserError as UserError
 from ._integrate import integrate as integrate
 from .operators import ConvDiffusion as ConvDiffusion
 from .solvers import IMEXRK2 as IMEXRK2

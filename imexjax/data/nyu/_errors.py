@@ -2,15 +2,14 @@
 
 import os
 
+from ..._errors import UserError
 
-class NyuDataError(ValueError):
+
+class NyuDataError(UserError, ValueError):
     """NYU Depth V2 data is missing, not recognised, or corrupt.
 
     The message is always one line that names the path, what is wrong, and how to fix it.
     """
-
-    def __init__(self, message: str):
-        super().__init__(" ".join(str(message).split()))
 
 
 def missing_data_message(path: str | os.PathLike) -> str:
