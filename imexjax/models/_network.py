@@ -23,6 +23,13 @@ INTEGRATORS: dict[str, AbstractSolver] = {
 }
 """The integrators a network can be built on, by name; `euler` is the ResNet."""
 
+_LABELS: dict[str, str] = {"euler": "ResNet", "midpoint": "midpoint", "rk4": "RK4", "imex": "IMEX", "imex2": "IMEX-RK2"}
+
+
+def integrator_label(name: str) -> str:
+    """The name a table or figure shows for the network on integrator `name` (`imex` -> `IMEX`, `euler` -> `ResNet`)."""
+    return _LABELS.get(name, name)
+
 ImexForm = Literal["paper", "code"]
 IMEX_FORMS: tuple[str, ...] = ("paper", "code")
 DTYPES: tuple[str, ...] = ("float32", "bfloat16")
