@@ -1,17 +1,17 @@
-"""Figures of the stability analysis: stability regions, receptive fields, growth, attacks."""
+"""Figures of the stability analysis: stability regions, receptive fields, growth, attacks.
+
+Each function draws on its own `matplotlib.figure.Figure` (no pyplot, no global backend) and
+writes one PNG; matplotlib is imported only when a function runs.
+"""
 
 import pathlib
 from collections.abc import Mapping, Sequence
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
-
-from ..solvers import IMEXRK2, RK4, Euler, IMEXEuler, Midpoint  # noqa: E402
-from ._stability import amplification_factor  # noqa: E402
+from .._figures import colormap, new_figure, save_figure
+from ..solvers import IMEXRK2, RK4, Euler, IMEXEuler, Midpoint
+from ._stability import amplification_factor
 
 NETWORK_COLOURS = {"imex": "#3fa7d6", "euler": "#e4572e"}
 NETWORK_NAMES = {"imex": "IMEX", "euler": "ResNet (Euler)"}
@@ -34,8 +34,8 @@ def plot_stability_regions(
 ) -> None:
     """Regions |R(h lambda)| <= 1 in the complex h lambda plane: explicit solvers, then IMEX.
 
-    Left: Euler (the ResNet), midpoint and RK4. Right: IMEX Euler with L = alpha I (PAPER.md,
-    paper form) at each `h_alphas`, over the Euler disk: the region grows into the left half
+    Left: Euler (the ResNet), midpoint and RK4. Right: IMEX Euler with the implicit term
+    L = alpha I at each `h_alphas`, over the Euler disk: the region grows into the left half
     plane as h alpha grows; dashed, the second-order IMEX-RK2 at the same h alpha.
 
     Args:
@@ -47,7 +47,8 @@ def plot_stability_regions(
     re = np.linspace(extent[0], extent[1], resolution)
     im = np.linspace(extent[2], extent[3], resolution)
     z = re[None, :] + 1j * im[:, None]
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.4), sharey=True)
+    fig = new_figure(figsize=(11, 4.4))
+    axes = fig.subplots(1, 2, sharey=True)
     explicit = {"Euler (ResNet)": Euler(), "midpoint": Midpoint(), "RK4": RK4()}
     for index, (name, solver) in enumerate(explicit.items()):
         magnitude = np.abs(np.asarray(amplification_factor(solver, z)))
@@ -55,9 +56,10 @@ def plot_stability_regions(
         axes[0].contour(re, im, magnitude, levels=[1], colors=[f"C{index}"])
         axes[0].plot([], [], color=f"C{index}", label=name)
     axes[0].set_title("explicit solvers: |R(z)| <= 1")
+    viridis = colormap("viridis")
     for index, h_alpha in enumerate(h_alphas):
         magnitude = np.abs(np.asarray(amplification_factor(IMEXEuler(), z, h_alpha=h_alpha)))
-        colour = plt.cm.viridis(index / max(len(h_alphas) - 1, 1))
+        colour = viridis(index / max(len(h_alphas) - 1, 1))
         axes[1].contourf(re, im, magnitude, levels=[0, 1], colors=[colour], alpha=0.12)
         axes[1].contour(re, im, magnitude, levels=[1], colors=[colour])
         axes[1].plot([], [], color=colour, label=f"IMEX Euler, h alpha = {h_alpha:g}")
@@ -73,8 +75,7 @@ def plot_stability_regions(
         ax.legend(loc="upper left", fontsize=8)
     axes[0].set_ylabel("Im(h lambda)")
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    save_figure(fig, path, dpi=90)
 
 
 def plot_receptive_fields(
@@ -96,8 +97,8 @@ def plot_receptive_fields(
       fractions: network name -> receptive-field fraction, shown in the titles.
       threshold: the relative threshold; the colour scale starts there.
     """
-    fig, axes = plt.subplots(1, 1 + len(influences), figsize=(3.6 * (1 + len(influences)), 3.6), squeeze=False)
-    axes = axes[0]
+    fig = new_figure(figsize=(3.6 * (1 + len(influences)), 3.6))
+    axes = fig.subplots(1, 1 + len(influences), squeeze=False)[0]
     axes[0].imshow(image, cmap="gray")
     axes[0].set_title("input")
     floor = np.log10(max(threshold, 1e-12))
@@ -113,8 +114,7 @@ def plot_receptive_fields(
         ax.plot(pixel[1], pixel[0], "c+", markersize=12, markeredgewidth=2)
         ax.axis("off")
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    save_figure(fig, path, dpi=90)
 
 
 def plot_perturbation_growth(
@@ -130,7 +130,10 @@ def plot_perturbation_growth(
       growth: network name -> ratio per layer.
       output: network name -> the ratio at the output (logits), drawn as a marker after the last layer.
     """
-    fig, ax = plt.subplots(figsize=(6, 4))
+    from matplotlib.ticker import MaxNLocator
+
+    fig = new_figure(figsize=(6, 4))
+    ax = fig.subplots()
     for index, (name, ratios) in enumerate(growth.items()):
         layers = np.arange(1, len(ratios) + 1)
         ax.semilogy(layers, ratios, "o-", color=_colour(name, index), label=_name(name))
@@ -143,8 +146,7 @@ def plot_perturbation_growth(
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    save_figure(fig, path, dpi=90)
 
 
 def plot_adversarial(path: str | pathlib.Path, results: Mapping[str, Mapping[str, Sequence[float]]]) -> None:
@@ -154,7 +156,8 @@ def plot_adversarial(path: str | pathlib.Path, results: Mapping[str, Mapping[str
       path: the PNG to write.
       results: network name -> {"epsilons": [...], "fgsm": [IoU...], "pgd": [IoU...]}.
     """
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig = new_figure(figsize=(6, 4))
+    ax = fig.subplots()
     for index, (name, result) in enumerate(results.items()):
         colour = _colour(name, index)
         for attack, style in (("fgsm", "o-"), ("pgd", "s--")):
@@ -169,5 +172,4 @@ def plot_adversarial(path: str | pathlib.Path, results: Mapping[str, Mapping[str
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    save_figure(fig, path, dpi=90)
