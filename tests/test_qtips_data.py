@@ -2,6 +2,7 @@
 
 import importlib.util
 import shutil
+import subprocess
 import sys
 
 import numpy as np
@@ -11,7 +12,7 @@ from scipy import ndimage
 from scipy.spatial.distance import pdist
 
 from imexjax.data import qtips
-from imexjax.data.qtips import _tfds
+from imexjax.data.qtips import _builder
 
 BACKGROUND, BODY, WHITE, BLACK = 64, 128, 255, 1
 
@@ -290,8 +291,17 @@ def test_loading_an_unbuilt_tfds_dataset_says_how_to_build_it(tmp_path):
     assert "build_qtips_tfds" in _single_line_error(excinfo)
 
 
-def test_tfds_module_can_be_executed_twice():
-    spec = importlib.util.spec_from_file_location("imexjax.data.qtips._tfds_again", _tfds.__file__)
+def test_tfds_builder_module_can_be_executed_twice():
+    spec = importlib.util.spec_from_file_location("imexjax.data.qtips._builder_again", _builder.__file__)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)  # registers `qtips` a second time unless it skips
     assert module.Qtips.name == "qtips"
+
+
+def test_importing_the_data_packages_imports_no_reader_library():
+    code = (
+        "import sys, imexjax.data, imexjax.data.qtips, imexjax.data.nyu\n"
+        "print(sorted(m for m in ('tensorflow_datasets', 'h5py', 'scipy', 'PIL') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"

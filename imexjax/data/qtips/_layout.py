@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from ._errors import QtipsDataError
 from ._generate import NUM_CLASSES
@@ -76,6 +75,8 @@ def _check_split_arrays(name: str, images: np.ndarray, labels: np.ndarray) -> No
 
 def _write_split(split_dir: Path, images: np.ndarray, labels: np.ndarray) -> None:
     """Writes one split's PNGs and `filenames.txt` into `split_dir`."""
+    from PIL import Image
+
     (split_dir / "images").mkdir(parents=True, exist_ok=True)
     (split_dir / "labels").mkdir(exist_ok=True)
     file_names = [f"{index:05d}.png" for index in range(len(images))]
@@ -153,6 +154,8 @@ def _read_split(split_dir: Path) -> tuple[np.ndarray, np.ndarray]:
 
 def _read_png(path: Path, list_file: Path, *, is_label: bool) -> np.ndarray:
     """Reads one PNG as a uint8 array of shape (H, W): labels keep palette indices."""
+    from PIL import Image
+
     if not path.is_file():
         raise QtipsDataError(
             f"{path} is listed in {list_file} but missing; add the file or remove its name from the list"
