@@ -3,7 +3,6 @@
 import os
 from pathlib import Path
 
-import h5py
 import numpy as np
 
 from ._errors import NyuDataError, missing_data_message
@@ -80,6 +79,8 @@ def read_fastdepth_file(path: str) -> Frame:
     Raises:
       NyuDataError: if the file is not HDF5 or lacks `rgb`/`depth` of those shapes.
     """
+    import h5py
+
     try:
         f = h5py.File(path, "r")
     except OSError as error:

@@ -2,14 +2,16 @@
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import h5py
 import numpy as np
 
 from ._errors import NyuDataError, missing_data_message
 from ._source import Frame, Split, check_index, check_split, make_frame
 from ._splits import SPLITS_FILE, fallback_split, read_splits
+
+if TYPE_CHECKING:
+    import h5py
 
 LABELED_FILE = "nyu_depth_v2_labeled.mat"
 """The file name the NYU site distributes the labeled subset under."""
@@ -22,6 +24,8 @@ def find_labeled_mat(path: str | os.PathLike) -> Path | None:
       path: the file itself (any `.mat` or HDF5 file), or a folder holding
         `nyu_depth_v2_labeled.mat`.
     """
+    import h5py
+
     path = Path(path)
     if path.is_file():
         return path if path.suffix.lower() == ".mat" or h5py.is_hdf5(path) else None
@@ -96,9 +100,12 @@ class LabeledMatSource:
         state["_file"] = None
         return state
 
-    def _open(self) -> h5py.File:
+    def _open(self) -> "h5py.File":
+        """The open file handle, opened and checked on first use."""
         if self._file is not None:
             return self._file
+        import h5py
+
         if not h5py.is_hdf5(self.path):
             raise NyuDataError(
                 f"{self.path} is not an HDF5 (MATLAB v7.3) file: expected nyu_depth_v2_labeled.mat as "
@@ -117,7 +124,10 @@ class LabeledMatSource:
         return f
 
 
-def _check_layout(f: h5py.File, path: str) -> None:
+def _check_layout(f: "h5py.File", path: str) -> None:
+    """Raises NyuDataError unless `f` holds `images` uint8 (N, 3, W, H) and `depths` (N, W, H)."""
+    import h5py
+
     for key in ("images", "depths"):
         if key not in f or not isinstance(f[key], h5py.Dataset):
             raise NyuDataError(

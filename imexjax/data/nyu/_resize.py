@@ -1,7 +1,6 @@
 """Resizing frames on read: rgb bilinear, depth nearest so that invalid zeros never blend."""
 
 import numpy as np
-from PIL import Image
 
 from ._source import DepthSource, Frame, make_frame
 
@@ -25,6 +24,8 @@ def resize_frame(rgb: np.ndarray, depth: np.ndarray, resolution: tuple[int, int]
     height, width = resolution
     if rgb.shape[:2] == (height, width) and depth.shape == (height, width):
         return rgb, depth
+    from PIL import Image
+
     rgb = np.asarray(Image.fromarray(rgb).resize((width, height), Image.Resampling.BILINEAR))
     depth = np.asarray(Image.fromarray(np.asarray(depth, np.float32)).resize((width, height), Image.Resampling.NEAREST))
     return make_frame(rgb, depth)

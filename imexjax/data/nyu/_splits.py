@@ -1,12 +1,15 @@
 """The official train/test split of the labeled subset (`splits.mat`) and the fallback split."""
 
 import os
+from typing import TYPE_CHECKING
 
-import h5py
 import numpy as np
 
 from ._errors import NyuDataError
 from ._source import Split
+
+if TYPE_CHECKING:
+    import h5py
 
 SPLITS_FILE = "splits.mat"
 """The file name of the official split, looked for beside the labeled .mat file."""
@@ -33,6 +36,8 @@ def read_splits(path: str | os.PathLike, num_frames: int) -> dict[Split, np.ndar
       NyuDataError: if the file cannot be read, lacks a key, or holds indices that are not
         whole numbers in 1..num_frames.
     """
+    import h5py
+
     path = os.fspath(path)
     if h5py.is_hdf5(path):
         with h5py.File(path, "r") as f:
@@ -65,7 +70,10 @@ def fallback_split(num_frames: int, split: Split) -> np.ndarray:
     return np.sort(chosen).astype(np.int64)
 
 
-def _read_hdf5_array(f: h5py.File, key: str, path: str) -> np.ndarray:
+def _read_hdf5_array(f: "h5py.File", key: str, path: str) -> np.ndarray:
+    """The dataset `key` of `f` as an array, or NyuDataError when it is missing."""
+    import h5py
+
     if key not in f or not isinstance(f[key], h5py.Dataset):
         raise NyuDataError(f"{path} has no dataset {key!r}: expected the NYU splits.mat with trainNdxs and testNdxs")
     return np.asarray(f[key][()])
