@@ -25,6 +25,10 @@ from imexjax.analysis import (
     layer_states,
     perturbation_growth,
     pgd,
+    plot_adversarial,
+    plot_perturbation_growth,
+    plot_receptive_fields,
+    plot_stability_regions,
     receptive_field,
     stability_region,
 )
@@ -243,3 +247,23 @@ def test_attacks_lower_the_iou_of_a_network_that_was_right():
         adversarial_metrics(net, images, labels, [0.1], attacks=["cw"])
     with pytest.raises(ValueError, match="epsilons must be finite and >= 0"):
         adversarial_metrics(net, images, labels, [-0.1])
+
+
+# --------------------------------------------------------------------------------------
+# figures
+# --------------------------------------------------------------------------------------
+def test_plots_write_png_files(tmp_path):
+    rng = np.random.default_rng(0)
+    plot_stability_regions(tmp_path / "regions.png", resolution=40)
+    plot_receptive_fields(
+        tmp_path / "fields.png",
+        rng.random((8, 8)),
+        {"imex": rng.random((8, 8)), "euler": rng.random((8, 8))},
+        pixel=(4, 4),
+        fractions={"imex": 0.5},
+    )
+    plot_perturbation_growth(tmp_path / "growth.png", {"imex": [1.0, 0.5], "other": [1.0, 2.0]}, output={"imex": 0.4})
+    attacks = {"imex": {"epsilons": [0.0, 0.1], "fgsm": [0.9, 0.5], "pgd": [0.9, 0.3]}}
+    plot_adversarial(tmp_path / "attacks.png", attacks)
+    for name in ("regions", "fields", "growth", "attacks"):
+        assert (tmp_path / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
