@@ -8,7 +8,8 @@
 
 --data takes nyu_depth_v2_labeled.mat (or its folder; splits.mat beside it gives the official
 795/654 split), a FastDepth folder (train/<scene>/*.h5 and val/), or a tfds data_dir holding a
-prepared nyu_depth_v2 (array_record). Rerunning a command with the same --workdir resumes it.
+prepared nyu_depth_v2 (array_record). Every field of the config is a flag (see below);
+rerunning a command with the same --workdir resumes it.
 """
 
 import argparse
@@ -16,36 +17,23 @@ import sys
 
 import jax
 
-from imexjax.data.nyu import FORMATS, NyuDataError
-from imexjax.models import INTEGRATORS
-from imexjax.train import (
+from imexjax.data.nyu import FORMATS
+from imexjax.models import integrator_label
+from imexjax.recipes import (
     NYU_PRESETS,
-    NYU_RESOLUTIONS,
-    ConfigError,
-    TrainingDivergedError,
     add_cluster_flags,
-    add_dtype_flag,
-    add_norm_flag,
+    add_config_flags,
     compare_depth_runs,
+    config_from_args,
     initialize_from_flags,
     metrics_table,
-    nyu_config,
-    parse_resolution,
+    run_command,
     run_nyu,
 )
 
 
-def resolution(text: str) -> tuple[int, int]:
-    """`HxW` (argparse type)."""
-    try:
-        return parse_resolution(text)
-    except ConfigError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--integrator", choices=tuple(INTEGRATORS), help="euler is the ResNet (required to train)")
     parser.add_argument("--data", help="the NYU data (see above); not needed with --format synthetic")
     parser.add_argument(
         "--format",
@@ -53,23 +41,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         choices=("auto", *FORMATS),
         help="auto detects labeled_mat, fastdepth or tfds from --data; synthetic renders rooms (no data)",
     )
-    presets = ", ".join(f"{k} {h}x{w}" for k, (h, w) in NYU_RESOLUTIONS.items())
-    parser.add_argument(
-        "--config",
-        default="small",
-        choices=tuple(NYU_PRESETS),
-        help="tiny: seconds; small: minutes on 2 CPU cores; paper: the authors' geometry, for a GPU "
-        f"(default resolutions: {presets})",
-    )
-    parser.add_argument("--epochs", type=int, help="override the config's epochs")
-    parser.add_argument(
-        "--resolution", type=resolution, metavar="HxW", help="frame size, e.g. 240x320 (default: the config's)"
-    )
-    parser.add_argument("--batch-size", type=int, help="override the config's batch size")
-    parser.add_argument("--lr", type=float, help="override the config's learning rate")
-    add_norm_flag(parser)
-    add_dtype_flag(parser)
-    parser.add_argument("--seed", type=int, help="seeds parameters, data order and synthetic rooms (default 0)")
     parser.add_argument(
         "--workdir", help="where metrics, checkpoints and figures go (default runs/nyu-FORMAT-CONFIG-INTEGRATOR-sSEED)"
     )
@@ -81,8 +52,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--out", help="the folder --compare writes to")
     parser.add_argument("--frames", type=int, default=4, help="validation frames shown by --compare (default 4)")
-    add_cluster_flags(parser)
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_config_flags(
+        parser,
+        NYU_PRESETS,
+        default="small",
+        preset_help="tiny: seconds; small: minutes on 2 CPU cores; paper: the authors' geometry, for a GPU",
+    )
+    add_cluster_flags(parser)
     args = parser.parse_args(argv)
     if args.compare is None and args.integrator is None:
         parser.error(
@@ -94,54 +71,35 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def compare(args: argparse.Namespace) -> int:
-    try:
-        paths = compare_depth_runs(args.compare, args.out, data=args.data, num_frames=args.frames)
-    except (ConfigError, NyuDataError, FileNotFoundError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+    paths = compare_depth_runs(args.compare, args.out, data=args.data, num_frames=args.frames)
     print(paths[-1].read_text(), end="")
     print("wrote " + ", ".join(str(p) for p in paths))
+    return 0
+
+
+def train(args: argparse.Namespace) -> int:
+    config = config_from_args(args, NYU_PRESETS)
+    name = args.format if args.format != "auto" else "nyu"
+    workdir = args.workdir or f"runs/nyu-{name}-{config.name}-{config.integrator}-s{config.seed}"
+    data = None if args.format == "synthetic" else args.data
+    m = run_nyu(config, workdir, data=data, format=args.format, progress=not args.no_progress).metrics
+    if jax.process_index() == 0:
+        height, width = m["resolution"]
+        print(
+            f"\ndepth, {m['format']} data at {height}x{width}, config {config.name}, best epoch {m['best_epoch']} "
+            f"of {config.epochs}, {m['seconds']:.0f} s"
+        )
+        print(f"results in {workdir}")
+        print(metrics_table({integrator_label(config.integrator): m}))
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.compare is not None:
-        return compare(args)
+        return run_command(lambda: compare(args))
     initialize_from_flags(args)
-    try:
-        config = nyu_config(args.config).replace(
-            integrator=args.integrator,
-            epochs=args.epochs,
-            batch_size=args.batch_size,
-            learning_rate=args.lr,
-            seed=args.seed,
-            norm=args.norm,
-            dtype=args.dtype,
-        )
-        name = args.format if args.format != "auto" else "nyu"
-        workdir = args.workdir or f"runs/nyu-{name}-{config.name}-{config.integrator}-s{config.seed}"
-        data = None if args.format == "synthetic" else args.data
-        result = run_nyu(
-            config, workdir, data=data, format=args.format, resolution=args.resolution, progress=not args.no_progress
-        )
-    except (ConfigError, NyuDataError, TrainingDivergedError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted: rerun the same command to resume from the last checkpoint", file=sys.stderr)
-        return 130
-    if jax.process_index() != 0:
-        return 0
-    m = result.metrics
-    height, width = m["resolution"]
-    print(
-        f"\ndepth, {m['format']} data at {height}x{width}, config {config.name}, best epoch {m['best_epoch']} "
-        f"of {config.epochs}, {m['seconds']:.0f} s"
-    )
-    print(f"results in {workdir}")
-    print(metrics_table({{"imex": "IMEX", "euler": "ResNet"}.get(config.integrator, config.integrator): m}))
-    return 0
+    return run_command(lambda: train(args))
 
 
 if __name__ == "__main__":

@@ -18,3 +18,7 @@ class ConfigError(UserError, ValueError):
 
 class TrainingDivergedError(UserError, RuntimeError):
     """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+class RunNotFoundError(UserError, FileNotFoundError):
+    """A folder holds no finished run (a file a finished run writes is missing)."""

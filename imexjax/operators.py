@@ -67,13 +67,9 @@ class ConvDiffusion:
     ) -> jax.Array:
         """Multiplies each channel of `y` in Fourier space by `multiplier(|c_hat|^2)`."""
         kernel = self._prepare(y, kernel)
-        height, width = y.shape[-3], y.shape[-2]
-        compute_dtype = jnp.promote_types(y.dtype, jnp.float32)
-        spectrum = kernel_spectrum(kernel.astype(compute_dtype), height, width)  # (C, H, W//2+1)
-        factor = multiplier(spectrum.real**2 + spectrum.imag**2)
-        channels_first = jnp.moveaxis(y.astype(compute_dtype), -1, -3)  # (..., C, H, W)
-        result = jnp.fft.irfft2(jnp.fft.rfft2(channels_first) * factor, s=(height, width))
-        return jnp.moveaxis(result, -3, -1).astype(y.dtype)
+        y_hat = fft_channels(y)  # (..., C, H, W//2+1)
+        power = kernel_power(kernel.astype(y_hat.real.dtype), y.shape[-3], y.shape[-2])
+        return ifft_channels(y_hat * multiplier(power), y)
 
     def _prepare(self, y: jax.Array, kernel: jax.Array) -> jax.Array:
         check_kernel(y, kernel)
@@ -117,3 +113,44 @@ def kernel_spectrum(kernel: jax.Array, height: int, width: int) -> jax.Array:
     grid = grid.at[:, :k, :k].set(jnp.moveaxis(kernel, -1, 0))
     grid = jnp.roll(grid, (-(k // 2), -(k // 2)), axis=(-2, -1))
     return jnp.fft.rfft2(grid)
+
+
+def kernel_power(kernel: jax.Array, height: int, width: int) -> jax.Array:
+    """The symbol of `C^T C`: `|c_hat|^2`, real, of shape (C, H, W // 2 + 1) (see `kernel_spectrum`).
+
+    `C^T C = IFFT diag(|c_hat|^2) FFT`, so `mv` multiplies by `-|c_hat|^2` and `resolve`
+    by `1 / (1 + h |c_hat|^2)`.
+    """
+    spectrum = kernel_spectrum(kernel, height, width)
+    return spectrum.real**2 + spectrum.imag**2
+
+
+def fft_channels(y: jax.Array) -> jax.Array:
+    """The rfft2 over (H, W) of each channel of `y`, the transform every spectral solve uses.
+
+    16-bit floats are transformed in float32 (`jnp.fft.rfft2` rejects them), wider dtypes
+    in their own precision.
+
+    Args:
+      y: a floating array of shape (..., H, W, C).
+
+    Returns:
+      A complex array of shape (..., C, H, W // 2 + 1): channels first, as `kernel_spectrum`.
+    """
+    compute_dtype = jnp.promote_types(y.dtype, jnp.float32)
+    return jnp.fft.rfft2(jnp.moveaxis(y.astype(compute_dtype), -1, -3))
+
+
+def ifft_channels(y_hat: jax.Array, like: jax.Array) -> jax.Array:
+    """The inverse of `fft_channels`: back to (..., H, W, C) in the grid and dtype of `like`.
+
+    Args:
+      y_hat: a complex array of shape (..., C, H, W // 2 + 1).
+      like: an array of shape (..., H, W, C) whose grid size (odd sizes need it) and dtype
+        the result takes.
+
+    Returns:
+      A real array of shape (..., H, W, C) and the dtype of `like`.
+    """
+    height, width = like.shape[-3], like.shape[-2]
+    return jnp.moveaxis(jnp.fft.irfft2(y_hat, s=(height, width)), -3, -1).astype(like.dtype)

@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..train import confusion_matrix, segmentation_metrics, weighted_cross_entropy
+from ..tasks import confusion_matrix, segmentation_metrics, weighted_cross_entropy
 from ._functional import apply_model, split_model
 
 ATTACKS: tuple[str, ...] = ("fgsm", "pgd")

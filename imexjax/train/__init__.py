@@ -1,62 +1,29 @@
-"""Training and evaluation: configs, losses, metrics, checkpoints, the loop and figures."""
+"""The training engine: a config, the loop, loaders (grain), checkpoints (orbax), data parallelism, run folders.
 
-from ._batches import Batches as Batches
-from ._batches import InMemoryBatches as InMemoryBatches
+It knows a task only through the `Task` protocol (`imexjax.tasks`) and names no dataset; the
+experiments that wire data to it are in `imexjax.recipes`.
+"""
+
+from .._errors import ConfigError as ConfigError
+from .._errors import TrainingDivergedError as TrainingDivergedError
 from ._checkpoints import RunCheckpoints as RunCheckpoints
-from ._cli import add_cluster_flags as add_cluster_flags
-from ._cli import add_dtype_flag as add_dtype_flag
-from ._cli import add_norm_flag as add_norm_flag
-from ._cli import initialize_from_flags as initialize_from_flags
-from ._config import QTIPS_PRESETS as QTIPS_PRESETS
-from ._config import ConfigError as ConfigError
 from ._config import TrainConfig as TrainConfig
-from ._config import qtips_config as qtips_config
-from ._depth import DEPTH_METRICS as DEPTH_METRICS
-from ._depth import DepthTask as DepthTask
 from ._distributed import check_batch_size as check_batch_size
 from ._distributed import data_mesh as data_mesh
 from ._distributed import initialize_distributed as initialize_distributed
 from ._distributed import replicate as replicate
 from ._distributed import shard_batch as shard_batch
+from ._loader import ArraySource as ArraySource
+from ._loader import Loader as Loader
+from ._loader import Source as Source
 from ._loop import RunResult as RunResult
-from ._loop import TrainingDivergedError as TrainingDivergedError
-from ._loop import build_model as build_model
-from ._loop import check_workdir as check_workdir
 from ._loop import environment_info as environment_info
 from ._loop import evaluate as evaluate
-from ._loop import make_optimizer as make_optimizer
-from ._loop import make_train_step as make_train_step
 from ._loop import train_and_evaluate as train_and_evaluate
-from ._losses import class_weights_from_labels as class_weights_from_labels
-from ._losses import weighted_cross_entropy as weighted_cross_entropy
-from ._metrics import confusion_matrix as confusion_matrix
-from ._metrics import iou_per_class as iou_per_class
-from ._metrics import pixel_accuracy as pixel_accuracy
-from ._metrics import segmentation_metrics as segmentation_metrics
-from ._nyu import NYU_PRESETS as NYU_PRESETS
-from ._nyu import NYU_RESOLUTIONS as NYU_RESOLUTIONS
-from ._nyu import DepthBatches as DepthBatches
-from ._nyu import DepthRun as DepthRun
-from ._nyu import compare_depth_runs as compare_depth_runs
-from ._nyu import input_statistics as input_statistics
-from ._nyu import load_depth_run as load_depth_run
-from ._nyu import metrics_table as metrics_table
-from ._nyu import normalize_rgb as normalize_rgb
-from ._nyu import nyu_config as nyu_config
-from ._nyu import open_depth_data as open_depth_data
-from ._nyu import parse_resolution as parse_resolution
-from ._nyu import plot_depth_errors as plot_depth_errors
-from ._nyu import plot_depth_history as plot_depth_history
-from ._nyu import plot_depth_predictions as plot_depth_predictions
-from ._nyu import predict_depth as predict_depth
-from ._nyu import run_nyu as run_nyu
-from ._plots import plot_history as plot_history
-from ._plots import plot_predictions as plot_predictions
-from ._plots import plot_probability_maps as plot_probability_maps
-from ._qtips import load_qtips_data as load_qtips_data
-from ._qtips import load_run as load_run
-from ._qtips import normalize_images as normalize_images
-from ._qtips import predict as predict
-from ._qtips import run_qtips as run_qtips
-from ._segmentation import SegmentationTask as SegmentationTask
+from ._model import build_model as build_model
+from ._model import make_optimizer as make_optimizer
+from ._rundir import FinishedRun as FinishedRun
+from ._rundir import RunDir as RunDir
+from ._step import make_eval_steps as make_eval_steps
+from ._step import make_train_step as make_train_step
 from ._task import Task as Task

@@ -5,7 +5,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from .._custom_types import PyTree
-from ._config import ConfigError
+from .._errors import ConfigError
 
 
 def initialize_distributed(
@@ -46,24 +46,30 @@ def replicate(mesh: Mesh, tree: PyTree) -> PyTree:
     return jax.device_put(tree, NamedSharding(mesh, PartitionSpec()))
 
 
-def shard_batch(mesh: Mesh, arrays: tuple[np.ndarray, ...]) -> tuple[jax.Array, ...]:
-    """Splits global numpy batches along their first axis over the `data` axis of `mesh`.
+def shard_batch(mesh: Mesh, arrays: tuple[np.ndarray, ...], *, process_local: bool = False) -> tuple[jax.Array, ...]:
+    """Splits numpy batches along their first axis over the `data` axis of `mesh`.
 
-    Every process holds the same global batch; each contributes the rows of its own devices.
-    A batch whose size does not divide over the devices (the last validation batch) is
-    replicated instead.
+    Either every process holds the same global batch and contributes the rows of its own
+    devices, or (`process_local`) each process holds only its own rows, in process order (as a
+    `Loader` sharded by process yields them). A global batch whose size does not divide over
+    the devices (the last validation batch) is replicated instead.
 
     Args:
       mesh: from `data_mesh`.
-      arrays: global batches, all with the same first axis B.
+      arrays: batches, all with the same first axis: B (global) or B / processes (local).
+      process_local: the arrays hold this process's rows only.
 
     Returns:
-      Global `jax.Array`s of the same shapes.
+      Global `jax.Array`s with a first axis of B.
     """
-    size = len(arrays[0])
+    size = len(arrays[0]) * (jax.process_count() if process_local else 1)
     if size % mesh.size:
+        if process_local:
+            raise ValueError(f"a process-local batch of global size {size} does not divide over {mesh.size} devices")
         return tuple(replicate(mesh, a) for a in arrays)
     sharding = NamedSharding(mesh, PartitionSpec("data"))
+    if process_local:
+        return tuple(jax.make_array_from_process_local_data(sharding, a, (size, *a.shape[1:])) for a in arrays)
     rows = size // jax.process_count()
     start = jax.process_index() * rows
     return tuple(jax.make_array_from_process_local_data(sharding, a[start : start + rows], a.shape) for a in arrays)

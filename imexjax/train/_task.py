@@ -7,7 +7,7 @@ import numpy as np
 
 
 class Task(Protocol):
-    """The loss and metrics of a dense-prediction task, for `train_and_evaluate`.
+    """The loss, metrics and predictions of a dense-prediction task, for `train_and_evaluate`.
 
     Attributes:
       num_outputs: channels of the network's output.
@@ -26,6 +26,10 @@ class Task(Protocol):
           `(loss, sums)`: the scalar to minimize and a dict of scalars summed over the batch;
           `sums["count"]` is the number of items the others are sums over.
         """
+        ...
+
+    def predict(self, outputs: jax.Array) -> jax.Array:
+        """The task's prediction (class probabilities, depth...) from outputs (B, H, W, num_outputs)."""
         ...
 
     def eval_sums(self, outputs: jax.Array, targets: jax.Array) -> dict[str, jax.Array]:

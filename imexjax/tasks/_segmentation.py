@@ -7,8 +7,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from ._losses import weighted_cross_entropy
-from ._metrics import confusion_matrix, segmentation_metrics
+from ._segmentation_losses import weighted_cross_entropy
+from ._segmentation_metrics import confusion_matrix, segmentation_metrics
 
 
 class SegmentationTask:
@@ -29,6 +29,10 @@ class SegmentationTask:
         correct = jnp.sum(jnp.argmax(outputs, axis=-1) == targets)
         count = jnp.asarray(targets.size, jnp.float32)
         return loss, {"loss": loss * count, "correct": correct.astype(jnp.float32), "count": count}
+
+    def predict(self, outputs: jax.Array) -> jax.Array:
+        """Class probabilities (B, H, W, K) from logits (B, H, W, K)."""
+        return jax.nn.softmax(outputs.astype(jnp.float32), axis=-1)
 
     def eval_sums(self, outputs: jax.Array, targets: jax.Array) -> dict[str, jax.Array]:
         """The summed weighted loss, the pixel count and the confusion matrix (K, K)."""

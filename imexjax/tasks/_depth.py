@@ -55,6 +55,10 @@ class DepthTask:
         """The predicted depth (B, H, W) in metres, clipped to `[min_depth, max_depth]`."""
         return jnp.exp(jnp.clip(self.log_depth(outputs), math.log(self.min_depth), math.log(self.max_depth)))
 
+    def predict(self, outputs: jax.Array) -> jax.Array:
+        """The predicted depth (B, H, W) in metres (as `depth`)."""
+        return self.depth(outputs)
+
     def outputs_for(self, depth: jax.Array) -> jax.Array:
         """The outputs (B, H, W, 1) whose prediction is `depth` (B, H, W): the inverse of `depth`."""
         return (jnp.log(depth) - self.log_depth_mean)[..., None]

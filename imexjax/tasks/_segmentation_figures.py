@@ -4,15 +4,18 @@ import pathlib
 from collections.abc import Sequence
 from typing import Any
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.colors import ListedColormap  # noqa: E402
+from .._figures import new_figure, save_figure
 
-LABEL_COLOURS = ListedColormap(["#202020", "#f0c419", "#3fa7d6", "#e4572e"])
-"""Background, white-white, white-black, black-black."""
+LABEL_COLOURS: tuple[str, ...] = ("#202020", "#f0c419", "#3fa7d6", "#e4572e")
+"""The colours of the Q-tips classes: background, white-white, white-black, black-black."""
+
+
+def _label_colormap():
+    from matplotlib.colors import ListedColormap
+
+    return ListedColormap(LABEL_COLOURS)
 
 
 def plot_predictions(
@@ -32,12 +35,14 @@ def plot_predictions(
     """
     n = len(images)
     width = 1 + len(columns)
-    fig, axes = plt.subplots(n, width, figsize=(2.2 * width, 2.2 * n), squeeze=False)
+    fig = new_figure(figsize=(2.2 * width, 2.2 * n))
+    axes = fig.subplots(n, width, squeeze=False)
+    cmap = _label_colormap()
     for row in range(n):
         axes[row, 0].imshow(images[row], cmap="gray", vmin=0, vmax=255)
         for col, maps in enumerate(columns.values(), 1):
             axes[row, col].imshow(
-                maps[row], cmap=LABEL_COLOURS, vmin=0, vmax=LABEL_COLOURS.N - 1, interpolation="nearest"
+                maps[row], cmap=cmap, vmin=0, vmax=cmap.N - 1, interpolation="nearest"
             )
         for col, name in enumerate(["image", *columns]):
             if row == 0:
@@ -46,8 +51,7 @@ def plot_predictions(
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    save_figure(fig, path, dpi=80)
 
 
 def plot_probability_maps(
@@ -67,10 +71,12 @@ def plot_probability_maps(
       path: the PNG to write.
     """
     k = probabilities.shape[-1]
-    fig, axes = plt.subplots(1, k + 2, figsize=(2.4 * (k + 2), 2.6))
+    fig = new_figure(figsize=(2.4 * (k + 2), 2.6))
+    axes = fig.subplots(1, k + 2)
+    cmap = _label_colormap()
     axes[0].imshow(image, cmap="gray", vmin=0, vmax=255)
     axes[0].set_title("image")
-    axes[1].imshow(label, cmap=LABEL_COLOURS, vmin=0, vmax=LABEL_COLOURS.N - 1, interpolation="nearest")
+    axes[1].imshow(label, cmap=cmap, vmin=0, vmax=cmap.N - 1, interpolation="nearest")
     axes[1].set_title("label")
     for c in range(k):
         shown = axes[c + 2].imshow(probabilities[..., c], cmap="viridis", vmin=0, vmax=1)
@@ -78,8 +84,7 @@ def plot_probability_maps(
     for ax in axes:
         ax.axis("off")
     fig.colorbar(shown, ax=axes, shrink=0.8)
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    save_figure(fig, path, dpi=80)
 
 
 def plot_history(runs: dict[str, list[dict[str, Any]]], path: str | pathlib.Path) -> None:
@@ -89,7 +94,8 @@ def plot_history(runs: dict[str, list[dict[str, Any]]], path: str | pathlib.Path
       runs: run name -> its history (dicts with `epoch`, `train_loss`, `val_loss`, `val_iou`).
       path: the PNG to write.
     """
-    fig, (loss_ax, iou_ax) = plt.subplots(1, 2, figsize=(10, 3.8))
+    fig = new_figure(figsize=(10, 3.8))
+    loss_ax, iou_ax = fig.subplots(1, 2)
     for name, history in runs.items():
         epochs = [r["epoch"] for r in history]
         line = loss_ax.plot(epochs, [r["train_loss"] for r in history], "--", label=f"{name} train")[0]
@@ -100,5 +106,4 @@ def plot_history(runs: dict[str, list[dict[str, Any]]], path: str | pathlib.Path
     loss_ax.legend(fontsize=8)
     iou_ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    save_figure(fig, path)

@@ -1,0 +1,178 @@
+"""What the experiment scripts share: a flag for every config field, cluster flags, one error exit."""
+
+import argparse
+import dataclasses
+import inspect
+import re
+import sys
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from .._errors import UserError
+from ..train import TrainConfig, initialize_distributed
+
+FLAG_ALIASES: dict[str, tuple[str, ...]] = {"learning_rate": ("--lr",), "implicit_init_scale": ("--implicit-scale",)}
+"""Short flags kept beside a field's own flag (`--learning-rate` is also `--lr`)."""
+
+
+def parse_geometry(text: str) -> tuple[tuple[int, int], ...]:
+    """`"9x16"` or `"4x64,4x128"` -> `((9, 16),)` / `((4, 64), (4, 128))`: blocks of LAYERSxWIDTH."""
+    try:
+        return tuple(_pair(block, "x", int) for block in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected LAYERSxWIDTH[,LAYERSxWIDTH...], such as 9x16, got {text!r}") from None
+
+
+def parse_resolution(text: str) -> tuple[int, int]:
+    """`"48x64"` -> `(48, 64)`: HEIGHTxWIDTH, two positive integers."""
+    try:
+        height, width = _pair(text, "x", int)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected HEIGHTxWIDTH, such as 48x64, got {text!r}") from None
+    if height < 1 or width < 1:
+        raise argparse.ArgumentTypeError(f"expected two positive integers, got {text!r}")
+    return height, width
+
+
+def parse_scale(text: str) -> float | tuple[float, float]:
+    """`"8"` -> `8.0`, `"1:16"` -> `(1.0, 16.0)`: a positive number, or LOW:HIGH."""
+    try:
+        values = tuple(float(v) for v in text.split(":"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or LOW:HIGH, got {text!r}") from None
+    if len(values) > 2 or min(values) <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number or LOW:HIGH, got {text!r}")
+    return values[0] if len(values) == 1 else values
+
+
+def _pair(text: str, separator: str, kind: type) -> tuple[Any, Any]:
+    first, second = text.lower().split(separator)
+    return kind(first), kind(second)
+
+
+def _parse_remat(text: str) -> bool | None:
+    return {"on": True, "off": False, "auto": None}[text]
+
+
+def format_value(name: str, value: Any) -> str:
+    """A field's value as its flag takes it (`((9, 16),)` -> `9x16`, `(1.0, 16.0)` -> `1:16`)."""
+    if name == "geometry":
+        return ",".join(f"{n}x{w}" for n, w in value)
+    if name == "remat":
+        return {True: "on", False: "off", None: "auto"}[value]
+    if isinstance(value, tuple) and name == "implicit_init_scale":
+        return ":".join(f"{v:g}" for v in value)
+    if isinstance(value, tuple):
+        return "x".join(str(v) for v in value)
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def attribute_docs(config_type: type) -> dict[str, str]:
+    """The `Attributes:` entries of the docstrings of `config_type` and its bases, by field name."""
+    docs: dict[str, str] = {}
+    for cls in reversed(config_type.__mro__):
+        text = inspect.cleandoc(cls.__doc__ or "")
+        section = text.split("Attributes:", 1)[1] if "Attributes:" in text else ""
+        for name, body in re.findall(r"^  (\w+): (.*?)(?=^  \w+: |\Z)", section, flags=re.M | re.S):
+            docs[name] = " ".join(body.split())
+    return docs
+
+
+def add_config_flags(
+    parser: argparse.ArgumentParser,
+    presets: Mapping[str, TrainConfig],
+    *,
+    default: str,
+    preset_help: str,
+    required: tuple[str, ...] = (),
+) -> None:
+    """Adds `--config PRESET` and one flag per field of the presets' config class (but `name`).
+
+    A field's flag is its name with dashes (`batch_size` -> `--batch-size`, plus the aliases in
+    `FLAG_ALIASES`); its help is the field's docstring entry and each preset's value. Flags a
+    user does not give stay None, and `config_from_args` keeps the preset's value for them.
+
+    Args:
+      parser: the script's parser.
+      presets: the configs `--config` chooses among, all of one class.
+      default: the preset used without `--config`.
+      preset_help: what `--config` says about the presets.
+      required: fields that must be given on the command line.
+    """
+    config_type = type(presets[default])
+    docs = attribute_docs(config_type)
+    group = parser.add_argument_group(
+        "configuration", "--config picks a preset; each flag below overrides one of its fields"
+    )
+    group.add_argument("--config", default=default, choices=tuple(presets), help=f"{preset_help} (default {default})")
+    for field in dataclasses.fields(config_type):
+        if field.name == "name":
+            continue
+        values = {key: format_value(field.name, getattr(preset, field.name)) for key, preset in presets.items()}
+        shown = next(iter(values.values())) if len(set(values.values())) == 1 else ", ".join(f"{k} {v}" for k, v in values.items())
+        help_text = docs.get(field.name, "").replace("%", "%%") + (" (required)" if field.name in required else f" (preset: {shown})")
+        flags = [f"--{field.name.replace('_', '-')}", *FLAG_ALIASES.get(field.name, ())]
+        options: dict[str, Any] = dict(dest=field.name, help=help_text, required=field.name in required)
+        value = getattr(presets[default], field.name)
+        if field.name in config_type.CHOICES:
+            options.update(choices=config_type.CHOICES[field.name])
+        elif field.name == "remat":
+            options.update(type=_parse_remat, choices=(True, False, None), metavar="{on,off,auto}")
+        elif field.name == "geometry":
+            options.update(type=parse_geometry, metavar="LAYERSxWIDTH[,...]")
+        elif field.name == "implicit_init_scale":
+            options.update(type=parse_scale, metavar="SCALE|LOW:HIGH")
+        elif field.name == "resolution":
+            options.update(type=parse_resolution, metavar="HxW")
+        elif isinstance(value, bool):
+            options.update(action=argparse.BooleanOptionalAction)
+        else:
+            options.update(type=type(value))
+        group.add_argument(*flags, **options)
+
+
+def config_from_args(args: argparse.Namespace, presets: Mapping[str, TrainConfig]) -> TrainConfig:
+    """The preset `args.config` with every config flag given on the command line applied.
+
+    Raises:
+      ConfigError: a value is out of range (the message names its flag).
+    """
+    preset = presets[args.config]
+    changes = {f.name: getattr(args, f.name, None) for f in dataclasses.fields(preset) if f.name != "name"}
+    return dataclasses.replace(preset, **{k: v for k, v in changes.items() if v is not None})
+
+
+def add_cluster_flags(parser: argparse.ArgumentParser) -> None:
+    """Adds `--distributed`, `--coordinator`, `--num-processes` and `--process-id`."""
+    cluster = parser.add_argument_group("multi-host (jax.distributed); every local device is used without flags")
+    cluster.add_argument(
+        "--distributed",
+        action="store_true",
+        help="join a multi-process run detected by JAX (SLURM, Open MPI, TPU pods...)",
+    )
+    cluster.add_argument("--coordinator", metavar="HOST:PORT", help="address of process 0, for a run JAX cannot detect")
+    cluster.add_argument("--num-processes", type=int, help="number of processes (with --coordinator)")
+    cluster.add_argument("--process-id", type=int, help="this process's index (with --coordinator)")
+
+
+def initialize_from_flags(args: argparse.Namespace) -> None:
+    """Joins the multi-process run that `add_cluster_flags`' flags describe, if any."""
+    if args.coordinator or args.distributed:
+        initialize_distributed(args.coordinator, args.num_processes, args.process_id)
+
+
+def run_command(command: Callable[[], int]) -> int:
+    """Runs a script's `command`; a `UserError` or Ctrl-C becomes one line on stderr and an exit status.
+
+    Returns:
+      `command()`'s status; 1 after a `UserError` (its message printed as `error: ...`, no
+      traceback); 130 after Ctrl-C (checkpoints already written stay, so rerunning resumes).
+    """
+    try:
+        return command()
+    except UserError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted: rerun the same command to resume from the last checkpoint", file=sys.stderr)
+        return 130

@@ -1,0 +1,153 @@
+"""A Q-tips segmentation run: data, normalization, loaders, training, figures."""
+
+import os
+import pathlib
+
+import jax
+import numpy as np
+
+from ..data.qtips import CLASS_NAMES, NUM_CLASSES, qtips_splits, read_qtips_folder
+from ..tasks import (
+    SegmentationTask,
+    class_weights_from_labels,
+    plot_history,
+    plot_predictions,
+    plot_probability_maps,
+    predict,
+)
+from ..models import integrator_label
+from ..train import ArraySource, FinishedRun, Loader, RunDir, RunResult, train_and_evaluate
+from ._qtips_config import QtipsConfig
+
+FIGURE_IMAGES = 6
+"""Validation images shown in `predictions.png`."""
+
+
+def load_qtips_data(
+    config: QtipsConfig, data_dir: str | os.PathLike | None
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The Q-tips splits: read from `data_dir` (the authors' layout) or generated from `config.seed`.
+
+    Returns:
+      {"train": (images, labels), "val": (images, labels)}, uint8 arrays (N, H, W).
+
+    Raises:
+      QtipsDataError: `data_dir` is missing or malformed.
+    """
+    if data_dir is not None:
+        return read_qtips_folder(data_dir)
+    return qtips_splits(seed=config.seed, num_train=config.num_train, num_val=config.num_val)
+
+
+def normalize_images(images: np.ndarray, mean: float, std: float) -> np.ndarray:
+    """uint8 (N, H, W) images to float32 (N, H, W, 1), standardized by the training mean and std."""
+    return ((images.astype(np.float32) - mean) / std)[..., None]
+
+
+def run_qtips(
+    config: QtipsConfig,
+    workdir: str | os.PathLike,
+    *,
+    data_dir: str | os.PathLike | None = None,
+    progress: bool = True,
+) -> RunResult:
+    """Trains and evaluates a Q-tips segmentation network; writes metrics, checkpoints, figures.
+
+    Inputs are standardized by the training set's mean and std; the cross entropy is weighted
+    by `1 - class frequency` when `config.class_weighted`; validation uses the validation split.
+    The config and the data are checked against `workdir` before anything is written, so a
+    resumed run trains on the data it started on.
+
+    Args:
+      config: the run's configuration.
+      workdir: the run's folder (resumed if it holds checkpoints of the same config and data).
+      data_dir: a folder in the authors' layout (`train/`, `val/`), or None to generate data.
+      progress: show progress bars.
+
+    Returns:
+      The run's metrics, history and best model.
+
+    Raises:
+      ConfigError: a bad config, or `workdir` holds another run.
+      QtipsDataError: `data_dir` is missing or malformed.
+      TrainingDivergedError: the loss became NaN or infinite.
+    """
+    run_dir = RunDir(workdir)
+    run_dir.check_config(config)
+    splits = load_qtips_data(config, data_dir)
+    train_images, train_labels = splits["train"]
+    val_images, val_labels = splits["val"]
+    identity = {
+        "task": "qtips",
+        "data": str(pathlib.Path(data_dir).absolute()) if data_dir is not None else "generated",
+        "num_train": len(train_images),
+        "num_val": len(val_images),
+    }
+    run_dir.check_data(identity)
+    mean, std = float(train_images.mean()), float(train_images.std()) or 1.0
+    weights = class_weights_from_labels(train_labels, NUM_CLASSES) if config.class_weighted else None
+    task = SegmentationTask(NUM_CLASSES, weights)
+
+    def standardize(images: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return normalize_images(images, mean, std), labels.astype(np.int32)
+
+    loaders = {
+        split: Loader(
+            ArraySource(images, labels),
+            config.batch_size,
+            shuffle=split == "train",
+            seed=config.seed,
+            drop_remainder=split == "train",
+            transform=standardize,
+            num_threads=0,  # in memory already
+        )
+        for split, (images, labels) in splits.items()
+    }
+    data = {
+        **identity,
+        "input_mean": mean,
+        "input_std": std,
+        "class_weights": None if weights is None else weights.tolist(),
+    }
+    result = train_and_evaluate(
+        config,
+        run_dir,
+        task=task,
+        train_loader=loaders["train"],
+        val_loader=loaders["val"],
+        in_channels=1,
+        data=data,
+        progress=progress,
+    )
+    if jax.process_index() == 0:
+        write_qtips_figures(result, run_dir.path, val_images, val_labels, mean, std)
+    return result
+
+
+def predict_qtips(run: FinishedRun | RunResult, images: np.ndarray, mean: float, std: float) -> np.ndarray:
+    """Class probabilities (N, H, W, K) of uint8 images (N, H, W) by a trained run's model."""
+    return predict(run.model, SegmentationTask(NUM_CLASSES), normalize_images(images, mean, std))
+
+
+def write_qtips_figures(
+    result: RunResult, workdir: str | os.PathLike, images: np.ndarray, labels: np.ndarray, mean: float, std: float
+) -> None:
+    """`predictions.png`, `probability_maps.png` and `history.png` in `workdir`."""
+    workdir = pathlib.Path(workdir)
+    shown = slice(0, FIGURE_IMAGES)
+    probabilities = predict_qtips(result, images[shown], mean, std)
+    name = integrator_label(result.metrics["integrator"])
+    plot_predictions(
+        images[shown],
+        {"label": labels[shown], f"{name} prediction": probabilities.argmax(-1)},
+        workdir / "predictions.png",
+        title=f"{name}: validation IoU {result.metrics['val_iou']:.3f}",
+    )
+    plot_probability_maps(images[0], labels[0], probabilities[0], CLASS_NAMES, workdir / "probability_maps.png")
+    plot_history({name: result.history}, workdir / "history.png")
+
+
+def qtips_validation_images(run: FinishedRun) -> tuple[np.ndarray, np.ndarray]:
+    """The validation images and labels (uint8 (N, H, W)) a finished Q-tips run was scored on."""
+    data_dir = None if run.data["data"] == "generated" else run.data["data"]
+    return load_qtips_data(run.config, data_dir)["val"]

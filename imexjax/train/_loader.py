@@ -1,0 +1,147 @@
+"""Batches of a random-access dataset on grain: shuffled per (seed, epoch), read ahead in threads."""
+
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol
+
+import numpy as np
+
+from .._errors import ConfigError
+
+Batch = tuple[np.ndarray, np.ndarray]
+"""`(inputs, targets)`, numpy arrays with a leading batch axis."""
+
+
+class Source(Protocol):
+    """A dataset that can be indexed: `source[i]` is the example `(input, target)`."""
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, index: int) -> tuple[Any, Any]: ...
+
+
+class ArraySource:
+    """The examples `(inputs[i], targets[i])` of two arrays held in memory.
+
+    Args:
+      inputs: (N, ...).
+      targets: (N, ...).
+
+    Raises:
+      ValueError: the arrays differ in length.
+    """
+
+    def __init__(self, inputs: np.ndarray, targets: np.ndarray):
+        if len(inputs) != len(targets):
+            raise ValueError(f"inputs ({len(inputs)}) and targets ({len(targets)}) differ in length")
+        self.inputs, self.targets = inputs, targets
+
+    def __len__(self) -> int:
+        return len(self.inputs)
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        return self.inputs[index], self.targets[index]
+
+
+class Loader:
+    """One epoch of batches at a time from a `Source`, through a grain `MapDataset` pipeline.
+
+    Epoch `e` visits the examples in an order that depends only on `(seed, e)` (grain's
+    shuffle, seeded per epoch), so a resumed run sees the batches an uninterrupted one does.
+    With `shard_count > 1` (one shard per process), each shard yields its rows of every global
+    batch, `batch_size // shard_count` of them, and the shards together cover the same global
+    batches as one unsharded loader. `transform` runs on whole batches (e.g. normalization).
+
+    Args:
+      source: the examples.
+      batch_size: examples per global batch.
+      shuffle: a new order per `(seed, epoch)` (training) or the source's order (evaluation).
+      seed: seeds the order.
+      drop_remainder: drop the last partial batch (training) or keep it (evaluation).
+      transform: `(inputs, targets) -> (inputs, targets)` applied to each batch.
+      shard_index: this shard's index, `0 <= shard_index < shard_count`.
+      shard_count: the number of shards; must divide `batch_size`.
+      num_threads: threads reading batches ahead (0: read in the calling thread, best for data
+        already in memory).
+      prefetch: batches read ahead.
+
+    Raises:
+      ConfigError: the batch size is not positive, exceeds the examples while dropping the
+        remainder, or does not divide over the shards.
+    """
+
+    def __init__(
+        self,
+        source: Source,
+        batch_size: int,
+        *,
+        shuffle: bool,
+        seed: int = 0,
+        drop_remainder: bool,
+        transform: Callable[[np.ndarray, np.ndarray], Batch] | None = None,
+        shard_index: int = 0,
+        shard_count: int = 1,
+        num_threads: int = 2,
+        prefetch: int = 2,
+    ):
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ConfigError(f"batch size must be a positive integer, got {batch_size!r}")
+        if drop_remainder and batch_size > len(source):
+            raise ConfigError(
+                f"batch size {batch_size} exceeds the {len(source)} examples of {_name(source)}; "
+                f"use --batch-size {len(source)} or less"
+            )
+        if not 0 <= shard_index < shard_count or batch_size % shard_count:
+            raise ConfigError(f"batch size {batch_size} does not divide over {shard_count} shards (this is {shard_index})")
+        self.source = source
+        self.batch_size = batch_size
+        self.shuffle, self.seed, self.drop_remainder = shuffle, seed, drop_remainder
+        self.transform = transform
+        self.shard_index, self.shard_count = shard_index, shard_count
+        self.num_threads, self.prefetch = num_threads, prefetch
+
+    def shard(self, index: int, count: int) -> "Loader":
+        """This loader's shard `index` of `count` (e.g. one per process): its rows of every global batch."""
+        return Loader(
+            self.source,
+            self.batch_size,
+            shuffle=self.shuffle,
+            seed=self.seed,
+            drop_remainder=self.drop_remainder,
+            transform=self.transform,
+            shard_index=index,
+            shard_count=count,
+            num_threads=self.num_threads,
+            prefetch=self.prefetch,
+        )
+
+    def __len__(self) -> int:
+        """Batches per epoch."""
+        full, rest = divmod(len(self.source), self.batch_size)
+        return full if self.drop_remainder or not rest else full + 1
+
+    def epoch(self, epoch: int) -> Iterator[Batch]:
+        """Yields the `(inputs, targets)` batches of epoch `epoch`, the same every time it is asked."""
+        import grain
+
+        dataset = grain.MapDataset.source(self.source)
+        if self.shuffle:
+            dataset = dataset.shuffle(seed=epoch_seed(self.seed, epoch))
+        if self.drop_remainder:
+            dataset = dataset[: len(self) * self.batch_size]
+        if self.shard_count > 1:
+            dataset = dataset[self.shard_index :: self.shard_count]
+        dataset = dataset.batch(self.batch_size // self.shard_count, drop_remainder=self.drop_remainder)
+        if self.transform is not None:
+            dataset = dataset.map(lambda batch: self.transform(*batch))
+        options = grain.ReadOptions(num_threads=self.num_threads, prefetch_buffer_size=self.prefetch)
+        for inputs, targets in dataset.to_iter_dataset(options):
+            yield inputs, targets
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    """The shuffling seed of epoch `epoch` of a run seeded `seed`, in [0, 2**32)."""
+    return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
+
+
+def _name(source: Source) -> str:
+    return getattr(source, "name", "the dataset")

@@ -1,0 +1,174 @@
+"""The folder of one training run: its config, data description, history, metrics and checkpoints."""
+
+import dataclasses
+import json
+import math
+import os
+import pathlib
+from typing import Any
+
+import numpy as np
+from flax import nnx
+
+from .._errors import ConfigError, RunNotFoundError
+from ._checkpoints import RunCheckpoints
+from ._config import TrainConfig
+from ._model import build_model
+
+
+@dataclasses.dataclass
+class FinishedRun:
+    """A finished run read back from its folder by `RunDir.load`.
+
+    Attributes:
+      workdir: the run's folder.
+      config: its configuration.
+      metrics: `metrics.json`.
+      history: `history.jsonl`, one dict per epoch.
+      data: `data.json`: what the run was trained on (source, sizes, input statistics,
+        `in_channels`, `num_outputs`).
+      model: the network with the best checkpoint's parameters, in evaluation mode.
+    """
+
+    workdir: pathlib.Path
+    config: TrainConfig
+    metrics: dict[str, Any]
+    history: list[dict[str, Any]]
+    data: dict[str, Any]
+    model: nnx.Module
+
+
+class RunDir:
+    """A run's folder: checks it against a config and data, writes its records, loads it when done.
+
+    Files: `config.json` (the `TrainConfig`), `data.json` (what the run trains on, written by
+    the experiment and checked on resume), `history.jsonl` (one line per epoch),
+    `metrics.json` (the final metrics) and `checkpoints/{last,best}` (orbax). Every file is
+    written atomically (a temporary file renamed over it), so a run killed at any moment
+    leaves the previous version whole. Only JSON reads happen until `start` is called.
+
+    Args:
+      path: the folder; created by `start` if missing.
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = pathlib.Path(path)
+
+    def __repr__(self) -> str:
+        return f"RunDir({str(self.path)!r})"
+
+    def check_config(self, config: TrainConfig) -> None:
+        """Raises ConfigError if the folder holds a run of another configuration.
+
+        Fields in `config.RESUMABLE` may differ; a field the saved config lacks (written by an
+        older imexjax) counts as its default.
+        """
+        if self.path.is_file():
+            raise ConfigError(f"workdir {self.path} is a file; pass a folder to --workdir")
+        saved = self._read_json("config.json")
+        if saved is None:
+            return
+        defaults = {f.name: f.default for f in dataclasses.fields(config) if f.default is not dataclasses.MISSING}
+        saved = {**defaults, **saved}
+        current = config.to_json()
+        keys = set(saved) | set(current)
+        differing = sorted(k for k in keys if k not in config.RESUMABLE and saved.get(k) != current.get(k))
+        if differing:
+            changes = ", ".join(f"{k}: {saved.get(k)!r} -> {current.get(k)!r}" for k in differing)
+            raise ConfigError(f"workdir {self.path} holds a run with another configuration ({changes}); pass a new --workdir")
+
+    def check_data(self, identity: dict[str, Any]) -> dict[str, Any] | None:
+        """The saved `data.json` (None for a new run); ConfigError if it names other data than `identity`.
+
+        Args:
+          identity: the fields of `data.json` that name the data (source, path, sizes...); a
+            resumed run must match every one of them.
+        """
+        saved = self._read_json("data.json")
+        if saved is None:
+            return None
+        current = json_ready(identity)
+        differing = [k for k in current if saved.get(k) != current[k]]
+        if differing:
+            changes = ", ".join(f"{k}: {saved.get(k)!r} -> {current[k]!r}" for k in differing)
+            raise ConfigError(f"workdir {self.path} holds a run on other data ({changes}); pass a new --workdir")
+        return saved
+
+    def start(self, config: TrainConfig, data: dict[str, Any]) -> None:
+        """Creates the folder and writes `config.json` and `data.json`."""
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise ConfigError(f"cannot create workdir {self.path} ({error.strerror}); pass another --workdir") from None
+        self.write_json("config.json", config.to_json())
+        self.write_json("data.json", data)
+
+    def checkpoints(self) -> RunCheckpoints:
+        """The run's orbax checkpoints (close them, or use as a context manager)."""
+        return RunCheckpoints(self.path / "checkpoints")
+
+    def write_json(self, name: str, data: Any) -> None:
+        """Writes `data` (made JSON-ready) to `name` in the folder, atomically."""
+        self._write_atomic(name, json.dumps(json_ready(data), indent=2) + "\n")
+
+    def write_history(self, history: list[dict[str, Any]]) -> None:
+        """Writes `history.jsonl`, one line per epoch, atomically."""
+        self._write_atomic("history.jsonl", "".join(json.dumps(json_ready(r)) + "\n" for r in history))
+
+    def read_history(self) -> list[dict[str, Any]]:
+        """The epochs of `history.jsonl` (empty if there is none)."""
+        path = self.path / "history.jsonl"
+        return [json.loads(line) for line in path.read_text().splitlines() if line] if path.is_file() else []
+
+    def load(self, config_type: type[TrainConfig] = TrainConfig) -> FinishedRun:
+        """Reads a finished run: config, metrics, history, data and the best checkpoint's network.
+
+        Only the network's variables are restored (no optimizer is built).
+
+        Args:
+          config_type: the class of the run's config (a `TrainConfig` subclass of the experiment).
+
+        Raises:
+          RunNotFoundError: the folder holds no finished run.
+          ConfigError: its config does not fit `config_type`.
+        """
+        for required in ("config.json", "data.json", "metrics.json", "history.jsonl"):
+            if not (self.path / required).is_file():
+                raise RunNotFoundError(f"{self.path} holds no finished run ({required} is missing); train it first")
+        config = config_type.from_json(self._read_json("config.json"))
+        data = self._read_json("data.json")
+        model = build_model(config, in_channels=data["in_channels"], num_outputs=data["num_outputs"])
+        model.eval()
+        graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+        with self.checkpoints() as checkpoints:
+            state, _ = checkpoints.restore({"params": params, "rest": rest}, best=True)
+        model = nnx.merge(graphdef, state["params"], state["rest"])
+        return FinishedRun(self.path, config, self._read_json("metrics.json"), self.read_history(), data, model)
+
+    def _read_json(self, name: str) -> Any:
+        path = self.path / name
+        if not path.is_file():
+            return None
+        try:
+            return json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as error:
+            raise ConfigError(f"cannot read {path} ({error}); pass a new --workdir") from None
+
+    def _write_atomic(self, name: str, text: str) -> None:
+        path = self.path / name
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(text)
+        os.replace(tmp, path)
+
+
+def json_ready(value: Any) -> Any:
+    """`value` with numpy scalars as Python numbers, tuples as lists and non-finite floats as None."""
+    if isinstance(value, dict):
+        return {str(k): json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_ready(v) for v in value]
+    if isinstance(value, (np.floating, np.integer)):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
