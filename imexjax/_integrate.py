@@ -31,7 +31,8 @@ def integrate(
     `jax.tree.map(lambda a: a[n], args)`, as a residual network applies layer n.
 
     Args:
-      solver: an explicit solver (`Euler`, `Midpoint`, `RK4`) or an IMEX one (`IMEXEuler`).
+      solver: an explicit solver (`Euler`, `Midpoint`, `RK4`) or an IMEX one (`IMEXEuler`,
+        `IMEXRK2`): any `AbstractSolver`, its `imex` flag saying which.
       terms: for explicit solvers a vector field `f(t, y, args) -> dy/dt`; for IMEX solvers
         a pair `(f_explicit, implicit)` with `implicit` a linear term such as `ConvDiffusion`.
       y0: the initial state, any pytree of floating arrays.
@@ -43,8 +44,8 @@ def integrate(
       num_steps: N; required only when `args` has no leaves, otherwise it must agree.
       unroll: steps unrolled per loop iteration of `jax.lax.scan`: an int >= 1, or True
         for all of them. The rolled loop (1) compiles in a time independent of N and, on
-        CPU, steps as fast as the unrolled one for the layers of `imexjax.models`
-        (`benchmarks/README.md`; GPU and TPU not yet measured). On CPU, XLA runs the
+        CPU, measured as fast per step as the unrolled one for the layers of
+        `imexjax.models` (GPU and TPU not yet measured). On CPU, XLA runs the
         gradient of a plain `jax.lax.conv_general_dilated` about 20x more slowly inside a
         loop: convolve with `imexjax.models.conv2d` in your own fields, or unroll.
       remat: rematerialize each step in the backward pass (`jax.checkpoint`), trading

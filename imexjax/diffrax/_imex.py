@@ -1,5 +1,13 @@
-"""imexjax's IMEX schemes as `diffrax.AbstractSolver`s on `MultiTerm(explicit, ConvDiffusionTerm)`."""
+"""imexjax's IMEX solvers as `diffrax.AbstractSolver`s on `MultiTerm(explicit, ConvDiffusionTerm)`.
 
+Each adapter runs its scheme's own `step` (`imexjax.IMEXEuler`, `imexjax.IMEXRK2`), so the
+stages are written once. A diffrax step from `t0` to `t1` is one step of size 1 in the
+step's own time `s = (t - t0) / (t1 - t0)`, in which the explicit field is the term's
+increment `vf_prod(t0 + s (t1 - t0), y, args, control)` and the implicit term is
+`control * (-C^T C)`, whose resolvent at `s` is `ConvDiffusionTerm.resolve(s * control, .)`.
+"""
+
+import dataclasses
 from collections.abc import Callable
 from typing import ClassVar
 
@@ -7,9 +15,8 @@ import diffrax
 import jax.numpy as jnp
 from jaxtyping import Array, PyTree
 
-from ..solvers._imex_rk2 import DELTA, GAMMA
-from ..solvers._tree import axpy as _axpy
-from ..solvers._tree import linear_combination as _combine
+from .. import solvers
+from .._custom_types import Scalar
 from ._term import ConvDiffusionTerm
 
 _IMEXTerms = diffrax.MultiTerm[tuple[diffrax.AbstractTerm, ConvDiffusionTerm]]
@@ -25,9 +32,36 @@ def _conv_term(term: diffrax.AbstractTerm) -> ConvDiffusionTerm:
     return term
 
 
+@dataclasses.dataclass(frozen=True)
+class _StepTimeDiffusion:
+    """The linear term `control * (-C^T C)` of one diffrax step, in the step's own time.
+
+    Attributes:
+      term: the `ConvDiffusionTerm` giving `C`.
+      control: the implicit term's control over the step (`t1 - t0`, signed).
+    """
+
+    term: ConvDiffusionTerm
+    control: Scalar
+
+    def mv(self, y: PyTree[Array], args: None) -> PyTree[Array]:
+        """Returns `control * (-C^T C) y`, leaf by leaf."""
+        return self.term.prod(self.term.vf(None, y, args), self.control)
+
+    def resolve(self, s: Scalar, b: PyTree[Array], args: None) -> PyTree[Array]:
+        """Returns `(I + s control C^T C)^{-1} b`, leaf by leaf, by FFT."""
+        return self.term.resolve(s * self.control, b)
+
+
 class _AbstractIMEX(diffrax.AbstractSolver):
+    """A diffrax solver that takes one step of `scheme` per diffrax step (fixed steps only)."""
+
     term_structure: ClassVar = _IMEXTerms
     interpolation_cls: ClassVar[Callable[..., diffrax.LocalLinearInterpolation]] = diffrax.LocalLinearInterpolation
+    scheme: ClassVar[solvers.AbstractSolver]
+
+    def order(self, terms) -> int:
+        return self.scheme.order
 
     def init(self, terms, t0, t1, y0, args) -> None:
         return None
@@ -38,11 +72,15 @@ class _AbstractIMEX(diffrax.AbstractSolver):
     def step(self, terms, t0, t1, y0, args, solver_state, made_jump):
         del solver_state, made_jump
         explicit, implicit = terms.terms
-        y1 = self._step(explicit, implicit, _conv_term(implicit), t0, t1, y0, args)
-        return y1, None, dict(y0=y0, y1=y1), None, diffrax.RESULTS.successful
+        control = explicit.contr(t0, t1)
+        start, duration = jnp.asarray(t0), jnp.asarray(t1) - jnp.asarray(t0)
 
-    def _step(self, explicit, implicit, conv, t0, t1, y0, args) -> PyTree[Array]:
-        raise NotImplementedError
+        def increment(s: Scalar, y: PyTree[Array], step_args) -> PyTree[Array]:
+            return explicit.vf_prod(start + s * duration, y, step_args, control)
+
+        linear = _StepTimeDiffusion(_conv_term(implicit), implicit.contr(t0, t1))
+        y1 = self.scheme.step((increment, linear), 0.0, y0, (args, None), 1.0)
+        return y1, None, dict(y0=y0, y1=y1), None, diffrax.RESULTS.successful
 
 
 class IMEXEuler(_AbstractIMEX):
@@ -54,13 +92,7 @@ class IMEXEuler(_AbstractIMEX):
     ConvDiffusionTerm(kernel))`; the implicit solve is the exact FFT resolvent.
     """
 
-    def order(self, terms):
-        return 1
-
-    def _step(self, explicit, implicit, conv, t0, t1, y0, args):
-        dt_explicit = explicit.contr(t0, t1)
-        dt_implicit = implicit.contr(t0, t1)
-        return conv.resolve(dt_implicit, _axpy(1.0, explicit.vf_prod(t0, y0, args, dt_explicit), y0))
+    scheme: ClassVar[solvers.AbstractSolver] = solvers.IMEXEuler()
 
 
 class IMEXRK2(_AbstractIMEX):
@@ -72,17 +104,4 @@ class IMEXRK2(_AbstractIMEX):
     stages are exact FFT solves.
     """
 
-    def order(self, terms):
-        return 2
-
-    def _step(self, explicit, implicit, conv, t0, t1, y0, args):
-        dt_explicit = explicit.contr(t0, t1)
-        scale = GAMMA * implicit.contr(t0, t1)
-        k1 = explicit.vf_prod(t0, y0, args, dt_explicit)  # dt f(t0, y0)
-        rhs2 = _axpy(GAMMA, k1, y0)
-        y2 = conv.resolve(scale, rhs2)
-        t2 = jnp.asarray(t0) + GAMMA * (jnp.asarray(t1) - jnp.asarray(t0))
-        k2 = explicit.vf_prod(t2, y2, args, dt_explicit)
-        gamma_dt_a_y2 = _combine(y2, (-1.0,), (rhs2,))  # = gamma dt A Y2
-        rhs3 = _combine(y0, (DELTA, 1.0 - DELTA, (1.0 - GAMMA) / GAMMA), (k1, k2, gamma_dt_a_y2))
-        return conv.resolve(scale, rhs3)
+    scheme: ClassVar[solvers.AbstractSolver] = solvers.IMEXRK2()

@@ -9,6 +9,8 @@ import jax.numpy as jnp
 import optimistix as optx
 from jaxtyping import Array, PyTree, Scalar
 
+from ..operators import fft_channels, ifft_channels
+
 
 class _FFTNewtonState(eqx.Module):
     spectrum: PyTree[Array]  # per leaf: rfft2 of the Jacobian's impulse response, (..., C, H, W//2+1)
@@ -19,6 +21,7 @@ class _FFTNewtonState(eqx.Module):
 
 
 def _impulse(leaf: Array) -> Array:
+    """A unit impulse at pixel (0, 0) of every channel, shaped like `leaf` (..., H, W, C)."""
     if jnp.ndim(leaf) < 3:
         raise ValueError(
             f"FFTNewton needs states of shape (..., H, W, channels), got a leaf of shape {jnp.shape(leaf)}"
@@ -26,17 +29,17 @@ def _impulse(leaf: Array) -> Array:
     return jnp.zeros_like(leaf).at[..., 0, 0, :].set(1)
 
 
-def _spectrum(response: Array) -> Array:
-    compute = jnp.promote_types(response.dtype, jnp.float32)
-    return jnp.fft.rfft2(jnp.moveaxis(response.astype(compute), -1, -3))
-
-
 def _solve(rhs: Array, spectrum: Array) -> Array:
-    height, width = rhs.shape[-3], rhs.shape[-2]
-    compute = jnp.promote_types(rhs.dtype, jnp.float32)
-    channels_first = jnp.moveaxis(rhs.astype(compute), -1, -3)
-    solution = jnp.fft.irfft2(jnp.fft.rfft2(channels_first) / spectrum, s=(height, width))
-    return jnp.moveaxis(solution, -3, -1).astype(rhs.dtype)
+    """`J^{-1} rhs` for the translation-invariant `J` whose impulse response has rfft2 `spectrum`.
+
+    Args:
+      rhs: shape (..., H, W, C).
+      spectrum: `fft_channels` of J's impulse response, shape (..., C, H, W // 2 + 1).
+
+    Returns:
+      An array with the shape and dtype of `rhs`.
+    """
+    return ifft_channels(fft_channels(rhs) / spectrum, rhs)
 
 
 class FFTNewton(optx.AbstractRootFinder):
@@ -82,7 +85,7 @@ class FFTNewton(optx.AbstractRootFinder):
             return options["init_state"]
         impulses = jax.tree.map(_impulse, y)
         _, responses = jax.jvp(lambda z: fn(z, args)[0], (y,), (impulses,))
-        spectrum = jax.lax.stop_gradient(jax.tree.map(_spectrum, responses))
+        spectrum = jax.lax.stop_gradient(jax.tree.map(fft_channels, responses))
         leaves = jax.tree.leaves(y)
         dtype = jnp.result_type(*leaves) if leaves else jnp.float32
         dtype = jnp.finfo(dtype).dtype
