@@ -28,17 +28,14 @@ from flax import nnx
 
 from imexjax.data.qtips import NUM_CLASSES, generate_qtips
 from imexjax.models import DTYPES, INTEGRATORS
+from imexjax.recipes import QTIPS_PRESETS, normalize_images, qtips_config
+from imexjax.tasks import SegmentationTask, class_weights_from_labels
 from imexjax.train import (
-    QTIPS_PRESETS,
-    SegmentationTask,
     TrainConfig,
     build_model,
-    class_weights_from_labels,
     data_mesh,
     make_optimizer,
     make_train_step,
-    normalize_images,
-    qtips_config,
     replicate,
     shard_batch,
 )

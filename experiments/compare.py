@@ -15,45 +15,34 @@ import argparse
 import pathlib
 import sys
 
-import numpy as np
-
 from imexjax.analysis import receptive_field
-from imexjax.data.qtips import QtipsDataError
-from imexjax.train import load_qtips_data, load_run, normalize_images, plot_history, plot_predictions, predict
+from imexjax.models import integrator_label
+from imexjax.recipes import load_run, normalize_images, predict_qtips, qtips_validation_images, run_command
+from imexjax.tasks import plot_history, plot_predictions
 
 SHOWN = 6
 FIELD_IMAGES = 8
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("runs", nargs="+", help="workdirs of finished runs of experiments/qtips.py")
-    parser.add_argument("--out", required=True, help="folder for the figures and the table")
-    args = parser.parse_args(argv)
-    try:
-        loaded = [load_run(run) for run in args.runs]
-        first_config, first_metrics, _, _ = loaded[0]
-        data_dir = None if first_metrics["data"] == "generated" else first_metrics["data"]
-        images, labels = load_qtips_data(first_config, data_dir)["val"]
-    except (FileNotFoundError, QtipsDataError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    out = pathlib.Path(args.out)
+def compare(runs: list[str], out: pathlib.Path) -> int:
+    loaded = [load_run(run) for run in runs]
+    images, labels = qtips_validation_images(loaded[0])
     out.mkdir(parents=True, exist_ok=True)
-    names = [f"{config.integrator} {config.norm} s{config.seed}" for config, *_ in loaded]
+    names = [f"{integrator_label(r.config.integrator)} {r.config.norm} s{r.config.seed}" for r in loaded]
     columns = {"label": labels[:SHOWN]}
-    for name, (_, metrics, _, model) in zip(names, loaded, strict=True):
-        probabilities = predict(model, images[:SHOWN], metrics["input_mean"], metrics["input_std"])
-        columns[name] = np.argmax(probabilities, axis=-1)
+    for name, run in zip(names, loaded, strict=True):
+        probabilities = predict_qtips(run, images[:SHOWN], run.data["input_mean"], run.data["input_std"])
+        columns[name] = probabilities.argmax(-1)
     plot_predictions(images[:SHOWN], columns, out / "comparison.png", title="validation images")
-    plot_history({name: history for name, (_, _, history, _) in zip(names, loaded, strict=True)}, out / "history.png")
+    plot_history({name: run.history for name, run in zip(names, loaded, strict=True)}, out / "history.png")
     rows = [
         "| run (integrator, norm, seed) | parameters | IoU | loss | accuracy (%) | receptive field (%) | best epoch |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for name, (_, m, _, model) in zip(names, loaded, strict=True):
-        inputs = normalize_images(images[:FIELD_IMAGES], m["input_mean"], m["input_std"])
-        field = receptive_field(model, inputs).fraction
+    for name, run in zip(names, loaded, strict=True):
+        m = run.metrics
+        inputs = normalize_images(images[:FIELD_IMAGES], run.data["input_mean"], run.data["input_std"])
+        field = receptive_field(run.model, inputs).fraction
         rows.append(
             f"| {name} | {m['params']:,} | {m['val_iou']:.3f} | {m['val_loss']:.4f} | "
             f"{m['val_accuracy']:.2f} | {100 * field:.0f} | {m['best_epoch']} |"
@@ -62,6 +51,14 @@ def main(argv: list[str] | None = None) -> int:
     (out / "comparison.md").write_text(table + "\n")
     print(table)
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("runs", nargs="+", help="workdirs of finished runs of experiments/qtips.py")
+    parser.add_argument("--out", required=True, help="folder for the figures and the table")
+    args = parser.parse_args(argv)
+    return run_command(lambda: compare(args.runs, pathlib.Path(args.out)))
 
 
 if __name__ == "__main__":

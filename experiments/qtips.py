@@ -55,7 +55,9 @@ def main(argv: list[str] | None = None) -> int:
         workdir = args.workdir or f"runs/qtips-{config.name}-{config.integrator}-s{config.seed}"
         m = run_qtips(config, workdir, data_dir=args.data_dir, progress=not args.no_progress).metrics
         if jax.process_index() == 0:
-            print(f"\nQ-tips, config {config.name}, best epoch {m['best_epoch']} of {config.epochs}, {m['seconds']:.0f} s")
+            print(
+                f"\nQ-tips, config {config.name}, best epoch {m['best_epoch']} of {config.epochs}, {m['seconds']:.0f} s"
+            )
             print(f"results in {workdir}")
             print("| network | parameters | IoU | loss | accuracy (%) |\n|---|---:|---:|---:|---:|")
             cells = (config.integrator, f"{m['params']:,}", f"{m['val_iou']:.3f}", f"{m['val_loss']:.4f}")

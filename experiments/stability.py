@@ -27,26 +27,21 @@ from imexjax.analysis import (
     plot_stability_regions,
     stability_report,
 )
-from imexjax.data.qtips import QtipsDataError
-from imexjax.train import (
+from imexjax.models import integrator_label
+from imexjax.recipes import (
     QTIPS_PRESETS,
-    ConfigError,
-    TrainingDivergedError,
-    check_workdir,
-    load_qtips_data,
     load_run,
     normalize_images,
     qtips_config,
+    qtips_validation_images,
+    run_command,
     run_qtips,
 )
+from imexjax.train import ConfigError, FinishedRun, RunDir
 
 NETWORKS = ("imex", "euler")
 """The two networks compared, by integrator: IMEXnet and the ResNet (forward Euler)."""
 FIGURES = ("stability_regions.png", "receptive_field.png", "perturbation_growth.png", "adversarial.png")
-
-
-class UsageError(ValueError):
-    """Bad command-line input; the message is one line."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -97,79 +92,64 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def parse_epsilons(text: str) -> list[float]:
-    """`"0,0.1,0.2"` -> [0.0, 0.1, 0.2]; raises UsageError unless all are finite and >= 0."""
+    """`"0,0.1,0.2"` -> [0.0, 0.1, 0.2]; raises ConfigError unless all are finite and >= 0."""
     try:
         epsilons = [float(part) for part in text.split(",") if part.strip()]
     except ValueError:
-        raise UsageError(f"--epsilons must be comma-separated numbers, got {text!r}") from None
+        raise ConfigError(f"--epsilons must be comma-separated numbers, got {text!r}") from None
     if not epsilons or any(not math.isfinite(e) or e < 0 for e in epsilons):
-        raise UsageError(f"--epsilons must be finite numbers >= 0, got {text!r}")
+        raise ConfigError(f"--epsilons must be finite numbers >= 0, got {text!r}")
     return epsilons
 
 
 def check_args(args: argparse.Namespace) -> list[float]:
-    """Raises UsageError for inconsistent options; returns the epsilons."""
+    """Raises ConfigError for inconsistent options; returns the epsilons."""
     if args.checkpoints and (args.config or args.epochs is not None or args.seed is not None or args.data_dir):
-        raise UsageError("--checkpoints loads finished runs: drop --config, --epochs, --seed and --data-dir")
+        raise ConfigError("--checkpoints loads finished runs: drop --config, --epochs, --seed and --data-dir")
     if args.pgd_steps < 1:
-        raise UsageError(f"--pgd-steps must be >= 1, got {args.pgd_steps}")
+        raise ConfigError(f"--pgd-steps must be >= 1, got {args.pgd_steps}")
     if args.num_images < 1:
-        raise UsageError(f"--num-images must be >= 1, got {args.num_images}")
+        raise ConfigError(f"--num-images must be >= 1, got {args.num_images}")
     if not (0.0 <= args.threshold < 1.0):
-        raise UsageError(f"--threshold must be in [0, 1), got {args.threshold}")
+        raise ConfigError(f"--threshold must be in [0, 1), got {args.threshold}")
     if pathlib.Path(args.workdir).is_file():
-        raise UsageError(f"--workdir {args.workdir} is a file; pass a folder")
+        raise ConfigError(f"--workdir {args.workdir} is a file; pass a folder")
     return parse_epsilons(args.epsilons)
 
 
-def trained_runs(args: argparse.Namespace) -> dict[str, dict]:
+def trained_runs(args: argparse.Namespace) -> dict[str, FinishedRun]:
     """Trains (or resumes) the IMEX and ResNet runs under WORKDIR/imex and WORKDIR/euler."""
     base = qtips_config(args.config or "small").replace(epochs=args.epochs, seed=args.seed)
     configs = {name: base.replace(integrator=name) for name in NETWORKS}
     workdirs = {name: pathlib.Path(args.workdir) / name for name in NETWORKS}
     for name in NETWORKS:  # refuse a workdir of another configuration before training anything
-        check_workdir(configs[name], workdirs[name])
-    runs = {}
+        RunDir(workdirs[name]).check_config(configs[name])
     for name in NETWORKS:
         print(
             f"training {name} ({configs[name].name}, {configs[name].epochs} epochs) in {workdirs[name]}",
             file=sys.stderr,
         )
-        result = run_qtips(configs[name], workdirs[name], data_dir=args.data_dir, progress=not args.no_progress)
-        runs[name] = {
-            "workdir": workdirs[name],
-            "config": configs[name],
-            "metrics": result.metrics,
-            "model": result.model,
-        }
-    return runs
+        run_qtips(configs[name], workdirs[name], data_dir=args.data_dir, progress=not args.no_progress)
+    return {name: load_run(workdirs[name]) for name in NETWORKS}
 
 
-def loaded_runs(paths: list[str]) -> dict[str, dict]:
+def loaded_runs(paths: list[str]) -> dict[str, FinishedRun]:
     """Loads finished runs; the first must be an IMEX run and the second a ResNet (euler) run."""
     runs = {}
     for name, path in zip(NETWORKS, paths, strict=True):
-        try:
-            config, metrics, _, model = load_run(path)
-        except FileNotFoundError:
-            raise
-        except Exception as error:  # orbax and JSON errors: say which run, in one line
-            first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            raise UsageError(f"cannot load the run in {path}: {first_line}") from None
-        if config.integrator != name:
-            raise UsageError(
-                f"{path} holds a {config.integrator!r} run; --checkpoints takes an imex run, then an euler run"
+        run = load_run(path)
+        if run.config.integrator != name:
+            raise ConfigError(
+                f"{path} holds a {run.config.integrator!r} run; --checkpoints takes an imex run, then an euler run"
             )
-        runs[name] = {"workdir": pathlib.Path(path), "config": config, "metrics": metrics, "model": model}
+        runs[name] = run
     return runs
 
 
-def validation_set(run: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def validation_set(run: FinishedRun) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The run's validation images (uint8), normalized inputs and labels."""
-    data = run["metrics"].get("data", "generated")
-    splits = load_qtips_data(run["config"], None if data == "generated" else data)
-    images, labels = splits["val"]
-    inputs = normalize_images(images, run["metrics"]["input_mean"], run["metrics"]["input_std"])
+    images, labels = qtips_validation_images(run)
+    inputs = normalize_images(images, run.data["input_mean"], run.data["input_std"])
     return images, inputs, labels.astype(np.int32)
 
 
@@ -178,34 +158,32 @@ def main(argv: list[str] | None = None) -> int:
         args = parse_args(argv)
     except SystemExit as exit_:
         return int(exit_.code or 0)
+    return run_command(lambda: stability(args))
+
+
+def stability(args: argparse.Namespace) -> int:
+    """Trains or loads the two runs, writes the stability report and figures to WORKDIR, prints the table."""
     start = time.perf_counter()
-    try:
-        epsilons = check_args(args)
-        runs = loaded_runs(args.checkpoints) if args.checkpoints else trained_runs(args)
-        workdir = pathlib.Path(args.workdir)
-        workdir.mkdir(parents=True, exist_ok=True)
-        reports, shown_image = {}, None
-        for name, run in runs.items():
-            print(f"analysing {name}", file=sys.stderr)
-            images, inputs, labels = validation_set(run)
-            shown_image = images[0] if shown_image is None else shown_image
-            weights = run["metrics"].get("class_weights")
-            reports[name] = stability_report(
-                run["model"],
-                inputs,
-                labels,
-                epsilons=epsilons,
-                num_images=args.num_images,
-                threshold=args.threshold,
-                pgd_steps=args.pgd_steps,
-                class_weights=None if weights is None else np.asarray(weights, np.float32),
-            )
-    except (ConfigError, QtipsDataError, TrainingDivergedError, UsageError, FileNotFoundError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted: rerun the same command to resume the training from its last checkpoint", file=sys.stderr)
-        return 130
+    epsilons = check_args(args)
+    runs = loaded_runs(args.checkpoints) if args.checkpoints else trained_runs(args)
+    workdir = pathlib.Path(args.workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    reports, shown_image = {}, None
+    for name, run in runs.items():
+        print(f"analysing {name}", file=sys.stderr)
+        images, inputs, labels = validation_set(run)
+        shown_image = images[0] if shown_image is None else shown_image
+        weights = run.data.get("class_weights")
+        reports[name] = stability_report(
+            run.model,
+            inputs,
+            labels,
+            epsilons=epsilons,
+            num_images=args.num_images,
+            threshold=args.threshold,
+            pgd_steps=args.pgd_steps,
+            class_weights=None if weights is None else np.asarray(weights, np.float32),
+        )
 
     summary = {
         "epsilons": epsilons,
@@ -215,12 +193,12 @@ def main(argv: list[str] | None = None) -> int:
         "seconds": time.perf_counter() - start,
     }
     for name, run in runs.items():
-        m = run["metrics"]
+        m = run.metrics
         summary[name] = {
-            "workdir": str(run["workdir"]),
-            "config": run["config"].name,
-            "epochs": run["config"].epochs,
-            "geometry": [list(block) for block in run["config"].geometry],
+            "workdir": str(run.workdir),
+            "config": run.config.name,
+            "epochs": run.config.epochs,
+            "geometry": [list(block) for block in run.config.geometry],
             "params": m["params"],
             "val_iou": m["val_iou"],
             **reports[name].to_json(),
@@ -252,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in runs:
         s = summary[name]
         row = [
-            "IMEX" if name == "imex" else "ResNet",
+            integrator_label(name),
             f"{s['params']:,}",
             f"{s['val_iou']:.3f}",
             f"{100 * s['receptive_field']:.0f}%",

@@ -1,5 +1,6 @@
 """End-to-end Q-tips training: the tiny config, resume after SIGKILL, NaN guard, CLI errors."""
 
+import dataclasses
 import importlib.util
 import json
 import os
@@ -15,18 +16,9 @@ from flax import nnx
 from helpers import tree_allclose
 
 from imexjax.data.qtips import qtips_splits, write_qtips_folder
-from imexjax.train import (
-    ConfigError,
-    InMemoryBatches,
-    SegmentationTask,
-    TrainConfig,
-    TrainingDivergedError,
-    check_workdir,
-    load_run,
-    qtips_config,
-    run_qtips,
-    train_and_evaluate,
-)
+from imexjax.recipes import QtipsConfig, load_run, qtips_config, run_qtips
+from imexjax.tasks import SegmentationTask
+from imexjax.train import ArraySource, ConfigError, Loader, RunDir, TrainingDivergedError, train_and_evaluate
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 CLI = ROOT / "experiments" / "qtips.py"
@@ -137,15 +129,15 @@ def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp_path):
     splits = qtips_splits(seed=0, num_train=16, num_val=8)
     x = splits["train"][0].astype(np.float32)[..., None] / 255
     y = splits["train"][1].astype(np.int32)
-    val = InMemoryBatches(x[:8], y[:8], 8, shuffle=False, drop_remainder=False)
+    val = Loader(ArraySource(x[:8], y[:8]), 8, shuffle=False, drop_remainder=False)
     config = TINY.replace(epochs=1)
     task = SegmentationTask(4)
     train_and_evaluate(
         config,
         tmp_path,
         task=task,
-        train_batches=InMemoryBatches(x, y, 8, shuffle=True, drop_remainder=True),
-        val_batches=val,
+        train_loader=Loader(ArraySource(x, y), 8, shuffle=True, drop_remainder=True),
+        val_loader=val,
         in_channels=1,
         progress=False,
     )
@@ -157,8 +149,8 @@ def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp_path):
             config.replace(epochs=2),
             tmp_path,
             task=task,
-            train_batches=InMemoryBatches(poisoned, y, 8, shuffle=True, drop_remainder=True),
-            val_batches=val,
+            train_loader=Loader(ArraySource(poisoned, y), 8, shuffle=True, drop_remainder=True),
+            val_loader=val,
             in_channels=1,
             progress=False,
         )
@@ -182,10 +174,20 @@ def test_a_run_resumes_with_other_loop_settings_and_from_an_older_config(tiny_ru
     saved = json.loads((workdir / "config.json").read_text())
     older = {k: v for k, v in saved.items() if k != "dtype"} | {"unroll": None}
     (tmp_path / "config.json").write_text(json.dumps(older))
-    check_workdir(TINY.replace(epochs=3, unroll=2, remat=True), tmp_path)
-    assert TrainConfig.from_json(older) == TINY.replace(epochs=3)
+    RunDir(tmp_path).check_config(TINY.replace(epochs=3, unroll=2, remat=True))
+    assert QtipsConfig.from_json(older) == TINY.replace(epochs=3)
     with pytest.raises(ConfigError, match="another configuration .*dtype"):
-        check_workdir(TINY.replace(epochs=3, dtype="bfloat16"), tmp_path)
+        RunDir(tmp_path).check_config(TINY.replace(epochs=3, dtype="bfloat16"))
+
+
+def test_a_resumed_run_on_other_data_is_refused_untouched(tiny_run, tmp_path):
+    workdir, _ = tiny_run
+    data = tmp_path / "data"
+    write_qtips_folder(data, qtips_splits(seed=1, num_train=16, num_val=8))
+    before = snapshot(workdir)
+    with pytest.raises(ConfigError, match="run on other data .*'generated' -> "):
+        run_qtips(TINY.replace(epochs=4), workdir, data_dir=data, progress=False)
+    assert snapshot(workdir) == before
 
 
 @pytest.mark.parametrize(
@@ -194,7 +196,7 @@ def test_a_run_resumes_with_other_loop_settings_and_from_an_older_config(tiny_ru
         (["--epochs", "0"], "epochs must be a positive integer"),
         (["--batch-size", "-1"], "batch-size must be a positive integer"),
         (["--lr", "0"], "learning-rate must be a positive number"),
-        (["--batch-size", "64"], "batch size 64 exceeds the 32 training examples"),
+        (["--batch-size", "64"], "batch size 64 exceeds the 32 examples of the Q-tips train split"),
         (["--data-dir", "/nonexistent/qtips"], "/nonexistent/qtips"),
     ],
 )
@@ -235,6 +237,43 @@ def test_cli_rejects_a_corrupt_png_and_bad_labels(tmp_path, capsys):
     assert not (tmp_path / "w").exists()
 
 
+def test_cli_sets_every_config_field_under_its_own_name(capsys):
+    cli = load_cli()
+    with pytest.raises(SystemExit):
+        cli.parse_args(["--help"])
+    help_text = capsys.readouterr().out
+    for field in dataclasses.fields(QtipsConfig):
+        if field.name != "name":
+            assert f"--{field.name.replace('_', '-')}" in help_text, field.name
+    argv = ["--integrator", "euler", "--config", "tiny", "--geometry", "2x4,3x6", "--implicit-scale", "1:8"]
+    argv += [
+        "--no-symmetric",
+        "--remat",
+        "off",
+        "--num-train",
+        "24",
+        "--lr",
+        "0.01",
+        "--h",
+        "0.5",
+        "--schedule",
+        "constant",
+    ]
+    config = cli.config_from_args(cli.parse_args(argv), cli.QTIPS_PRESETS)
+    assert config == TINY.replace(
+        integrator="euler",
+        geometry=((2, 4), (3, 6)),
+        implicit_init_scale=(1.0, 8.0),
+        symmetric=False,
+        remat=False,
+        num_train=24,
+        learning_rate=0.01,
+        h=0.5,
+        schedule="constant",
+    )
+    assert cli.config_from_args(cli.parse_args(["--integrator", "imex"]), cli.QTIPS_PRESETS) == qtips_config("small")
+
+
 def test_cli_unknown_integrator_or_config_exits_without_traceback():
     for argv in (
         ["--integrator", "leapfrog"],
@@ -253,7 +292,7 @@ def test_compare_puts_runs_side_by_side(tiny_run, tmp_path, capsys):
     spec.loader.exec_module(compare)
     assert compare.main([str(workdir), str(workdir), "--out", str(tmp_path / "cmp")]) == 0
     table = (tmp_path / "cmp" / "comparison.md").read_text()
-    assert table.count("| imex channel s0 |") == 2 and f"{result.metrics['val_iou']:.3f}" in table
+    assert table.count("| IMEX channel s0 |") == 2 and f"{result.metrics['val_iou']:.3f}" in table
     field = float(table.splitlines()[-1].split("|")[6])  # receptive field (%) of the centre pixel
     assert 0 < field <= 100
     for figure in ("comparison.png", "history.png"):
@@ -265,7 +304,8 @@ def test_compare_puts_runs_side_by_side(tiny_run, tmp_path, capsys):
 def test_batch_norm_run_keeps_running_statistics_and_evaluates_with_them(tmp_path):
     workdir = tmp_path / "batch-norm"
     result = run_qtips(TINY.replace(epochs=1, norm="batch"), workdir, progress=False)
-    _, metrics, _, model = load_run(workdir)
+    run = load_run(workdir)
+    metrics, model = run.metrics, run.model
     statistics = nnx.state(model, nnx.BatchStat)
     means = [leaf for path, leaf in nnx.to_flat_state(statistics) if "running_mean" in str(path[-1])]
     assert means and all(float(np.max(np.abs(m))) > 0 for m in means)  # trained away from zero

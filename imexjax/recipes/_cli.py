@@ -20,7 +20,9 @@ def parse_geometry(text: str) -> tuple[tuple[int, int], ...]:
     try:
         return tuple(_pair(block, "x", int) for block in text.split(","))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected LAYERSxWIDTH[,LAYERSxWIDTH...], such as 9x16, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected LAYERSxWIDTH[,LAYERSxWIDTH...], such as 9x16, got {text!r}"
+        ) from None
 
 
 def parse_resolution(text: str) -> tuple[int, int]:
@@ -109,8 +111,14 @@ def add_config_flags(
         if field.name == "name":
             continue
         values = {key: format_value(field.name, getattr(preset, field.name)) for key, preset in presets.items()}
-        shown = next(iter(values.values())) if len(set(values.values())) == 1 else ", ".join(f"{k} {v}" for k, v in values.items())
-        help_text = docs.get(field.name, "").replace("%", "%%") + (" (required)" if field.name in required else f" (preset: {shown})")
+        shown = (
+            next(iter(values.values()))
+            if len(set(values.values())) == 1
+            else ", ".join(f"{k} {v}" for k, v in values.items())
+        )
+        help_text = docs.get(field.name, "").replace("%", "%%") + (
+            " (required)" if field.name in required else f" (preset: {shown})"
+        )
         flags = [f"--{field.name.replace('_', '-')}", *FLAG_ALIASES.get(field.name, ())]
         options: dict[str, Any] = dict(dest=field.name, help=help_text, required=field.name in required)
         value = getattr(presets[default], field.name)

@@ -25,5 +25,7 @@ def load_run(workdir: str | os.PathLike) -> FinishedRun:
         raise RunNotFoundError(f"{workdir} holds no finished run (data.json is missing); train it first")
     task = json.loads(path.read_text()).get("task")
     if task not in CONFIG_TYPES:
-        raise RunNotFoundError(f"{workdir} holds a run of unknown task {task!r}; expected one of {', '.join(CONFIG_TYPES)}")
+        raise RunNotFoundError(
+            f"{workdir} holds a run of unknown task {task!r}; expected one of {', '.join(CONFIG_TYPES)}"
+        )
     return RunDir(workdir).load(CONFIG_TYPES[task])

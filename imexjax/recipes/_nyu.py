@@ -80,7 +80,14 @@ def run_nyu(
         "loss_kind": "l1_log_depth",
     }
     result = train_and_evaluate(
-        config, run_dir, task=task, train_loader=train, val_loader=val, in_channels=3, data=description, progress=progress
+        config,
+        run_dir,
+        task=task,
+        train_loader=train,
+        val_loader=val,
+        in_channels=3,
+        data=description,
+        progress=progress,
     )
     if jax.process_index() == 0:
         rgb, truth = first_frames(val_source, figure_frames)

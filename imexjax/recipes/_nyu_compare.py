@@ -76,7 +76,9 @@ def compare_depth_runs(
                 "compare runs on the same data and resolution"
             )
     info = reference.data
-    val: DepthSource = open_depth_data(reference.config, data if data is not None else info["data"], format=info["format"])[1]
+    val: DepthSource = open_depth_data(
+        reference.config, data if data is not None else info["data"], format=info["format"]
+    )[1]
     if not 0 <= first_frame < len(val) or num_frames < 1:
         raise ConfigError(f"first frame {first_frame} outside the {len(val)} validation frames")
     rgb, truth = first_frames(val, num_frames, first_frame)

@@ -29,12 +29,16 @@ class DepthConfig(TrainConfig):
         """Raises ConfigError naming the first field that is out of range."""
         super().validate()
         check_positive_integers(self, ("num_train", "num_val"))
-        if len(self.resolution) != 2 or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in self.resolution):
+        if len(self.resolution) != 2 or any(
+            isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in self.resolution
+        ):
             raise ConfigError(f"resolution must be two positive integers HEIGHTxWIDTH, got {self.resolution!r}")
 
 
 NYU_PRESETS: dict[str, DepthConfig] = {
-    "tiny": DepthConfig(name="tiny", geometry=((3, 4),), resolution=(24, 32), epochs=1, batch_size=4, num_train=16, num_val=8),
+    "tiny": DepthConfig(
+        name="tiny", geometry=((3, 4),), resolution=(24, 32), epochs=1, batch_size=4, num_train=16, num_val=8
+    ),
     "small": DepthConfig(
         name="small",
         geometry=((7, 16),),

@@ -48,7 +48,9 @@ def input_statistics(source: DepthSource, max_frames: int = STATISTICS_FRAMES) -
     """
     indices = np.unique(np.linspace(0, len(source) - 1, min(len(source), max_frames)).round().astype(np.int64))
     rgb_sum, rgb_sq, pixels, log_sum, valid = np.zeros(3), np.zeros(3), 0, 0.0, 0
-    for rgb, depth in Loader(_Subset(source, indices), min(8, len(indices)), shuffle=False, drop_remainder=False).epoch(0):
+    for rgb, depth in Loader(_Subset(source, indices), min(8, len(indices)), shuffle=False, drop_remainder=False).epoch(
+        0
+    ):
         values = rgb.reshape(-1, 3).astype(np.float64)
         rgb_sum += values.sum(axis=0)
         rgb_sq += (values * values).sum(axis=0)
@@ -96,7 +98,9 @@ def open_depth_data(
         train: DepthSource = SyntheticScenes(
             "train", num_frames=config.num_train, resolution=config.resolution, seed=config.seed
         )
-        val: DepthSource = SyntheticScenes("val", num_frames=config.num_val, resolution=config.resolution, seed=config.seed)
+        val: DepthSource = SyntheticScenes(
+            "val", num_frames=config.num_val, resolution=config.resolution, seed=config.seed
+        )
         path = None
     else:
         if data is None:

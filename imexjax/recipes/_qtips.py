@@ -7,6 +7,7 @@ import jax
 import numpy as np
 
 from ..data.qtips import CLASS_NAMES, NUM_CLASSES, qtips_splits, read_qtips_folder
+from ..models import integrator_label
 from ..tasks import (
     SegmentationTask,
     class_weights_from_labels,
@@ -15,7 +16,6 @@ from ..tasks import (
     plot_probability_maps,
     predict,
 )
-from ..models import integrator_label
 from ..train import ArraySource, FinishedRun, Loader, RunDir, RunResult, train_and_evaluate
 from ._qtips_config import QtipsConfig
 
@@ -72,8 +72,6 @@ def run_qtips(
       QtipsDataError: `data_dir` is missing or malformed.
       TrainingDivergedError: the loss became NaN or infinite.
     """
-    run_dir = RunDir(workdir)
-    run_dir.check_config(config)
     splits = load_qtips_data(config, data_dir)
     train_images, train_labels = splits["train"]
     val_images, val_labels = splits["val"]
@@ -83,7 +81,6 @@ def run_qtips(
         "num_train": len(train_images),
         "num_val": len(val_images),
     }
-    run_dir.check_data(identity)
     mean, std = float(train_images.mean()), float(train_images.std()) or 1.0
     weights = class_weights_from_labels(train_labels, NUM_CLASSES) if config.class_weighted else None
     task = SegmentationTask(NUM_CLASSES, weights)
@@ -93,7 +90,7 @@ def run_qtips(
 
     loaders = {
         split: Loader(
-            ArraySource(images, labels),
+            ArraySource(images, labels, name=f"the Q-tips {split} split"),
             config.batch_size,
             shuffle=split == "train",
             seed=config.seed,
@@ -103,6 +100,9 @@ def run_qtips(
         )
         for split, (images, labels) in splits.items()
     }
+    run_dir = RunDir(workdir)
+    run_dir.check_config(config)
+    run_dir.check_data(identity)
     data = {
         **identity,
         "input_mean": mean,

@@ -25,5 +25,7 @@ def predict(model: nnx.Module, task: Any, inputs: np.ndarray, *, batch_size: int
     def forward(model, x):
         return task.predict(model(x))
 
-    chunks = [np.asarray(forward(model, jnp.asarray(inputs[i : i + batch_size]))) for i in range(0, len(inputs), batch_size)]
+    chunks = [
+        np.asarray(forward(model, jnp.asarray(inputs[i : i + batch_size]))) for i in range(0, len(inputs), batch_size)
+    ]
     return np.concatenate(chunks)

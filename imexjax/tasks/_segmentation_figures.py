@@ -41,9 +41,7 @@ def plot_predictions(
     for row in range(n):
         axes[row, 0].imshow(images[row], cmap="gray", vmin=0, vmax=255)
         for col, maps in enumerate(columns.values(), 1):
-            axes[row, col].imshow(
-                maps[row], cmap=cmap, vmin=0, vmax=cmap.N - 1, interpolation="nearest"
-            )
+            axes[row, col].imshow(maps[row], cmap=cmap, vmin=0, vmax=cmap.N - 1, interpolation="nearest")
         for col, name in enumerate(["image", *columns]):
             if row == 0:
                 axes[row, col].set_title(name)

@@ -97,7 +97,9 @@ class TrainConfig:
         scales = self.implicit_init_scale
         scales = scales if isinstance(scales, tuple) else (scales,)
         if len(scales) not in (1, 2) or not all(math.isfinite(v) and v > 0 for v in scales):
-            raise ConfigError(f"implicit-init-scale must be a positive number or LOW:HIGH, got {self.implicit_init_scale}")
+            raise ConfigError(
+                f"implicit-init-scale must be a positive number or LOW:HIGH, got {self.implicit_init_scale}"
+            )
         if not self.geometry or any(n < 1 or w < 1 for n, w in self.geometry):
             raise ConfigError(f"geometry must list (layers >= 1, width >= 1) blocks, got {self.geometry}")
 
@@ -125,7 +127,9 @@ class TrainConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ConfigError(f"{cls.__name__} has no field {', '.join(unknown)}; the run was written by another config")
+            raise ConfigError(
+                f"{cls.__name__} has no field {', '.join(unknown)}; the run was written by another config"
+            )
         data = {k: v for k, v in data.items() if not (k == "unroll" and v is None)}  # None once meant the default
         return cls(**{**data, "geometry": tuple(tuple(block) for block in data["geometry"])})
 

@@ -25,15 +25,16 @@ class ArraySource:
     Args:
       inputs: (N, ...).
       targets: (N, ...).
+      name: what error messages call the examples.
 
     Raises:
       ValueError: the arrays differ in length.
     """
 
-    def __init__(self, inputs: np.ndarray, targets: np.ndarray):
+    def __init__(self, inputs: np.ndarray, targets: np.ndarray, *, name: str = "arrays"):
         if len(inputs) != len(targets):
             raise ValueError(f"inputs ({len(inputs)}) and targets ({len(targets)}) differ in length")
-        self.inputs, self.targets = inputs, targets
+        self.inputs, self.targets, self.name = inputs, targets, name
 
     def __len__(self) -> int:
         return len(self.inputs)
@@ -91,7 +92,9 @@ class Loader:
                 f"use --batch-size {len(source)} or less"
             )
         if not 0 <= shard_index < shard_count or batch_size % shard_count:
-            raise ConfigError(f"batch size {batch_size} does not divide over {shard_count} shards (this is {shard_index})")
+            raise ConfigError(
+                f"batch size {batch_size} does not divide over {shard_count} shards (this is {shard_index})"
+            )
         self.source = source
         self.batch_size = batch_size
         self.shuffle, self.seed, self.drop_remainder = shuffle, seed, drop_remainder
@@ -134,8 +137,7 @@ class Loader:
         if self.transform is not None:
             dataset = dataset.map(lambda batch: self.transform(*batch))
         options = grain.ReadOptions(num_threads=self.num_threads, prefetch_buffer_size=self.prefetch)
-        for inputs, targets in dataset.to_iter_dataset(options):
-            yield inputs, targets
+        yield from dataset.to_iter_dataset(options)
 
 
 def epoch_seed(seed: int, epoch: int) -> int:

@@ -115,7 +115,9 @@ def train_and_evaluate(
         start = time.perf_counter()
         for epoch in range(len(history) + 1, config.epochs + 1):
             epoch_start = time.perf_counter()
-            state, train_sums = _train_epoch(train_step, state, train_loader, mesh, epoch, config, task, progress and writer)
+            state, train_sums = _train_epoch(
+                train_step, state, train_loader, mesh, epoch, config, task, progress and writer
+            )
             train_seconds = time.perf_counter() - epoch_start
             val = evaluate(eval_steps, state["params"], state["rest"], val_loader, task, mesh)
             if not math.isfinite(val["loss"]):

@@ -75,7 +75,9 @@ class RunDir:
         differing = sorted(k for k in keys if k not in config.RESUMABLE and saved.get(k) != current.get(k))
         if differing:
             changes = ", ".join(f"{k}: {saved.get(k)!r} -> {current.get(k)!r}" for k in differing)
-            raise ConfigError(f"workdir {self.path} holds a run with another configuration ({changes}); pass a new --workdir")
+            raise ConfigError(
+                f"workdir {self.path} holds a run with another configuration ({changes}); pass a new --workdir"
+            )
 
     def check_data(self, identity: dict[str, Any]) -> dict[str, Any] | None:
         """The saved `data.json` (None for a new run); ConfigError if it names other data than `identity`.

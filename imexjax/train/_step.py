@@ -14,7 +14,9 @@ TrainStep = Callable[[dict[str, Any], jax.Array, jax.Array], tuple[dict[str, Any
 EvalStep = Callable[[Any, Any, jax.Array, jax.Array], dict[str, jax.Array]]
 
 
-def make_train_step(graphdef: nnx.GraphDef, optimizer: optax.GradientTransformation, task: Task, mesh: Mesh) -> TrainStep:
+def make_train_step(
+    graphdef: nnx.GraphDef, optimizer: optax.GradientTransformation, task: Task, mesh: Mesh
+) -> TrainStep:
     """The jitted training step of `train_and_evaluate`: `(state, inputs, targets) -> (state, sums)`.
 
     Each device runs the step on its rows of the batch and the gradients are averaged over the
