@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from helpers import tree_allclose
 
-from imexjax.train import (
+from imexjax.tasks import (
     class_weights_from_labels,
     confusion_matrix,
     iou_per_class,

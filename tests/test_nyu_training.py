@@ -12,16 +12,10 @@ import pytest
 from test_nyu_data import write_fastdepth_file, write_labeled_mat, write_splits
 
 from imexjax.data.nyu import SyntheticScenes
-from imexjax.train import (
-    DEPTH_METRICS,
-    ConfigError,
-    DepthBatches,
-    DepthTask,
-    input_statistics,
-    load_depth_run,
-    nyu_config,
-    run_nyu,
-)
+from imexjax.models import integrator_label
+from imexjax.recipes import input_statistics, load_run, normalize_rgb, nyu_config, run_nyu
+from imexjax.tasks import DEPTH_METRICS, DepthTask
+from imexjax.train import ConfigError, Loader
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 CLI = ROOT / "experiments" / "nyu_depth.py"
@@ -144,29 +138,28 @@ def test_predictions_are_clipped_to_the_depth_range():
 # Batches.
 
 
-def test_depth_batches_standardize_rgb_and_keep_a_seeded_order():
+def test_depth_loader_standardizes_rgb_and_keeps_a_seeded_order():
     source = SyntheticScenes("train", num_frames=10, resolution=(12, 16))
     stats = input_statistics(source)
-    batches = DepthBatches(source, 4, mean=stats["rgb_mean"], std=stats["rgb_std"], shuffle=True, drop_remainder=True)
-    assert len(batches) == 2
-    epoch = list(batches.epoch(3))
+
+    def standardize(rgb, depth):
+        return normalize_rgb(rgb, stats["rgb_mean"], stats["rgb_std"]), depth
+
+    loader = Loader(source, 4, shuffle=True, drop_remainder=True, transform=standardize)
+    assert len(loader) == 2
+    epoch = list(loader.epoch(3))
     inputs, depth = epoch[0]
     assert inputs.shape == (4, 12, 16, 3) and inputs.dtype == np.float32 and depth.shape == (4, 12, 16)
-    assert all(np.array_equal(a[1], b[1]) for a, b in zip(epoch, batches.epoch(3), strict=True))
-    everything = np.concatenate(
-        [
-            x
-            for x, _ in DepthBatches(
-                source, 4, mean=stats["rgb_mean"], std=stats["rgb_std"], shuffle=False, drop_remainder=False
-            ).epoch(0)
-        ]
-    )
+    assert all(np.array_equal(a[1], b[1]) for a, b in zip(epoch, loader.epoch(3), strict=True))
+    assert not all(np.array_equal(a[1], b[1]) for a, b in zip(epoch, loader.epoch(4), strict=True))
+    in_order = Loader(source, 4, shuffle=False, drop_remainder=False, transform=standardize)
+    everything = np.concatenate([x for x, _ in in_order.epoch(0)])
     assert everything.shape[0] == 10
     assert np.allclose(everything.reshape(-1, 3).mean(axis=0), 0, atol=1e-3)
     assert np.allclose(everything.reshape(-1, 3).std(axis=0), 1, atol=1e-3)
     assert stats["log_depth_mean"] == pytest.approx(np.mean([np.log(source[i][1]).mean() for i in range(10)]), rel=1e-6)
-    with pytest.raises(ConfigError, match="batch size 11 exceeds the 10 training frames"):
-        DepthBatches(source, 11, mean=[0] * 3, std=[1] * 3, shuffle=True, drop_remainder=True)
+    with pytest.raises(ConfigError, match="batch size 11 exceeds the 10 examples"):
+        Loader(source, 11, shuffle=True, drop_remainder=True)
 
 
 # One tiny run per format.
@@ -205,7 +198,7 @@ def test_tiny_run_on_a_labeled_mat_with_splits(tmp_path):
     data.mkdir()
     write_labeled_mat(data / "nyu_depth_v2_labeled.mat", room_frames(12))
     write_splits(data / "splits.mat", train=list(range(1, 9)), test=[9, 10, 11, 12], layout="row")
-    result = run_nyu(TINY, tmp_path / "run", data=data, resolution=RESOLUTION, progress=False, figure_frames=1)
+    result = run_nyu(TINY, tmp_path / "run", data=data, progress=False, figure_frames=1)
     check_run(tmp_path / "run", result, format="labeled_mat", num_train=8, num_val=4)
 
 
@@ -219,7 +212,6 @@ def test_tiny_run_on_a_fastdepth_tree(tmp_path):
         TINY.replace(integrator="euler"),
         tmp_path / "run",
         data=tmp_path,
-        resolution=RESOLUTION,
         progress=False,
         figure_frames=1,
     )
@@ -231,7 +223,7 @@ def test_tiny_run_on_tfds_mock_data(tmp_path):
 
     with tfds.testing.mock_data(num_examples=4, policy=tfds.testing.MockPolicy.USE_CODE):
         result = run_nyu(
-            TINY, tmp_path / "run", data=tmp_path, format="tfds", resolution=RESOLUTION, progress=False, figure_frames=1
+            TINY, tmp_path / "run", data=tmp_path, format="tfds", progress=False, figure_frames=1
         )
     check_run(tmp_path / "run", result, format="tfds", num_train=4, num_val=4)
 
@@ -248,8 +240,9 @@ def test_tiny_synthetic_run(synthetic_run):
     check_run(workdir, result, format="synthetic", num_train=TINY.num_train, num_val=TINY.num_val, epochs=2)
     assert result.metrics["data"] is None
     assert result.metrics["val_loss"] == min(r["val_loss"] for r in result.history)  # the best checkpoint
-    run = load_depth_run(workdir)
-    assert run.label == "IMEX" and run.metrics == result.metrics
+    run = load_run(workdir)
+    assert integrator_label(run.config.integrator) == "IMEX" and run.metrics == result.metrics
+    assert run.config == TINY.replace(epochs=2)
 
 
 class Interrupted(Exception):
@@ -259,14 +252,14 @@ class Interrupted(Exception):
 def test_an_interrupted_run_resumes_to_the_uninterrupted_result(synthetic_run, tmp_path, monkeypatch):
     _, reference = synthetic_run
     workdir = tmp_path / "resumed"
-    read_epoch = DepthBatches.epoch
+    read_epoch = Loader.epoch
 
     def interrupted_epoch(self, epoch):
         if self.shuffle and epoch == 2:
             raise Interrupted
         return read_epoch(self, epoch)
 
-    monkeypatch.setattr(DepthBatches, "epoch", interrupted_epoch)
+    monkeypatch.setattr(Loader, "epoch", interrupted_epoch)
     with pytest.raises(Interrupted):
         run_nyu(TINY.replace(epochs=2), workdir, format="synthetic", progress=False)
     monkeypatch.undo()
@@ -285,8 +278,8 @@ def test_an_interrupted_run_resumes_to_the_uninterrupted_result(synthetic_run, t
 def test_a_workdir_of_other_data_or_config_is_refused_untouched(synthetic_run):
     workdir, _ = synthetic_run
     before = snapshot(workdir)
-    with pytest.raises(ConfigError, match="other data .*resolution"):
-        run_nyu(TINY.replace(epochs=2), workdir, format="synthetic", resolution=(32, 32), progress=False)
+    with pytest.raises(ConfigError, match="another configuration .*resolution"):
+        run_nyu(TINY.replace(epochs=2, resolution=(32, 32)), workdir, format="synthetic", progress=False)
     with pytest.raises(ConfigError, match="another configuration .*integrator"):
         run_nyu(TINY.replace(epochs=2, integrator="euler"), workdir, format="synthetic", progress=False)
     assert snapshot(workdir) == before
@@ -318,7 +311,7 @@ def test_cli_trains_without_data_for_synthetic_and_compares_runs(synthetic_run, 
         ([], "no --data given"),
         (["--data", "CORRUPT"], "is not an HDF5"),
         (["--data", "EMPTY", "--format", "fastdepth"], "EMPTY"),
-        (["--format", "synthetic", "--batch-size", "64"], "batch size 64 exceeds the 16 training frames"),
+        (["--format", "synthetic", "--batch-size", "64"], "batch size 64 exceeds the 16 examples"),
         (["--format", "synthetic", "--epochs", "0"], "epochs must be a positive integer"),
     ],
 )
@@ -352,4 +345,4 @@ def test_cli_usage_errors_exit_2(tmp_path, capsys):
         assert exit_.value.code == 2 and message in capsys.readouterr().err
     assert cli.main(["--compare", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "o")]) == 1
     err = capsys.readouterr().err.strip()
-    assert err.startswith("error: ") and "holds no finished depth run" in err and "\n" not in err
+    assert err.startswith("error: ") and "holds no finished run" in err and "\n" not in err

@@ -55,10 +55,10 @@ def test_tiny_run_writes_the_contract_json_and_four_figures(tiny_stability):
 def test_checkpoints_loads_the_runs_in_order(tiny_stability):
     cli = load_cli()
     runs = cli.loaded_runs([str(tiny_stability / "imex"), str(tiny_stability / "euler")])
-    assert [run["config"].integrator for run in runs.values()] == ["imex", "euler"]
+    assert [run.config.integrator for run in runs.values()] == ["imex", "euler"]
     images, inputs, labels = cli.validation_set(runs["imex"])
     assert images.shape == (16, 64, 64) and inputs.shape == (16, 64, 64, 1) and labels.shape == (16, 64, 64)
-    metrics = runs["imex"]["metrics"]
+    metrics = runs["imex"].metrics
     assert np.allclose(inputs[..., 0], (images - metrics["input_mean"]) / metrics["input_std"])
 
 
