@@ -1,7 +1,51 @@
-"""Test helpers: `tree_allclose`, the one comparison every test uses."""
+"""Test helpers: the lists of solvers and integrator names, `tree_allclose`, `conv_matrix`.
+
+The lists are read from the library (`imexjax.solvers`, `imexjax.models.INTEGRATORS`), so a
+new scheme runs through every contract test that is parametrized by them.
+"""
+
+import inspect
 
 import jax
 import numpy as np
+
+import imexjax as ix
+import imexjax.solvers
+from imexjax.models import INTEGRATORS
+
+
+def all_solvers() -> list[ix.AbstractSolver]:
+    """One instance of every concrete solver that `imexjax.solvers` exports, sorted by name."""
+    classes = [
+        value
+        for value in vars(imexjax.solvers).values()
+        if isinstance(value, type) and issubclass(value, ix.AbstractSolver) and not inspect.isabstract(value)
+    ]
+    return [cls() for cls in sorted(classes, key=lambda cls: cls.__name__)]
+
+
+def explicit_solvers() -> list[ix.AbstractSolver]:
+    """The solvers of `all_solvers` that take one vector field."""
+    return [solver for solver in all_solvers() if not solver.imex]
+
+
+def imex_solvers() -> list[ix.AbstractSolver]:
+    """The solvers of `all_solvers` that take an `(f_explicit, implicit)` pair of terms."""
+    return [solver for solver in all_solvers() if solver.imex]
+
+
+def solver_id(solver: ix.AbstractSolver) -> str:
+    """The test id of a solver: its class name."""
+    return type(solver).__name__
+
+
+def integrator_names(*, imex: bool | None = None) -> list[str]:
+    """The names a network can be built on (`imexjax.models.INTEGRATORS`), in its order.
+
+    Args:
+      imex: keep only the names of IMEX solvers (True) or of explicit ones (False); all if None.
+    """
+    return [name for name, solver in INTEGRATORS.items() if imex is None or solver.imex == imex]
 
 
 class _Comparison:
@@ -59,9 +103,10 @@ def conv_matrix(kernel, height: int, width: int) -> np.ndarray:
     """The dense matrix of the periodic depthwise correlation C, built from its definition.
 
     (C y)[i, j, c] = sum_{a, b} kernel[a, b, c] * y[(i + a - k//2) mod H, (j + b - k//2) mod W, c]
-    (ARCHITECTURE.md), with states (H, W, channels) flattened in row-major order, so that
-    `(C @ y.reshape(-1)).reshape(H, W, channels)` is `C y`. Built with explicit loops over
-    the definition, independently of the library, in float64.
+
+    as `ix.ConvDiffusion` documents it. States (H, W, channels) are flattened in row-major
+    order, so that `(C @ y.reshape(-1)).reshape(H, W, channels)` is `C y`. Built with explicit
+    loops over the definition, independently of the library, in float64.
 
     Args:
       kernel: shape (k, k, channels).

@@ -8,14 +8,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import tree_allclose
+from helpers import all_solvers, explicit_solvers, imex_solvers, solver_id, tree_allclose
 from jax.test_util import check_grads
 
 import imexjax as ix
 
-EXPLICIT_SOLVERS = [ix.Euler(), ix.Midpoint(), ix.RK4()]
-ALL_SOLVERS = EXPLICIT_SOLVERS + [ix.IMEXEuler()]
-SOLVER_IDS = lambda s: type(s).__name__  # noqa: E731
 STATE_SHAPE = (5, 6, 2)  # (H, W, channels): the smallest shape ConvDiffusion's 3x3 kernels take
 TOL64 = dict(rtol=1e-12, atol=1e-12)
 
@@ -56,7 +53,7 @@ def _loop(solver, terms, y0, args, *, h, t0=0.0, num_steps):
 # --------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("solver", ALL_SOLVERS, ids=SOLVER_IDS)
+@pytest.mark.parametrize("solver", all_solvers(), ids=solver_id)
 def test_one_step_equals_solver_step(x64, solver):
     terms, y0, args = _problem(solver, 1)
     y1 = ix.integrate(solver, terms, y0, args, h=0.3, t0=0.2)
@@ -65,7 +62,7 @@ def test_one_step_equals_solver_step(x64, solver):
     assert not tree_allclose(y1, y0, rtol=1e-3, atol=1e-3)
 
 
-@pytest.mark.parametrize("solver", ALL_SOLVERS, ids=SOLVER_IDS)
+@pytest.mark.parametrize("solver", all_solvers(), ids=solver_id)
 def test_n_steps_equal_a_loop_of_steps(x64, solver):
     num_steps = 4
     terms, y0, args = _problem(solver, num_steps)
@@ -79,7 +76,7 @@ def test_n_steps_equal_a_loop_of_steps(x64, solver):
     )
 
 
-@pytest.mark.parametrize("solver", ALL_SOLVERS, ids=SOLVER_IDS)
+@pytest.mark.parametrize("solver", all_solvers(), ids=solver_id)
 def test_float32_matches_the_loop(solver):
     num_steps = 3
     terms, y0, args = _problem(solver, num_steps, dtype=jnp.float32)
@@ -89,7 +86,7 @@ def test_float32_matches_the_loop(solver):
     assert tree_allclose(y_n, expected, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("solver", ALL_SOLVERS, ids=SOLVER_IDS)
+@pytest.mark.parametrize("solver", all_solvers(), ids=solver_id)
 def test_per_step_args_are_used_in_order(x64, solver):
     # y' = a_n on step n: every solver gives y_{n+1} = y_n + h a_n, so the trajectory is
     # y0 + h cumsum(a), which sees the order of the slices (the final sum alone would not).
@@ -133,7 +130,7 @@ def _oscillator_tuple(t, y, params):
     return (v, -(omega**2) * x - damping * v + jnp.sin(t))
 
 
-@pytest.mark.parametrize("solver", EXPLICIT_SOLVERS, ids=SOLVER_IDS)
+@pytest.mark.parametrize("solver", explicit_solvers(), ids=solver_id)
 @pytest.mark.parametrize("kind", ["dict", "tuple"])
 def test_pytree_states_match_the_flat_state(x64, solver, kind):
     num_steps = 6
@@ -150,10 +147,11 @@ def test_pytree_states_match_the_flat_state(x64, solver, kind):
     assert tree_allclose(tree, as_tree, **TOL64)
 
 
-def test_pytree_state_with_mixed_dtypes_keeps_each_dtype():
+@pytest.mark.parametrize("solver", explicit_solvers(), ids=solver_id)
+def test_pytree_state_with_mixed_dtypes_keeps_each_dtype(solver):
     y0 = {"a": jnp.ones(3, jnp.float32), "b": jnp.ones((2, 2), jnp.bfloat16)}
     out = ix.integrate(
-        ix.RK4(), lambda t, y, args: jax.tree.map(lambda leaf: -leaf * t, y), y0, None, h=0.1, num_steps=3, t0=0.0
+        solver, lambda t, y, args: jax.tree.map(lambda leaf: -leaf * t, y), y0, None, h=0.1, num_steps=3, t0=0.0
     )
     assert jax.tree.map(lambda leaf: leaf.dtype, out) == {"a": jnp.float32, "b": jnp.bfloat16}
     assert jax.tree.map(jnp.shape, out) == jax.tree.map(jnp.shape, y0)
@@ -164,7 +162,7 @@ def test_pytree_state_with_mixed_dtypes_keeps_each_dtype():
 # --------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("solver", ALL_SOLVERS, ids=SOLVER_IDS)
+@pytest.mark.parametrize("solver", all_solvers(), ids=solver_id)
 def test_trajectory_returns_every_state(x64, solver):
     num_steps = 4
     terms, y0, args = _problem(solver, num_steps)
@@ -216,14 +214,12 @@ UNROLL_OPTIONS = [
     dict(unroll=1),
     dict(unroll=2),  # does not divide N = 3
     dict(unroll=True),
-    dict(),  # the default
     dict(unroll=2, remat=True),
 ]
 
 
-def test_unroll_and_remat_give_the_same_values_and_gradients(x64):
-    # IMEX exercises both an explicit field and an implicit term with per-step args.
-    solver = ix.IMEXEuler()
+@pytest.mark.parametrize("solver", all_solvers(), ids=solver_id)
+def test_unroll_and_remat_give_the_same_values_and_gradients(x64, solver):
     num_steps = 3
     terms, y0, args = _problem(solver, num_steps)
 
@@ -243,7 +239,7 @@ def test_unroll_and_remat_give_the_same_values_and_gradients(x64):
 # --------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("solver", ALL_SOLVERS, ids=SOLVER_IDS)
+@pytest.mark.parametrize("solver", all_solvers(), ids=solver_id)
 def test_jit_matches_eager(x64, solver):
     terms, y0, args = _problem(solver, 3)
     eager = ix.integrate(solver, terms, y0, args, h=0.3)
@@ -251,7 +247,7 @@ def test_jit_matches_eager(x64, solver):
     assert tree_allclose(jitted, eager, **TOL64)
 
 
-@pytest.mark.parametrize("solver", [ix.RK4(), ix.IMEXEuler()], ids=SOLVER_IDS)
+@pytest.mark.parametrize("solver", all_solvers(), ids=solver_id)
 def test_traced_step_size_and_start_time_under_jit(x64, solver):
     terms, y0, args = _problem(solver, 3)
     run = jax.jit(lambda h, t0: ix.integrate(solver, terms, y0, args, h=h, t0=t0))
@@ -259,7 +255,7 @@ def test_traced_step_size_and_start_time_under_jit(x64, solver):
         assert tree_allclose(run(h, t0), ix.integrate(solver, terms, y0, args, h=h, t0=t0), **TOL64)
 
 
-@pytest.mark.parametrize("solver", ALL_SOLVERS, ids=SOLVER_IDS)
+@pytest.mark.parametrize("solver", all_solvers(), ids=solver_id)
 def test_vmap_over_initial_states(x64, solver):
     terms, _, args = _problem(solver, 3)
     batch = jnp.asarray(np.random.default_rng(4).standard_normal((3,) + STATE_SHAPE))
@@ -269,15 +265,16 @@ def test_vmap_over_initial_states(x64, solver):
     assert tree_allclose(mapped, expected, **TOL64)
 
 
-def test_vmap_over_step_sizes(x64):
-    terms, y0, args = _problem(ix.Midpoint(), 3)
+@pytest.mark.parametrize("solver", all_solvers(), ids=solver_id)
+def test_vmap_over_step_sizes(x64, solver):
+    terms, y0, args = _problem(solver, 3)
     hs = jnp.array([0.1, 0.2, 0.5])
-    mapped = jax.vmap(lambda h: ix.integrate(ix.Midpoint(), terms, y0, args, h=h))(hs)
-    expected = jnp.stack([ix.integrate(ix.Midpoint(), terms, y0, args, h=float(h)) for h in hs])
+    mapped = jax.vmap(lambda h: ix.integrate(solver, terms, y0, args, h=h))(hs)
+    expected = jnp.stack([ix.integrate(solver, terms, y0, args, h=float(h)) for h in hs])
     assert tree_allclose(mapped, expected, **TOL64)
 
 
-@pytest.mark.parametrize("solver", [ix.Midpoint(), ix.IMEXEuler()], ids=SOLVER_IDS)
+@pytest.mark.parametrize("solver", all_solvers(), ids=solver_id)
 def test_gradients_match_finite_differences(x64, solver):
     # Gradients w.r.t. y0, the per-step args and h, checked against finite differences.
     terms, y0, args = _problem(solver, 3)
@@ -294,7 +291,7 @@ def test_gradients_match_finite_differences(x64, solver):
 # --------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("solver", ALL_SOLVERS, ids=SOLVER_IDS)
+@pytest.mark.parametrize("solver", all_solvers(), ids=solver_id)
 @pytest.mark.parametrize("t0", [0.0, 0.7])
 def test_t0_and_step_times_reach_the_field(x64, solver, t0):
     # y' = t. Euler and IMEX Euler (zero implicit kernel) give the left Riemann sum
@@ -400,21 +397,24 @@ def test_unknown_solver_object(solver):
         _explicit_call(solver=solver)
 
 
-def test_imex_solver_needs_a_pair_of_terms():
+@pytest.mark.parametrize("solver", imex_solvers(), ids=solver_id)
+def test_imex_solver_needs_a_pair_of_terms(solver):
     field = lambda t, y, a: y  # noqa: E731
     y0, kernels = jnp.zeros(STATE_SHAPE), jnp.zeros((2, 3, 3, STATE_SHAPE[-1]))
-    with pytest.raises(TypeError, match=r"IMEXEuler needs terms=\(f_explicit, implicit\)"):
-        ix.integrate(ix.IMEXEuler(), field, y0, (kernels, kernels), h=0.1)
+    name = solver_id(solver)
+    with pytest.raises(TypeError, match=rf"{name} needs terms=\(f_explicit, implicit\)"):
+        ix.integrate(solver, field, y0, (kernels, kernels), h=0.1)
     with pytest.raises(TypeError, match=r"implicit linear term with \.mv and \.resolve"):
-        ix.integrate(ix.IMEXEuler(), (field, field), y0, (kernels, kernels), h=0.1)
-    with pytest.raises(TypeError, match=r"IMEXEuler needs args=\(explicit_args, implicit_args\)"):
-        ix.integrate(ix.IMEXEuler(), (field, ix.ConvDiffusion()), y0, kernels, h=0.1)
+        ix.integrate(solver, (field, field), y0, (kernels, kernels), h=0.1)
+    with pytest.raises(TypeError, match=rf"{name} needs args=\(explicit_args, implicit_args\)"):
+        ix.integrate(solver, (field, ix.ConvDiffusion()), y0, kernels, h=0.1)
 
 
-def test_explicit_solver_needs_a_vector_field():
+@pytest.mark.parametrize("solver", explicit_solvers(), ids=solver_id)
+def test_explicit_solver_needs_a_vector_field(solver):
     y0, kernels = jnp.zeros(STATE_SHAPE), jnp.zeros((2, 3, 3, STATE_SHAPE[-1]))
-    with pytest.raises(TypeError, match="Euler needs terms to be a vector field"):
-        ix.integrate(ix.Euler(), (lambda t, y, a: y, ix.ConvDiffusion()), y0, (kernels, kernels), h=0.1)
+    with pytest.raises(TypeError, match=f"{solver_id(solver)} needs terms to be a vector field"):
+        ix.integrate(solver, (lambda t, y, a: y, ix.ConvDiffusion()), y0, (kernels, kernels), h=0.1)
 
 
 @pytest.mark.parametrize("unroll", [0, -1, 1.5, False, None, "all"])
@@ -428,11 +428,20 @@ def test_unroll_must_be_positive(unroll):
 # --------------------------------------------------------------------------------------
 
 
-# The mean over the solver's stages of the time at which it evaluates the field, minus t_n.
-STAGE_TIME_OFFSETS = {"Euler": 0.0, "Midpoint": 0.25, "RK4": 0.5, "IMEXEuler": 0.0}
+def _stage_times(solver, terms, t0, y0, step_args, h):
+    """The times at which one `solver.step` evaluates the (explicit) field, recorded eagerly."""
+    times = []
+    field = terms[0] if solver.imex else terms
+
+    def recording(t, y, args):
+        times.append(float(t))
+        return field(t, y, args)
+
+    solver.step((recording, terms[1]) if solver.imex else recording, t0, y0, step_args, h)
+    return times
 
 
-@pytest.mark.parametrize("solver", ALL_SOLVERS, ids=SOLVER_IDS)
+@pytest.mark.parametrize("solver", all_solvers(), ids=solver_id)
 @pytest.mark.parametrize("trajectory", [False, True])
 def test_aux_is_returned_per_step_and_averaged_over_stages(x64, solver, trajectory):
     terms, y0, args = _problem(solver, 3)
@@ -446,30 +455,39 @@ def test_aux_is_returned_per_step_and_averaged_over_stages(x64, solver, trajecto
     result, aux = ix.integrate(solver, with_aux, y0, args, h=h, trajectory=trajectory, has_aux=True)
     y_n, states = _loop(solver, terms, y0, args, h=h, num_steps=3)
     assert tree_allclose(result, jnp.stack(states) if trajectory else y_n, **TOL64)
-    offset = STAGE_TIME_OFFSETS[type(solver).__name__]
-    assert tree_allclose(aux["time"], jnp.array([n * h + offset * h for n in range(3)]), **TOL64)
+    # aux of step n is the mean over the stages of step n, which step n's own times give.
+    mean_stage_times = [
+        np.mean(_stage_times(solver, terms, n * h, states[n], jax.tree.map(lambda a, n=n: a[n], args), h))
+        for n in range(3)
+    ]
+    assert tree_allclose(aux["time"], jnp.array(mean_stage_times), **TOL64)
     assert aux["mean"].shape == (3,)
     if solver.order == 1:  # one stage, at y_n
         assert tree_allclose(aux["mean"], jnp.array([jnp.mean(s) for s in states[:3]]), **TOL64)
 
 
-def test_aux_with_remat_and_unroll_matches_and_differentiates(x64):
-    solver = ix.RK4()
+@pytest.mark.parametrize("solver", all_solvers(), ids=solver_id)
+def test_aux_with_remat_and_unroll_matches_and_differentiates(x64, solver):
     terms, y0, args = _problem(solver, 4)
+    field = terms[0] if solver.imex else terms
 
     def field_with_aux(t, y, step_args):
-        dy = terms(t, y, step_args)
+        dy = field(t, y, step_args)
         return dy, jnp.sum(dy**2)
 
+    with_aux = (field_with_aux, terms[1]) if solver.imex else field_with_aux
+
     def loss(y0, **options):
-        y_n, aux = ix.integrate(solver, field_with_aux, y0, args, h=0.1, has_aux=True, **options)
+        y_n, aux = ix.integrate(solver, with_aux, y0, args, h=0.1, has_aux=True, **options)
         return jnp.sum(y_n**2) + jnp.sum(aux)
 
-    reference = loss(y0)
-    for options in (dict(remat=True), dict(unroll=4), dict(unroll=2, remat=True)):
-        assert tree_allclose(loss(y0, **options), reference, **TOL64), options
-        assert tree_allclose(jax.grad(loss)(y0, **options), jax.grad(loss)(y0), **TOL64), options
-    check_grads(lambda y: loss(y, remat=True), (y0,), order=1, modes=["rev"], atol=1e-6, rtol=1e-6)
+    def value_and_grad(**options):
+        return jax.jit(jax.value_and_grad(lambda y: loss(y, **options)))(y0)
+
+    reference = value_and_grad()
+    for options in (dict(unroll=4), dict(unroll=2, remat=True)):
+        assert tree_allclose(value_and_grad(**options), reference, **TOL64), options
+    check_grads(jax.jit(lambda y: loss(y, remat=True)), (y0,), order=1, modes=["rev"], atol=1e-6, rtol=1e-6)
 
 
 def test_aux_needs_a_pair_from_the_field():
