@@ -9,6 +9,7 @@ import numpy as np
 from flax import nnx
 
 from ..models import TimeSteppingNet
+from ._functional import split_model
 from ._trajectory import layer_states
 
 
@@ -60,16 +61,16 @@ def perturbation_growth(
     if not isinstance(model, TimeSteppingNet):
         raise TypeError(f"perturbation_growth needs an imexjax.models.TimeSteppingNet, got {type(model).__name__}")
     key = jax.random.key(0) if key is None else key
-    graphdef, state = nnx.split(model)
-    by_layer, output = jax.device_get(_ratios(graphdef, state, images, key, jnp.asarray(scale, images.dtype)))
+    structure, state = split_model(model)
+    by_layer, output = jax.device_get(_ratios(structure, state, images, key, jnp.asarray(scale, images.dtype)))
     return PerturbationGrowth(
         by_layer=[float(r) for r in np.asarray(by_layer)], output=float(output), scale=float(scale)
     )
 
 
 @functools.partial(jax.jit, static_argnums=0)
-def _ratios(graphdef, state, x, key, scale):
-    net = nnx.merge(graphdef, state)
+def _ratios(structure, state, x, key, scale):
+    net = nnx.merge(structure, state)
     d = scale * jax.random.normal(key, x.shape, x.dtype)
     n = x.shape[0]
     states = layer_states(net, jnp.concatenate([x, x + d]))

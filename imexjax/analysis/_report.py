@@ -8,10 +8,10 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-from flax import nnx
 
 from ..models import TimeSteppingNet
 from ._adversarial import adversarial_metrics
+from ._functional import apply_model, split_model
 from ._growth import perturbation_growth
 from ._jacobian import jacobian_spectral_norm
 from ._receptive_field import receptive_field
@@ -94,10 +94,10 @@ def stability_report(
     subset = jnp.asarray(images[:num_images])
     field = receptive_field(model, subset, classes=classes, threshold=threshold)
     growth = perturbation_growth(model, subset, scale=perturbation_scale, key=jax.random.key(seed))
-    graphdef, state = nnx.split(model)
+    structure, state = split_model(model)
     keys = jax.random.split(jax.random.key(seed + 1), len(subset))
     norms = [
-        float(_spectral_norm(graphdef, power_iterations, state, x, key)) for x, key in zip(subset, keys, strict=True)
+        float(_spectral_norm(structure, power_iterations, state, x, key)) for x, key in zip(subset, keys, strict=True)
     ]
     attacked = adversarial_metrics(model, images, labels, epsilons, steps=pgd_steps, class_weights=class_weights)
     adversarial = {"epsilons": [float(e) for e in epsilons]}
@@ -116,10 +116,10 @@ def stability_report(
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1))
-def _spectral_norm(graphdef, num_iterations, state, x, key):
+def _spectral_norm(structure, num_iterations, state, x, key):
     """The largest singular value of the Jacobian of one image's logits (H, W, K) in the image (H, W, C)."""
 
     def single(z):
-        return nnx.merge(graphdef, state)(z[None])[0]
+        return apply_model(structure, state, z[None])[0]
 
     return jacobian_spectral_norm(single, x, num_iterations=num_iterations, key=key)
