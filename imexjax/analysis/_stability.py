@@ -35,7 +35,7 @@ def amplification_factor(solver: AbstractSolver, z, *, h_alpha=0.0, imex_form: s
     Computed by running one `solver.step` (h = 1, y0 = 1) on the test equation, so it checks
     the solver's code rather than restating a formula. Closed forms: Euler 1 + z, midpoint
     1 + z + z^2/2, RK4 the degree-4 Taylor polynomial of exp(z), IMEX Euler with L = alpha I
-    (PAPER.md, `paper` form) (1 + z + h alpha) / (1 + h alpha).
+    (`paper` form) (1 + z + h alpha) / (1 + h alpha).
 
     Args:
       solver: any imexjax solver.

@@ -62,7 +62,7 @@ class Block(nnx.Module):
     Each step n has its own explicit layer parameters theta_n (stacked on a leading axis
     and applied by `integrate`'s scan) and, for `imex`, its own ConvDiffusion kernel.
 
-    The IMEX forms (PAPER.md): `paper` integrates `dY/dt = f(Y)` exactly, splitting it into
+    The IMEX forms: `paper` (IMEXnet's formulation) integrates `dY/dt = f(Y)` exactly, splitting it into
     the explicit term `f(Y) + L Y` and the implicit term `-L Y`; `code` (the authors'
     code) integrates `dY/dt = f(Y) - L Y`, with explicit `f` and implicit `-L Y`.
     `L = C^T C`, C a periodic depthwise convolution with learned kernels. With IMEX
