@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from flax import nnx
-from helpers import tree_allclose
+from helpers import all_solvers, integrator_names, solver_id, tree_allclose
 
 import imexjax as ix
 from imexjax import models
@@ -17,7 +17,6 @@ from imexjax.models import ExplicitLayer, Normalization, TimeSteppingNet, conv2d
 
 PAPER_GEOMETRY = ((4, 64), (4, 128), (4, 256))
 TINY_GEOMETRY = ((2, 4), (2, 6))
-INTEGRATOR_NAMES = ["euler", "midpoint", "rk4", "imex"]
 TOL32 = dict(rtol=1e-5, atol=1e-5)
 
 
@@ -80,7 +79,7 @@ def paper_counts():
 
 
 def test_paper_resnet_has_the_papers_explicit_parameter_count(paper_counts):
-    # PAPER.md: the ResNet row, 2,691,648 = the explicit parameters of the 64/128/256
+    # The IMEXnet paper's ResNet: 2,691,648 = the explicit parameters of the 64/128/256
     # geometry with 3x3 kernels and no biases.
     assert paper_counts["euler"]["explicit"] == 2_691_648
     assert paper_counts["euler"]["implicit"] == 0
@@ -109,7 +108,7 @@ def test_parameter_counts_follow_the_geometry(symmetric):
 # --------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("integrator", INTEGRATOR_NAMES)
+@pytest.mark.parametrize("integrator", integrator_names())
 @pytest.mark.parametrize("height,width", [(8, 8), (7, 9)])
 def test_output_shape_for_every_integrator(integrator, height, width):
     net = _net(integrator)
@@ -120,8 +119,8 @@ def test_output_shape_for_every_integrator(integrator, height, width):
 
 
 def test_defaults_are_the_measured_imex_configuration():
-    # ARCHITECTURE.md: per-pixel (channel) normalization by default; the IMEX network in the
-    # paper form with zero-mean kernels, as measured on Q-tips.
+    # Per-pixel (channel) normalization by default; the IMEX network in the paper form with
+    # zero-mean kernels, the configuration measured best on Q-tips.
     net = TimeSteppingNet(TINY_GEOMETRY, in_channels=1, num_outputs=3, rngs=nnx.Rngs(0))
     assert net.integrator == "imex"
     for block in net.blocks:
@@ -131,8 +130,8 @@ def test_defaults_are_the_measured_imex_configuration():
 
 
 def test_remat_defaults_to_on_for_cpu_only_and_leaves_gradients_unchanged(monkeypatch):
-    # benchmarks/README.md: on CPU the rematerialized step measured 0.84-1.05x the time and
-    # 2.2-5.6x lighter; other backends keep it off until measured.
+    # On CPU the rematerialized step measured 0.84-1.05x the time and 2.2-5.6x lighter;
+    # other backends keep it off until measured.
     assert all(block.remat is (jax.default_backend() == "cpu") for block in _net().blocks)
     assert all(block.remat is True for block in _net(remat=True).blocks)
     x = _images((2, 8, 8, 1))
@@ -145,17 +144,16 @@ def test_remat_defaults_to_on_for_cpu_only_and_leaves_gradients_unchanged(monkey
     assert all(block.remat is False for block in _net().blocks)
 
 
-def test_solver_names():
-    assert {name: type(models.solver_from_name(name)) for name in INTEGRATOR_NAMES} == {
-        "euler": ix.Euler,
-        "midpoint": ix.Midpoint,
-        "rk4": ix.RK4,
-        "imex": ix.IMEXEuler,
-    }
+def test_every_solver_has_one_integrator_name():
+    # A network can be built on every solver the library exports, under one name each.
+    named = [solver_id(models.solver_from_name(name)) for name in integrator_names()]
+    assert sorted(named) == sorted(map(solver_id, all_solvers()))
+    assert all(models.solver_from_name(name) is models.INTEGRATORS[name] for name in integrator_names())
 
 
-def test_network_trains_under_nnx_jit_and_grad():
-    net = _net("imex", imex_form="paper")
+@pytest.mark.parametrize("integrator", integrator_names())
+def test_network_trains_under_nnx_jit_and_grad(integrator):
+    net = _net(integrator, imex_form="paper")
     x = _images((2, 8, 8, 1))
     target = _images((2, 8, 8, 3), seed=1)
 
@@ -167,8 +165,9 @@ def test_network_trains_under_nnx_jit_and_grad():
     assert np.isfinite(float(loss))
     leaves = jax.tree.leaves(grads)
     assert leaves and all(bool(jnp.all(jnp.isfinite(g))) for g in leaves)
-    for block in grads["blocks"].values():
-        assert float(jnp.max(jnp.abs(block["implicit_kernels"][...]))) > 0.0
+    if models.solver_from_name(integrator).imex:
+        for block in grads["blocks"].values():
+            assert float(jnp.max(jnp.abs(block["implicit_kernels"][...]))) > 0.0
     # The loss is the model's, and a small step along -grad lowers it.
     assert tree_allclose(loss, jnp.mean((_apply(net, x) - target) ** 2), rtol=1e-5, atol=1e-6)
     nnx.update(net, jax.tree.map(lambda p, g: p - 1e-3 * g, nnx.state(net, nnx.Param), grads))
@@ -392,12 +391,13 @@ def test_normalization_standardizes_over_its_axes(kind, axes):
 
 @pytest.mark.parametrize(
     "integrator,norm,global_reach",
-    [("euler", "channel", False), ("euler", "instance", True), ("imex", "channel", True)],
+    [("euler", "channel", False), ("euler", "instance", True)]
+    + [(name, "channel", True) for name in integrator_names(imex=True)],
 )
 def test_only_pooling_norms_or_implicit_steps_reach_across_the_image(integrator, norm, global_reach):
-    # ARCHITECTURE.md: with per-pixel normalization a 3x3 ResNet sees a few pixels per layer,
-    # while an instance norm or the implicit solve hands every pixel information from all of
-    # the image. Per block: opening (1 px) + K (1 px) + K^T (1 px); two blocks reach 6 px.
+    # With per-pixel normalization a 3x3 ResNet sees a few pixels per layer, while an
+    # instance norm or an implicit solve hands every pixel information from all of the
+    # image. Per block: opening (1 px) + K (1 px) + K^T (1 px); two blocks reach 6 px.
     net = _net(integrator, norm=norm, seed=6)
     change = _pixel_change(net, _images((1, 14, 14, 1)), (1, 1))
     assert float(change[1, 1]) > 0.0
@@ -427,11 +427,13 @@ def test_batch_norm_trains_on_batch_statistics_and_evaluates_on_running_ones():
     assert not tree_allclose(norm(x[:1]), expected[:1], rtol=1e-3, atol=1e-3)
 
 
-@pytest.mark.parametrize("integrator", ["euler", "imex", "midpoint"])
+@pytest.mark.parametrize("integrator", integrator_names())
 def test_batch_norm_statistics_of_every_step_are_carried_out_of_the_scan(integrator):
     # A block of two steps (h = 0.5) in training mode: each step's running mean must be
-    # momentum * 0 + (1 - momentum) * the batch mean of K_n y_n, y_n stepped by hand; for the
-    # midpoint rule, the average over its two stages.
+    # momentum * 0 + (1 - momentum) * the batch mean of K_n Y, averaged over the stages Y of
+    # step n, stepped outside the network by the solver's own step (IMEX in the paper form).
+    solver = models.solver_from_name(integrator)
+    implicit = ix.ConvDiffusion(zero_mean=True)
     h = 0.5
     x = _images((2, 7, 6, 1))
     net = TimeSteppingNet(
@@ -451,12 +453,11 @@ def test_batch_norm_statistics_of_every_step_are_carried_out_of_the_scan(integra
                 jax.nn.relu(Normalization(4, kind="batch")(conv2d(state, layer.kernel[...]))), layer.kernel[...]
             )
 
-        if integrator == "euler":
-            y = y + h * f(y)
-        elif integrator == "midpoint":
-            y = y + h * f(y + 0.5 * h * f(y))
+        if solver.imex:
+            kernel = reference.implicit_kernels[...][n]
+            y = solver.step((lambda t, s, k: f(s) - implicit.mv(s, k), implicit), n * h, y, (kernel, kernel), h)
         else:
-            y = y + h * ix.ConvDiffusion(zero_mean=True).resolve(h, f(y), reference.implicit_kernels[...][n])
+            y = solver.step(lambda t, s, args: f(s), n * h, y, None, h)
         expected_means.append(0.1 * sum(stage_means) / len(stage_means))
     output = _apply(block, x)
     assert tree_allclose(output, y, rtol=1e-4, atol=1e-5)
@@ -490,7 +491,7 @@ def test_batch_norm_network_in_eval_mode_is_per_image_and_leaves_statistics():
 def test_unknown_integrator_name():
     with pytest.raises(ValueError, match=r"unknown integrator 'heun'; choose one of") as error:
         TimeSteppingNet(TINY_GEOMETRY, in_channels=1, num_outputs=2, integrator="heun", rngs=nnx.Rngs(0))
-    for name in INTEGRATOR_NAMES:  # the message lists the valid names
+    for name in integrator_names():  # the message lists the valid names
         assert name in str(error.value)
 
 
