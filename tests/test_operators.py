@@ -1,7 +1,7 @@
 """`ix.ConvDiffusion` (the linear term -C^T C and its FFT resolvent) against dense matrices.
 
 The oracle is `helpers.conv_matrix`, the dense matrix of C built with loops over the
-definition in ARCHITECTURE.md; `-C^T C` and `(I + h C^T C)^{-1}` are then plain numpy
+definition `ix.ConvDiffusion` documents; `-C^T C` and `(I + h C^T C)^{-1}` are then plain numpy
 linear algebra in float64.
 """
 
@@ -70,6 +70,29 @@ def test_kernel_spectrum_diagonalises_c(x64, height, width, k):
     c_y = np.fft.irfft2(np.conj(spectrum) * y_hat, s=(height, width))
     expected = (conv_matrix(kernel, height, width) @ y.reshape(-1)).reshape(y.shape)
     assert tree_allclose(np.moveaxis(c_y, 0, -1), expected, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("height,width", GRIDS)
+def test_kernel_power_is_the_symbol_of_ctc(x64, height, width):
+    # Multiplying by |c_hat|^2 between fft_channels and ifft_channels applies C^T C.
+    y, kernel = _problem(18, height, width, 3)
+    power = operators.kernel_power(jnp.asarray(kernel), height, width)
+    assert power.shape == (CHANNELS, height, width // 2 + 1) and power.dtype == jnp.float64
+    ctc_y = operators.ifft_channels(operators.fft_channels(jnp.asarray(y)) * power, jnp.asarray(y))
+    assert tree_allclose(ctc_y, -_dense_mv(y, kernel), rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.bfloat16, jnp.float16])
+@pytest.mark.parametrize("height,width", [(5, 6), (7, 5)])
+def test_fft_channels_round_trip(dtype, height, width):
+    # Channels first in Fourier space, at least float32 inside, the grid (odd sizes too) and
+    # dtype of `like` on the way back.
+    y = jnp.asarray(np.random.default_rng(19).standard_normal((2, height, width, 3)), dtype)
+    y_hat = operators.fft_channels(y)
+    assert y_hat.shape == (2, 3, height, width // 2 + 1) and y_hat.dtype == jnp.complex64
+    back = operators.ifft_channels(y_hat, y)
+    assert back.dtype == dtype
+    assert tree_allclose(back, y, rtol=0, atol=0 if dtype != jnp.float32 else 1e-6)
 
 
 # --------------------------------------------------------------------------------------
