@@ -8,6 +8,10 @@ arrays of shape (..., H, W, channels):
 With periodic boundaries `C` is diagonalised by the 2-D DFT, so `(I + h C^T C)^{-1}` is a
 division in Fourier space: `IFFT(FFT(b) / (1 + h |c_hat|^2))`, `c_hat` the DFT of the
 kernel embedded in the H x W grid with its centre at index (0, 0).
+
+The spectral helpers here (`kernel_spectrum`, `kernel_power`, `fft_channels`,
+`ifft_channels`) are the one implementation of these transforms: `ConvDiffusion` and
+`imexjax.diffrax.FFTNewton` both solve through them.
 """
 
 import dataclasses
