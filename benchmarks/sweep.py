@@ -48,6 +48,8 @@ def shape(integrator: str, width: int, steps: int, batch: int = 8, size: int = 6
 
 
 GROUPS = ("ratios", "depth", "loops", "ops", "presets")
+TORCH_TWIN = ["--norm", "instance", "--imex-form", "code", "--no-zero-mean"]
+"""`train_step.py` options that build the network `torch_reference.py` writes in PyTorch."""
 
 
 def grid(only: str | None, peak_tflops: float | None = None) -> list[tuple[str, str, list[str]]]:
@@ -55,12 +57,12 @@ def grid(only: str | None, peak_tflops: float | None = None) -> list[tuple[str, 
     runs = []
     if only in (None, "ratios"):
         for integrator in ("euler", "imex"):
-            runs.append(("ratios", "train_step.py", shape(integrator, 16, 8)))
-            runs.append(("ratios", "train_step.py", shape(integrator, 32, 8)))
+            runs.append(("ratios", "train_step.py", [*shape(integrator, 16, 8), *TORCH_TWIN]))
+            runs.append(("ratios", "train_step.py", [*shape(integrator, 32, 8), *TORCH_TWIN]))
             if importlib.util.find_spec("torch") is not None:
                 runs.append(("ratios", "torch_reference.py", shape(integrator, 16, 8)))
                 runs.append(("ratios", "torch_reference.py", shape(integrator, 32, 8)))
-            runs.append(("ratios", "train_step.py", [*shape(integrator, 16, 8), "--dtype", "bfloat16"]))
+            runs.append(("ratios", "train_step.py", [*shape(integrator, 16, 8), *TORCH_TWIN, "--dtype", "bfloat16"]))
     if only in (None, "depth"):
         for depth in DEPTHS:
             for loop, flags in LOOPS.items():
@@ -84,7 +86,7 @@ def grid(only: str | None, peak_tflops: float | None = None) -> list[tuple[str, 
 
 
 CONFIGURATION_KEYS = ("group", "script", "config", "integrator", "width", "steps", "batch", "size", "unroll", "remat",
-                      "dtype", "channels", "height")  # fmt: skip
+                      "dtype", "norm", "imex_form", "channels", "height")  # fmt: skip
 
 
 def medians(results: list[dict]) -> list[dict]:

@@ -1,12 +1,17 @@
-"""Time one training step of a time-stepping segmentation network.
+"""Time one training step of the library's time-stepping segmentation network at a given shape.
 
     python benchmarks/train_step.py --integrator imex --width 16 --steps 8 --batch 8 --size 64 --json
+    python benchmarks/train_step.py --integrator imex --norm instance --imex-form code --no-zero-mean  # the torch twin
 
-The network: an opening 3x3 convolution from 1 channel to W, N steps of
-Y <- Y - h K^T relu(N(K Y)) (instance norm; for imex each step followed by the ConvDiffusion
-solve with its own 3x3 kernel, i.e. `imex_form="code"`), a 1x1 head to 4 classes, cross
-entropy, one Adam update; a batch of B images of S x S. The step time is the median over the
-timed steps after one warm-up step, each synchronized with `block_until_ready`.
+The network is `imexjax.models.TimeSteppingNet` built by `imexjax.train.build_model` from a
+`TrainConfig` with one block of N + 1 layers at width W (an opening 3x3 convolution from 1
+channel, then N integrator steps of Y <- Y - h K^T relu(N(K Y)), for imex each with its
+ConvDiffusion solve), a 1x1 head to 4 classes; the step is `imexjax.train.make_train_step`
+(cross entropy, one Adam update) on a batch of B images of S x S, as the experiments train.
+The defaults are the experiments' (per-pixel norm, the paper form, zero-mean implicit kernels);
+`--norm instance --imex-form code --no-zero-mean` is the network `torch_reference.py` writes in
+PyTorch. The step time is the median over the timed steps after one warm-up step, each
+synchronized with `block_until_ready`.
 """
 
 import argparse
@@ -16,11 +21,11 @@ import sys
 import time
 
 import jax
-import jax.numpy as jnp
-import optax
 from flax import nnx
 
-from imexjax.models import INTEGRATORS, TimeSteppingNet
+from imexjax.models import IMEX_FORMS, INTEGRATORS, NORM_KINDS
+from imexjax.tasks import SegmentationTask
+from imexjax.train import TrainConfig, build_model, data_mesh, make_optimizer, make_train_step, replicate, shard_batch
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -39,6 +44,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="rematerialize each step in the backward pass (default: off on every backend)",
     )
     parser.add_argument("--dtype", default="float32", choices=("float32", "bfloat16"))
+    parser.add_argument("--norm", default="channel", choices=NORM_KINDS, help="default channel, the experiments'")
+    parser.add_argument("--imex-form", default="paper", choices=IMEX_FORMS, help="default paper, the experiments'")
+    parser.add_argument(
+        "--zero-mean", action=argparse.BooleanOptionalAction, default=True, help="zero-mean implicit kernels"
+    )
     parser.add_argument("--repeats", type=int, default=10, help="timed steps (>= 5)")
     parser.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     args = parser.parse_args(argv)
@@ -66,62 +76,60 @@ def conv_gflop(args: argparse.Namespace) -> float:
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
-    unroll = True if args.unroll == 0 else args.unroll
-    model = TimeSteppingNet(
-        [(args.steps + 1, args.width)],
-        in_channels=1,
-        num_outputs=4,
+    unroll = args.steps + 1 if args.unroll == 0 else args.unroll
+    config = TrainConfig(
+        name="benchmark",
+        geometry=((args.steps + 1, args.width),),
         integrator=args.integrator,
-        norm="instance",
-        imex_form="code",
-        zero_mean=False,
+        norm=args.norm,
+        imex_form=args.imex_form,
+        zero_mean=args.zero_mean,
         unroll=unroll,
         remat=args.remat,
         dtype=args.dtype,
-        rngs=nnx.Rngs(0),
+        learning_rate=1e-3,
+        schedule="constant",
     )
-    graphdef, params = nnx.split(model)
-    optimizer = optax.adam(1e-3)
-    opt_state = optimizer.init(params)
+    model = build_model(config, in_channels=1, num_outputs=4)
+    graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+    task = SegmentationTask(4)
+    optimizer = make_optimizer(config, steps_per_epoch=1)
+    mesh = data_mesh()
+    train_step = make_train_step(graphdef, optimizer, task, mesh)
+    state = replicate(mesh, {"params": params, "rest": rest, "opt_state": optimizer.init(params)})
     key_x, key_y = jax.random.split(jax.random.key(1))
     images = jax.random.normal(key_x, (args.batch, args.size, args.size, 1))
     labels = jax.random.randint(key_y, (args.batch, args.size, args.size), 0, 4)
-
-    def loss_fn(params, images, labels):
-        logits = nnx.merge(graphdef, params)(images)
-        return optax.softmax_cross_entropy_with_integer_labels(logits.astype(jnp.float32), labels).mean()
+    images, labels = shard_batch(mesh, (jax.device_get(images), jax.device_get(labels)))
 
     @jax.jit
-    def train_step(params, opt_state, images, labels):
-        loss, grads = jax.value_and_grad(loss_fn)(params, images, labels)
-        updates, opt_state = optimizer.update(grads, opt_state, params)
-        return optax.apply_updates(params, updates), opt_state, loss
-
-    forward = jax.jit(loss_fn)
+    def forward(params, rest, images, labels):
+        return task.loss(nnx.merge(graphdef, params, rest)(images), labels)[0]
 
     start = time.perf_counter()
-    compiled = train_step.lower(params, opt_state, images, labels).compile()
+    compiled = train_step.lower(state, images, labels).compile()
     compile_s = time.perf_counter() - start
     memory = compiled.memory_analysis()
-    params, opt_state, loss = compiled(params, opt_state, images, labels)
-    jax.block_until_ready(loss)
+    state, sums = compiled(state, images, labels)
+    jax.block_until_ready(sums)
     times = []
     for _ in range(args.repeats):
         start = time.perf_counter()
-        params, opt_state, loss = compiled(params, opt_state, images, labels)
-        jax.block_until_ready(loss)
+        state, sums = compiled(state, images, labels)
+        jax.block_until_ready(sums)
         times.append(time.perf_counter() - start)
-    jax.block_until_ready(forward(params, images, labels))
+    loss = forward(state["params"], state["rest"], images, labels)
+    jax.block_until_ready(loss)
     forward_times = []
     for _ in range(args.repeats):
         start = time.perf_counter()
-        jax.block_until_ready(forward(params, images, labels))
+        jax.block_until_ready(forward(state["params"], state["rest"], images, labels))
         forward_times.append(time.perf_counter() - start)
     device = jax.devices()[0]
     stats = device.memory_stats() or {}
     result = {
         **{k: v for k, v in vars(args).items() if k != "json"},
-        "unroll": "all" if unroll is True else unroll,
+        "unroll": "all" if args.unroll == 0 else unroll,
         "step_ms": 1e3 * statistics.median(times),
         "conv_gflop": conv_gflop(args),
         "conv_gflop_per_s": conv_gflop(args) / statistics.median(times),
