@@ -6,6 +6,8 @@ import pathlib
 
 import pytest
 
+pytestmark = pytest.mark.benchmark
+
 BENCHMARKS = pathlib.Path(__file__).resolve().parents[1] / "benchmarks"
 TINY = ["--batch", "2", "--repeats", "5", "--json"]
 
