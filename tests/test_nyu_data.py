@@ -3,8 +3,6 @@
 import json
 import pickle
 import shutil
-import threading
-import time
 from pathlib import Path
 
 import h5py
@@ -385,63 +383,3 @@ def test_synthetic_rgb_carries_depth_cues():
         rgb, depth = source[i]
         correlations.append(np.corrcoef(rgb.astype(np.float64).mean(axis=-1).ravel(), depth.ravel())[0, 1])
     assert np.all(np.isfinite(correlations)) and np.mean(np.abs(correlations)) > 0.1
-
-
-# Batching.
-
-
-class CountingSource:
-    """Tagged frames that count their reads."""
-
-    def __init__(self, n: int):
-        self.frames = tagged_frames(n, 2, 3)
-        self.name = "counting"
-        self.reads = 0
-        self._lock = threading.Lock()
-
-    def __len__(self) -> int:
-        return len(self.frames)
-
-    def __getitem__(self, index: int):
-        with self._lock:
-            self.reads += 1
-        return self.frames[index]
-
-
-def epoch_tags(source, **kwargs) -> list[list[int]]:
-    return [[tag(d) for d in depth] for _, depth in nyu.iterate_batches(source, **kwargs)]
-
-
-def test_batches_cover_each_index_once_in_a_seeded_order():
-    source = CountingSource(10)
-    options = dict(batch_size=3, shuffle=True, seed=7, drop_remainder=False, num_threads=3)
-    first = epoch_tags(source, epoch=0, **options)
-    assert [len(batch) for batch in first] == [3, 3, 3, 1]
-    assert sorted(sum(first, [])) == list(range(10))
-    assert epoch_tags(source, epoch=0, **options) == first
-    assert epoch_tags(source, epoch=1, **options) != first
-    in_order = epoch_tags(source, batch_size=3, shuffle=False, seed=7, epoch=0, drop_remainder=False)
-    assert sum(in_order, []) == list(range(10))
-
-    dropped = epoch_tags(source, epoch=0, **{**options, "drop_remainder": True})
-    assert dropped == first[:3]
-    rgb, depth = next(iter(nyu.iterate_batches(source, 3, shuffle=False, seed=0, epoch=0, drop_remainder=True)))
-    assert rgb.shape == (3, 2, 3, 3) and rgb.dtype == np.uint8
-    assert depth.shape == (3, 2, 3) and depth.dtype == np.float32
-
-
-def test_batching_reads_at_most_prefetch_batches_ahead():
-    source = CountingSource(40)
-    batches = nyu.iterate_batches(source, 2, shuffle=False, seed=0, epoch=0, drop_remainder=True, prefetch=2)
-    next(batches)
-    time.sleep(0.2)
-    assert source.reads <= (1 + 2) * 2
-    batches.close()
-
-
-def test_batching_over_a_shared_labeled_mat_in_threads(tmp_path):
-    path = write_labeled_mat(tmp_path / "nyu_depth_v2_labeled.mat", tagged_frames(12))
-    source = nyu.LabeledMatSource(path, "train")
-    expected = [tag(source[i][1]) for i in range(len(source))]
-    batches = nyu.iterate_batches(source, 2, shuffle=False, seed=0, epoch=0, drop_remainder=False, num_threads=4)
-    assert [tag(d) for _, depth in batches for d in depth] == expected

@@ -1,7 +1,5 @@
-"""NYU Depth V2 loaders (labeled .mat, FastDepth HDF5 tree, tfds), synthetic rooms, batching."""
+"""NYU Depth V2 loaders (labeled .mat, FastDepth HDF5 tree, tfds), synthetic rooms."""
 
-from ._batching import epoch_order as epoch_order
-from ._batching import iterate_batches as iterate_batches
 from ._detect import FORMATS as FORMATS
 from ._detect import detect_format as detect_format
 from ._errors import NyuDataError as NyuDataError
