@@ -212,9 +212,8 @@ def test_trajectory_accepts_every_state_the_driver_accepts():
 
 UNROLL_OPTIONS = [
     dict(unroll=1),
-    dict(unroll=2),  # does not divide N = 3
     dict(unroll=True),
-    dict(unroll=2, remat=True),
+    dict(unroll=2, remat=True),  # 2 does not divide N = 3
 ]
 
 
