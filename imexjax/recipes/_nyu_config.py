@@ -3,8 +3,8 @@
 import dataclasses
 
 from .._errors import ConfigError
+from .._validate import check_choice, check_positive_integers
 from ..train import TrainConfig
-from ..train._config import check_choice, check_positive_integers
 
 
 @dataclasses.dataclass(frozen=True)

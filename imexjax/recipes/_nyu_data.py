@@ -7,10 +7,10 @@ from typing import Any
 
 import numpy as np
 
+from .._validate import check_choice
 from ..data.nyu import FORMATS, DepthSource, NyuDataError, SyntheticScenes, detect_format, load_nyu
 from ..data.nyu._errors import missing_data_message
 from ..train import Loader
-from ..train._config import check_choice
 from ._nyu_config import DepthConfig
 
 STATISTICS_FRAMES = 64

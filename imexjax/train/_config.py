@@ -5,6 +5,7 @@ import math
 from typing import Any, ClassVar
 
 from .._errors import ConfigError
+from .._validate import check_choice, check_positive_integers
 from ..models import DTYPES, IMEX_FORMS, INTEGRATORS, NORM_KINDS
 
 OPTIMIZERS: tuple[str, ...] = ("adam", "sgd")
@@ -93,7 +94,7 @@ class TrainConfig:
         for field in ("h", "learning_rate"):
             value = getattr(self, field)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-                raise ConfigError(f"{_flag(field)} must be a positive number, got {value!r}")
+                raise ConfigError(f"{field.replace('_', '-')} must be a positive number, got {value!r}")
         scales = self.implicit_init_scale
         scales = scales if isinstance(scales, tuple) else (scales,)
         if len(scales) not in (1, 2) or not all(math.isfinite(v) and v > 0 for v in scales):
@@ -132,24 +133,6 @@ class TrainConfig:
             )
         data = {k: v for k, v in data.items() if not (k == "unroll" and v is None)}  # None once meant the default
         return cls(**{**data, "geometry": tuple(tuple(block) for block in data["geometry"])})
-
-
-def check_choice(field: str, value: Any, allowed: tuple[str, ...]) -> None:
-    """Raises ConfigError unless `value` is one of `allowed`; the message names the flag of `field`."""
-    if value not in allowed:
-        raise ConfigError(f"unknown {_flag(field)} {value!r}; choose one of {', '.join(allowed)}")
-
-
-def check_positive_integers(config: Any, fields: tuple[str, ...]) -> None:
-    """Raises ConfigError naming the first of `config`'s `fields` that is not an integer >= 1."""
-    for field in fields:
-        value = getattr(config, field)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ConfigError(f"{_flag(field)} must be a positive integer, got {value!r}")
-
-
-def _flag(field: str) -> str:
-    return field.replace("_", "-")
 
 
 def _json_lists(data: dict[str, Any]) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
+import grain
 import numpy as np
 
 from .._errors import ConfigError
@@ -124,8 +125,6 @@ class Loader:
 
     def epoch(self, epoch: int) -> Iterator[Batch]:
         """Yields the `(inputs, targets)` batches of epoch `epoch`, the same every time it is asked."""
-        import grain
-
         dataset = grain.MapDataset.source(self.source)
         if self.shuffle:
             dataset = dataset.shuffle(seed=epoch_seed(self.seed, epoch))
