@@ -19,12 +19,15 @@ from imexjax.analysis import receptive_field
 from imexjax.models import integrator_label
 from imexjax.recipes import load_run, normalize_images, predict_qtips, qtips_validation_images, run_command
 from imexjax.tasks import plot_history, plot_predictions
+from imexjax.train import ConfigError
 
 SHOWN = 6
 FIELD_IMAGES = 8
 
 
 def compare(runs: list[str], out: pathlib.Path) -> int:
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} is a file; pass a folder")
     loaded = [load_run(run) for run in runs]
     images, labels = qtips_validation_images(loaded[0])
     out.mkdir(parents=True, exist_ok=True)

@@ -137,6 +137,8 @@ def _check_terms(solver: AbstractSolver, terms: Any, args: PyTree) -> None:
 def _check_step_size(h: Scalar) -> None:
     if isinstance(h, jax.core.Tracer):
         return
+    if isinstance(h, (str, bytes, bool)) or jnp.iscomplexobj(h):
+        raise TypeError(f"h must be a real scalar step size, got {h!r}")
     try:
         value = float(h)
     except (TypeError, ValueError):

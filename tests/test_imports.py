@@ -13,10 +13,8 @@ HEAVY = ("tensorflow_datasets", "tensorflow", "orbax", "h5py", "grain", "matplot
 def imported_after(statement: str, *, blocked: tuple[str, ...] = ()) -> set[str]:
     """The top-level packages of `HEAVY` that a fresh interpreter has loaded after `statement`."""
     block = "".join(f"sys.modules[{name!r}] = None; " for name in blocked)  # importing them raises ImportError
-    code = (
-        f"import sys; {block}{statement}; "
-        f"print(' '.join(sorted({{m.split('.')[0] for m in sys.modules if sys.modules[m] is not None}} & {set(HEAVY)!r})))"
-    )
+    loaded = "{m.split('.')[0] for m in sys.modules if sys.modules[m] is not None}"
+    code = f"import sys; {block}{statement}; print(' '.join(sorted({loaded} & {set(HEAVY)!r})))"
     finished = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert finished.returncode == 0, finished.stderr
     return set(finished.stdout.split())

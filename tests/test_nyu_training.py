@@ -222,9 +222,7 @@ def test_tiny_run_on_tfds_mock_data(tmp_path):
     import tensorflow_datasets as tfds
 
     with tfds.testing.mock_data(num_examples=4, policy=tfds.testing.MockPolicy.USE_CODE):
-        result = run_nyu(
-            TINY, tmp_path / "run", data=tmp_path, format="tfds", progress=False, figure_frames=1
-        )
+        result = run_nyu(TINY, tmp_path / "run", data=tmp_path, format="tfds", progress=False, figure_frames=1)
     check_run(tmp_path / "run", result, format="tfds", num_train=4, num_val=4)
 
 
@@ -263,7 +261,7 @@ def test_an_interrupted_run_resumes_to_the_uninterrupted_result(synthetic_run, t
     with pytest.raises(Interrupted):
         run_nyu(TINY.replace(epochs=2), workdir, format="synthetic", progress=False)
     monkeypatch.undo()
-    assert (workdir / "checkpoints" / "last" / "1").exists() and not (workdir / "metrics.json").exists()
+    assert (workdir / "checkpoints" / "1").exists() and not (workdir / "metrics.json").exists()
     first = json.loads((workdir / "data.json").read_text())
     resumed = run_nyu(TINY.replace(epochs=2), workdir, format="synthetic", progress=False, figure_frames=1)
     drop = ("epoch_seconds", "images_per_second")

@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import nnx
 
 from .._integrate import integrate
@@ -30,6 +31,7 @@ def integrator_label(name: str) -> str:
     """The name a table or figure shows for the network on integrator `name` (`imex` -> `IMEX`, `euler` -> `ResNet`)."""
     return _LABELS.get(name, name)
 
+
 ImexForm = Literal["paper", "code"]
 IMEX_FORMS: tuple[str, ...] = ("paper", "code")
 DTYPES: tuple[str, ...] = ("float32", "bfloat16")
@@ -46,13 +48,26 @@ def solver_from_name(name: str) -> AbstractSolver:
     return INTEGRATORS[name]
 
 
+def _is_positive_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= 1
+
+
 def implicit_scales(scale: float | tuple[float, float], width: int) -> jax.Array:
-    """Per-channel standard deviations (width,) of the initial implicit kernels (see `Block`)."""
-    if isinstance(scale, (int, float)):
-        return jnp.full((width,), float(scale), jnp.float32)
-    low, high = scale
-    if not (0 < low and 0 < high):
-        raise ValueError(f"implicit_init_scale must be positive, got {scale}")
+    """Per-channel standard deviations (width,) of the initial implicit kernels (see `Block`).
+
+    Raises:
+      ValueError: `scale` is not a positive real number or a pair of them (a zero scale gives
+        kernels whose gradient is zero: they would never learn).
+    """
+    values = scale if isinstance(scale, (tuple, list)) else (scale,)
+    if len(values) not in (1, 2) or not all(
+        isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) and math.isfinite(v) and v > 0
+        for v in values
+    ):
+        raise ValueError(f"implicit_init_scale must be a positive number or a (low, high) pair of them, got {scale!r}")
+    if len(values) == 1:
+        return jnp.full((width,), float(values[0]), jnp.float32)
+    low, high = values
     return jnp.geomspace(low, high, width, dtype=jnp.float32) if width > 1 else jnp.full((1,), low, jnp.float32)
 
 
@@ -223,9 +238,12 @@ class TimeSteppingNet(nnx.Module):
     ):
         if dtype not in DTYPES:
             raise ValueError(f"unknown dtype {dtype!r}; choose one of {', '.join(DTYPES)}")
-        geometry = tuple((int(layers), int(width)) for layers, width in geometry)
-        if not geometry or any(layers < 1 or width < 1 for layers, width in geometry):
-            raise ValueError(f"geometry must be a non-empty list of (layers >= 1, width >= 1), got {geometry}")
+        geometry = tuple(tuple(block) for block in geometry)
+        if not geometry or any(len(block) != 2 or not all(_is_positive_int(v) for v in block) for block in geometry):
+            raise ValueError(f"geometry must be a non-empty list of (layers >= 1, width >= 1) integers, got {geometry}")
+        for name, value in (("in_channels", in_channels), ("num_outputs", num_outputs)):
+            if not _is_positive_int(value):
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
         solver_from_name(integrator)
         self.geometry = geometry
         self.integrator = integrator

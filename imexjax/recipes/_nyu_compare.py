@@ -13,7 +13,7 @@ from ._load import load_run
 from ._nyu import FIGURE_FRAMES, predict_depth
 from ._nyu_data import first_frames, open_depth_data
 
-_SHARED = ("task", "format", "data", "resolution", "num_train", "num_val")
+_SHARED = ("task", "format", "resolution", "num_train", "num_val", "fingerprint")
 """The fields of `data.json` that runs compared side by side must share."""
 
 
@@ -64,12 +64,13 @@ def compare_depth_runs(
     """
     if len(workdirs) < 2:
         raise ConfigError(f"compare needs at least two runs, got {len(workdirs)}")
+    out = pathlib.Path(out)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} is a file; pass a folder")
     runs = [load_run(w) for w in workdirs]
     reference = runs[0]
     for run in runs:
         differing = [k for k in _SHARED if run.data.get(k) != reference.data.get(k)]
-        if reference.data.get("format") == "synthetic" and run.config.seed != reference.config.seed:
-            differing.append("seed (synthetic rooms)")
         if reference.data.get("task") != "depth" or differing:
             raise ConfigError(
                 f"{run.workdir} and {reference.workdir} are not depth runs on the same data ({', '.join(differing)}); "
@@ -87,7 +88,6 @@ def compare_depth_runs(
         label = integrator_label(run.config.integrator)
         name = label if label not in predictions else f"{label} ({run.workdir.name})"
         predictions[name] = predict_depth(run, rgb)
-    out = pathlib.Path(out)
     out.mkdir(parents=True, exist_ok=True)
     title = f"{info['format']} validation frames, {info['resolution'][0]}x{info['resolution'][1]}"
     histories = {name: run.history for name, run in zip(predictions, runs, strict=True)}

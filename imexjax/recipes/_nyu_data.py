@@ -10,7 +10,7 @@ import numpy as np
 from .._validate import check_choice
 from ..data.nyu import FORMATS, DepthSource, NyuDataError, SyntheticScenes, detect_format, load_nyu
 from ..data.nyu._errors import missing_data_message
-from ..train import Loader
+from ..train import Loader, fingerprint
 from ._nyu_config import DepthConfig
 
 STATISTICS_FRAMES = 64
@@ -86,7 +86,8 @@ def open_depth_data(
 
     Returns:
       `(train, val, identity)`, `identity` holding `task` (`depth`), `format` (resolved),
-      `data` (absolute path or None), `resolution`, `num_train` and `num_val`: what a resumed
+      `data` (absolute path or None), `resolution`, `num_train`, `num_val` and `fingerprint`
+      (a hash of 16 frames of each split, `imexjax.train.fingerprint`): what a resumed
       run, or a run compared with this one, must share.
 
     Raises:
@@ -118,6 +119,7 @@ def open_depth_data(
         "resolution": list(config.resolution),
         "num_train": len(train),
         "num_val": len(val),
+        "fingerprint": fingerprint(train) + fingerprint(val),
     }
     return train, val, identity
 

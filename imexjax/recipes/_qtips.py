@@ -16,7 +16,7 @@ from ..tasks import (
     plot_probability_maps,
     predict,
 )
-from ..train import ArraySource, FinishedRun, Loader, RunDir, RunResult, train_and_evaluate
+from ..train import ArraySource, FinishedRun, Loader, RunDir, RunResult, fingerprint, train_and_evaluate
 from ._qtips_config import QtipsConfig
 
 FIGURE_IMAGES = 6
@@ -80,6 +80,10 @@ def run_qtips(
         "data": str(pathlib.Path(data_dir).absolute()) if data_dir is not None else "generated",
         "num_train": len(train_images),
         "num_val": len(val_images),
+        "fingerprint": fingerprint(
+            ArraySource(np.concatenate([train_images, val_images]), np.concatenate([train_labels, val_labels])),
+            samples=None,
+        ),
     }
     mean, std = float(train_images.mean()), float(train_images.std()) or 1.0
     weights = class_weights_from_labels(train_labels, NUM_CLASSES) if config.class_weighted else None

@@ -6,6 +6,7 @@ experiments that wire data to it are in `imexjax.recipes`.
 
 from .._errors import ConfigError as ConfigError
 from .._errors import TrainingDivergedError as TrainingDivergedError
+from ._checkpoints import DamagedCheckpointError as DamagedCheckpointError
 from ._checkpoints import RunCheckpoints as RunCheckpoints
 from ._config import TrainConfig as TrainConfig
 from ._distributed import check_batch_size as check_batch_size
@@ -16,6 +17,7 @@ from ._distributed import shard_batch as shard_batch
 from ._loader import ArraySource as ArraySource
 from ._loader import Loader as Loader
 from ._loader import Source as Source
+from ._loader import fingerprint as fingerprint
 from ._loop import RunResult as RunResult
 from ._loop import environment_info as environment_info
 from ._loop import evaluate as evaluate

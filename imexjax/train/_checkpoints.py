@@ -1,12 +1,16 @@
-"""Orbax checkpoints of a training run: the last epochs, and the best by validation loss."""
+"""Orbax checkpoints of a training run: one per epoch, the newest two and the best kept, each verified."""
 
+import hashlib
 import pathlib
+import sys
 from typing import Any
 
 import jax
+import numpy as np
 import orbax.checkpoint as ocp
 
 from .._custom_types import PyTree
+from .._errors import UserError
 
 ITEMS: tuple[str, ...] = ("params", "rest", "opt_state")
 """The saved parts of the training state: parameters, the other variables of the network
@@ -15,12 +19,33 @@ that a model can be restored for inference without building an optimizer. An ite
 arrays (no batch normalization: `rest` is empty) is not written, and restores as given."""
 
 
-class RunCheckpoints:
-    """Two orbax managers under `WORKDIR/checkpoints`: `last/` (every epoch, the newest two
-    kept) and `best/` (the epoch with the lowest validation loss so far).
+class DamagedCheckpointError(UserError):
+    """A checkpoint cannot be read, or its arrays differ from those that were saved."""
 
-    Saves are synchronous and atomic (orbax writes to a temporary folder and renames it), so a
-    run killed at any moment leaves its earlier checkpoints intact. Use as a context manager,
+
+def checksums(state: dict[str, PyTree]) -> dict[str, str]:
+    """The SHA-256 of each item's arrays (their paths, dtypes, shapes and bytes), as hex strings."""
+    digests = {}
+    for name, tree in state.items():
+        digest = hashlib.sha256()
+        for path, leaf in jax.tree_util.tree_flatten_with_path(jax.device_get(tree))[0]:
+            array = np.ascontiguousarray(leaf)
+            digest.update(f"{jax.tree_util.keystr(path)}|{array.dtype}|{array.shape}|".encode())
+            digest.update(array.tobytes())
+        digests[name] = digest.hexdigest()
+    return digests
+
+
+class RunCheckpoints:
+    """The checkpoints of a run under `WORKDIR/checkpoints`: one orbax step per epoch.
+
+    Orbax's preservation policies keep the newest two epochs and the one with the lowest
+    validation loss, so the best checkpoint is a step of the same manager, written by the same
+    atomic save as the epoch's last state: no crash can leave "best" and "last" out of step.
+    Each save records the checksums of its arrays in its metadata, and every restore compares
+    them; a checkpoint that cannot be read or does not match raises `DamagedCheckpointError`.
+    Saves are synchronous and atomic (orbax writes to a temporary folder and renames it;
+    leftover temporary folders are removed when the manager opens). Use as a context manager,
     or call `close`.
 
     Args:
@@ -28,14 +53,18 @@ class RunCheckpoints:
     """
 
     def __init__(self, directory: str | pathlib.Path):
-        directory = pathlib.Path(directory).absolute()
-        options = dict(enable_async_checkpointing=False, create=True)
-        self.last = ocp.CheckpointManager(
-            directory / "last", options=ocp.CheckpointManagerOptions(max_to_keep=2, **options)
+        self.directory = pathlib.Path(directory).absolute()
+        policies = ocp.checkpoint_managers
+        keep = policies.AnyPreservationPolicy(
+            policies=[
+                policies.LatestN(n=2),
+                policies.BestN(get_metric_fn=lambda metrics: metrics["val_loss"], reverse=True, n=1),
+            ]
         )
-        self.best = ocp.CheckpointManager(
-            directory / "best", options=ocp.CheckpointManagerOptions(max_to_keep=1, **options)
+        options = ocp.CheckpointManagerOptions(
+            enable_async_checkpointing=False, create=True, cleanup_tmp_directories=True, preservation_policy=keep
         )
+        self.manager = ocp.CheckpointManager(self.directory, options=options)
 
     def __enter__(self) -> "RunCheckpoints":
         return self
@@ -43,46 +72,97 @@ class RunCheckpoints:
     def __exit__(self, *exc_info: Any) -> None:
         self.close()
 
-    def save(self, epoch: int, state: dict[str, PyTree], meta: dict[str, Any], *, is_best: bool) -> None:
-        """Saves `state` (a dict of the `ITEMS`) and the JSON-ready `meta` as epoch `epoch` (and as the best, if so)."""
-        items = {name: ocp.args.StandardSave(state[name]) for name in ITEMS if jax.tree.leaves(state[name])}
-        managers = (self.last, self.best) if is_best else (self.last,)
-        for manager in managers:
-            manager.save(epoch, args=ocp.args.Composite(meta=ocp.args.JsonSave(meta), **items))
-            manager.wait_until_finished()
-
-    def latest_epoch(self) -> int | None:
-        """The newest saved epoch, or None."""
-        return self.last.latest_step()
-
-    def best_epoch(self) -> int | None:
-        """The epoch of the best checkpoint, or None."""
-        return self.best.latest_step()
-
-    def restore(self, like: dict[str, PyTree], *, best: bool = False) -> tuple[dict[str, PyTree], dict[str, Any]]:
-        """Restores the items named in `like` from the newest (or best) checkpoint, with their shapes and dtypes.
+    def save(self, epoch: int, state: dict[str, PyTree], meta: dict[str, Any], *, val_loss: float) -> None:
+        """Saves `state` (a dict of the `ITEMS`), the JSON-ready `meta` and the arrays' checksums as epoch `epoch`.
 
         Args:
+          epoch: the step number.
+          state: the training state.
+          meta: what the run needs to resume (history, best epoch, time).
+          val_loss: the epoch's validation loss, which ranks the checkpoints for keeping.
+        """
+        saved = {name: tree for name, tree in state.items() if jax.tree.leaves(tree)}
+        items = {name: ocp.args.StandardSave(tree) for name, tree in saved.items()}
+        meta = {**meta, "checksums": checksums(saved)}
+        self.manager.save(
+            epoch, args=ocp.args.Composite(meta=ocp.args.JsonSave(meta), **items), metrics={"val_loss": val_loss}
+        )
+        self.manager.wait_until_finished()
+
+    def epochs(self) -> list[int]:
+        """The saved epochs, oldest first."""
+        return sorted(self.manager.all_steps())
+
+    def restore(self, epoch: int, like: dict[str, PyTree]) -> tuple[dict[str, PyTree], dict[str, Any]]:
+        """Restores the items named in `like` from epoch `epoch`, verified against the saved checksums.
+
+        Args:
+          epoch: a saved epoch.
           like: some of the `ITEMS` (e.g. only `params` and `rest` for inference), as pytrees
             whose structure, shapes and dtypes the restored arrays take.
-          best: restore the best checkpoint instead of the newest.
 
         Returns:
-          `(state, meta)`: the restored items, and the checkpoint's JSON metadata.
+          `(state, meta)`: the restored items, and the checkpoint's metadata.
+
+        Raises:
+          DamagedCheckpointError: the checkpoint cannot be read or its arrays do not match.
         """
-        manager = self.best if best else self.last
-        step = manager.latest_step()
-        if step is None:
-            raise FileNotFoundError(f"no checkpoint in {manager.directory}")
+        folder = self.directory / str(epoch)
         items = {
             name: ocp.args.StandardRestore(jax.tree.map(ocp.utils.to_shape_dtype_struct, tree))
             for name, tree in like.items()
             if jax.tree.leaves(tree)
         }
-        restored = manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore(), **items))
-        return {name: restored[name] if name in items else tree for name, tree in like.items()}, restored["meta"]
+        try:
+            restored = self.manager.restore(epoch, args=ocp.args.Composite(meta=ocp.args.JsonRestore(), **items))
+            meta = restored["meta"]
+            state = {name: restored[name] for name in items}
+            saved = meta.get("checksums", {})
+        except Exception as error:  # orbax, tensorstore and JSON errors of a damaged folder
+            reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+            raise DamagedCheckpointError(f"checkpoint {folder} cannot be read ({reason})") from None
+        damaged = [name for name, digest in checksums(state).items() if saved.get(name) != digest]
+        if damaged:
+            raise DamagedCheckpointError(
+                f"checkpoint {folder} is damaged: its {', '.join(damaged)} differ from those saved"
+            )
+        return {name: state.get(name, tree) for name, tree in like.items()}, meta
+
+    def restore_newest_intact(self, like: dict[str, PyTree]) -> tuple[dict[str, PyTree], dict[str, Any]] | None:
+        """The newest epoch that restores intact; damaged newer ones are set aside, as stderr says.
+
+        A damaged checkpoint newer than the one restored is renamed `damaged-EPOCH` (kept for
+        inspection, out of orbax's sight), so that training can save that epoch again.
+
+        Returns:
+          `(state, meta)` as `restore`, or None if nothing was saved.
+
+        Raises:
+          DamagedCheckpointError: every saved checkpoint is damaged (nothing is moved then).
+        """
+        damaged: list[tuple[int, DamagedCheckpointError]] = []
+        for epoch in reversed(self.epochs()):
+            try:
+                restored = self.restore(epoch, like)
+            except DamagedCheckpointError as error:
+                damaged.append((epoch, error))
+                continue
+            for bad, error in damaged:
+                self._set_aside(bad)
+                print(f"warning: {error}; moved it to damaged-{bad} and resumed from epoch {epoch}", file=sys.stderr)
+            return restored
+        if damaged:
+            raise DamagedCheckpointError(
+                f"{damaged[0][1]}, and no intact checkpoint is left; move {self.directory} away to train from scratch"
+            )
+        return None
+
+    def _set_aside(self, epoch: int) -> None:
+        """Renames the folder of `epoch` to `damaged-EPOCH` (kept for inspection; orbax no longer sees it)."""
+        folder = self.directory / str(epoch)
+        folder.rename(folder.with_name(f"damaged-{epoch}"))
+        self.manager.reload()
 
     def close(self) -> None:
-        """Releases the managers."""
-        self.last.close()
-        self.best.close()
+        """Releases the manager."""
+        self.manager.close()

@@ -81,7 +81,7 @@ class TrainConfig:
     seed: int = 0
 
     def __post_init__(self):
-        object.__setattr__(self, "geometry", tuple((int(n), int(w)) for n, w in self.geometry))
+        object.__setattr__(self, "geometry", tuple(tuple(block) for block in self.geometry))
         if isinstance(self.implicit_init_scale, (list, tuple)):
             object.__setattr__(self, "implicit_init_scale", tuple(float(v) for v in self.implicit_init_scale))
         self.validate()
@@ -91,6 +91,8 @@ class TrainConfig:
         for field, allowed in self.CHOICES.items():
             check_choice(field, getattr(self, field), allowed)
         check_positive_integers(self, ("epochs", "batch_size", "unroll", "implicit_kernel_size"))
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2**32:
+            raise ConfigError(f"seed must be an integer from 0 to 2**32 - 1, got {self.seed!r}")
         for field in ("h", "learning_rate"):
             value = getattr(self, field)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
@@ -101,7 +103,10 @@ class TrainConfig:
             raise ConfigError(
                 f"implicit-init-scale must be a positive number or LOW:HIGH, got {self.implicit_init_scale}"
             )
-        if not self.geometry or any(n < 1 or w < 1 for n, w in self.geometry):
+        if not self.geometry or any(
+            len(block) != 2 or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in block)
+            for block in self.geometry
+        ):
             raise ConfigError(f"geometry must list (layers >= 1, width >= 1) blocks, got {self.geometry}")
 
     def replace(self, **changes: Any) -> "TrainConfig":

@@ -1,5 +1,6 @@
 """Batches of a random-access dataset on grain: shuffled per (seed, epoch), read ahead in threads."""
 
+import hashlib
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
@@ -137,6 +138,26 @@ class Loader:
             dataset = dataset.map(lambda batch: self.transform(*batch))
         options = grain.ReadOptions(num_threads=self.num_threads, prefetch_buffer_size=self.prefetch)
         yield from dataset.to_iter_dataset(options)
+
+
+def fingerprint(source: Source, *, samples: int | None = 16) -> str:
+    """A short hash of a source's length and contents, to tell whether two runs read the same data.
+
+    Args:
+      source: the examples.
+      samples: how many examples, evenly spaced, to read (None: every one).
+
+    Returns:
+      16 hex digits of the SHA-256 of the length and the sampled examples' bytes.
+    """
+    count = len(source) if samples is None else min(samples, len(source))
+    digest = hashlib.sha256(str(len(source)).encode())
+    for index in np.unique(np.linspace(0, len(source) - 1, count).round().astype(np.int64)) if count else []:
+        for part in source[int(index)]:
+            array = np.ascontiguousarray(part)
+            digest.update(f"{array.dtype}{array.shape}".encode())
+            digest.update(array.tobytes())
+    return digest.hexdigest()[:16]
 
 
 def epoch_seed(seed: int, epoch: int) -> int:

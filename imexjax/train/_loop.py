@@ -16,7 +16,7 @@ from flax import nnx
 from jax.sharding import Mesh
 from tqdm.auto import tqdm
 
-from .._errors import TrainingDivergedError
+from .._errors import ConfigError, TrainingDivergedError
 from ..models import count_parameters
 from ._config import TrainConfig
 from ._distributed import check_batch_size, data_mesh, replicate, shard_batch
@@ -86,11 +86,12 @@ def train_and_evaluate(
     check_batch_size(train_loader.batch_size, mesh.size)
     writer = jax.process_index() == 0
     data = {**(data or {}), "in_channels": in_channels, "num_outputs": task.num_outputs}
+    model = build_model(config, in_channels=in_channels, num_outputs=task.num_outputs)
+    _check_inputs_fit(model, val_loader)
     if writer:
-        run_dir.start(config, data)
+        run_dir.create()
     train_loader = train_loader.shard(jax.process_index(), jax.process_count())
 
-    model = build_model(config, in_channels=in_channels, num_outputs=task.num_outputs)
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)  # rest: batch-norm running statistics, if any
     model.eval()
     eval_graphdef = nnx.graphdef(model)
@@ -103,13 +104,15 @@ def train_and_evaluate(
         history: list[dict[str, Any]] = []
         best = {"epoch": 0, "val_loss": math.inf, "val": None}
         seconds_before = 0.0
-        if checkpoints.latest_epoch() is not None:
-            state, meta = checkpoints.restore(state)
+        restored = checkpoints.restore_newest_intact(state)
+        if restored is not None:
+            state, meta = restored
             history, best, seconds_before = meta["history"], meta["best"], meta["seconds"]
             if progress and writer:
                 print(f"resuming {run_dir.path} after epoch {meta['epoch']}", file=sys.stderr)
         state = replicate(mesh, state)
         if writer:
+            run_dir.record(config, data)
             run_dir.write_history(history)
 
         start = time.perf_counter()
@@ -122,7 +125,7 @@ def train_and_evaluate(
             val = evaluate(eval_steps, state["params"], state["rest"], val_loader, task, mesh)
             if not math.isfinite(val["loss"]):
                 raise TrainingDivergedError(
-                    f"validation loss is {val['loss']} after epoch {epoch}; kept the checkpoint of epoch {epoch - 1}. "
+                    f"validation loss is {val['loss']} after epoch {epoch}; {_kept(epoch)}. "
                     "Lower --lr or h, or check the data for NaN/Inf"
                 )
             record = {
@@ -133,20 +136,16 @@ def train_and_evaluate(
                 "epoch_seconds": time.perf_counter() - epoch_start,
             }
             history.append(record)
-            is_best = val["loss"] < best["val_loss"]
-            if is_best:
+            if val["loss"] < best["val_loss"]:
                 best = {"epoch": epoch, "val_loss": val["loss"], "val": val}
             elapsed = seconds_before + time.perf_counter() - start
             meta = {"epoch": epoch, "history": history, "best": best, "seconds": elapsed}
-            checkpoints.save(epoch, state, json_ready(meta), is_best=is_best)
+            checkpoints.save(epoch, state, json_ready(meta), val_loss=val["loss"])
             if writer:
                 run_dir.write_history(history)
                 tqdm.write(_epoch_line(record), file=sys.stderr)
 
-        if checkpoints.best_epoch() is not None:
-            best_state, _ = checkpoints.restore({"params": state["params"], "rest": state["rest"]}, best=True)
-        else:
-            best_state = state
+        best_state, _ = checkpoints.restore(best["epoch"], {"params": state["params"], "rest": state["rest"]})
     elapsed = seconds_before + time.perf_counter() - start
     counts = count_parameters(model)
     metrics = {
@@ -192,8 +191,8 @@ def _train_epoch(train_step, state, loader, mesh, epoch, config, task, progress)
                 pending.clear()
                 if not math.isfinite(totals["loss"]):
                     raise TrainingDivergedError(
-                        f"training loss became {totals['loss']} in epoch {epoch} (batch {step}); kept the checkpoint "
-                        f"of epoch {epoch - 1}. Lower --lr or h, or check the data for NaN/Inf"
+                        f"training loss became {totals['loss']} in epoch {epoch} (batch {step}); {_kept(epoch)}. "
+                        "Lower --lr or h, or check the data for NaN/Inf"
                     )
                 shown = task.progress(totals)
                 shown["img/s"] = step * loader.batch_size / (time.perf_counter() - start)
@@ -239,6 +238,29 @@ def environment_info() -> dict[str, Any]:
             "numpy": np.__version__,
         },
     }
+
+
+def _check_inputs_fit(model: nnx.Module, loader: Loader) -> None:
+    """Raises ConfigError if the network cannot take `loader`'s inputs (traced abstractly, nothing runs)."""
+    inputs, _ = next(iter(loader.epoch(0)))
+    try:
+        graphdef, variables = nnx.split(model)
+        jax.eval_shape(
+            lambda v, x: nnx.merge(graphdef, v, copy=True)(x),
+            variables,
+            jax.ShapeDtypeStruct(inputs.shape, inputs.dtype),
+        )
+    except (ValueError, TypeError) as error:
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise ConfigError(
+            f"inputs of shape {inputs.shape[1:]} do not fit the network ({reason}); "
+            "pass larger images or a smaller --implicit-kernel-size"
+        ) from None
+
+
+def _kept(epoch: int) -> str:
+    """What a run that stops in `epoch` keeps."""
+    return f"kept the checkpoint of epoch {epoch - 1}" if epoch > 1 else "no checkpoint was written"
 
 
 def _epoch_line(record: dict[str, Any]) -> str:

@@ -45,10 +45,10 @@ class RunDir:
     the experiment and checked on resume), `history.jsonl` (one line per epoch),
     `metrics.json` (the final metrics) and `checkpoints/{last,best}` (orbax). Every file is
     written atomically (a temporary file renamed over it), so a run killed at any moment
-    leaves the previous version whole. Only JSON reads happen until `start` is called.
+    leaves the previous version whole. Nothing is written before `create`.
 
     Args:
-      path: the folder; created by `start` if missing.
+      path: the folder; created by `create` if missing.
     """
 
     def __init__(self, path: str | os.PathLike):
@@ -57,16 +57,24 @@ class RunDir:
     def __repr__(self) -> str:
         return f"RunDir({str(self.path)!r})"
 
-    def check_config(self, config: TrainConfig) -> None:
-        """Raises ConfigError if the folder holds a run of another configuration.
+    def has_checkpoints(self) -> bool:
+        """Whether training has saved at least one epoch here (before that, nothing here needs keeping)."""
+        folder = self.path / "checkpoints"
+        return folder.is_dir() and any(child.name.isdigit() for child in folder.iterdir())
 
-        Fields in `config.RESUMABLE` may differ; a field the saved config lacks (written by an
-        older imexjax) counts as its default.
+    def check_config(self, config: TrainConfig) -> None:
+        """Raises ConfigError if the folder holds a run of another configuration, or more epochs than `config`.
+
+        Fields in `config.RESUMABLE` may differ (`epochs` only upwards); a field the saved
+        config lacks (written by an older imexjax) counts as its default. A folder where no
+        epoch was saved yet (a run that failed before its first checkpoint) is not binding.
         """
-        if self.path.is_file():
+        if self.path.exists() and not self.path.is_dir():
             raise ConfigError(f"workdir {self.path} is a file; pass a folder to --workdir")
+        if (self.path / "checkpoints" / "last").is_dir():
+            raise ConfigError(f"workdir {self.path} holds checkpoints of an older imexjax layout; pass a new --workdir")
         saved = self._read_json("config.json")
-        if saved is None:
+        if saved is None or not self.has_checkpoints():
             return
         defaults = {f.name: f.default for f in dataclasses.fields(config) if f.default is not dataclasses.MISSING}
         saved = {**defaults, **saved}
@@ -78,16 +86,22 @@ class RunDir:
             raise ConfigError(
                 f"workdir {self.path} holds a run with another configuration ({changes}); pass a new --workdir"
             )
+        done = len(self.read_history())
+        if done > config.epochs:
+            raise ConfigError(
+                f"workdir {self.path} holds a run of {done} epochs; pass --epochs {done} or more to extend it, "
+                "or a new --workdir"
+            )
 
     def check_data(self, identity: dict[str, Any]) -> dict[str, Any] | None:
-        """The saved `data.json` (None for a new run); ConfigError if it names other data than `identity`.
+        """The saved `data.json` of a run to resume (else None); ConfigError if it names other data than `identity`.
 
         Args:
-          identity: the fields of `data.json` that name the data (source, path, sizes...); a
-            resumed run must match every one of them.
+          identity: the fields of `data.json` that name the data (source, path, sizes, a
+            fingerprint of the contents); a resumed run must match every one of them.
         """
         saved = self._read_json("data.json")
-        if saved is None:
+        if saved is None or not self.has_checkpoints():
             return None
         current = json_ready(identity)
         differing = [k for k in current if saved.get(k) != current[k]]
@@ -96,12 +110,17 @@ class RunDir:
             raise ConfigError(f"workdir {self.path} holds a run on other data ({changes}); pass a new --workdir")
         return saved
 
-    def start(self, config: TrainConfig, data: dict[str, Any]) -> None:
-        """Creates the folder and writes `config.json` and `data.json`."""
+    def create(self) -> None:
+        """Creates the folder (and its parents); ConfigError if it cannot be created or written."""
         try:
             self.path.mkdir(parents=True, exist_ok=True)
         except OSError as error:
             raise ConfigError(f"cannot create workdir {self.path} ({error.strerror}); pass another --workdir") from None
+        if not os.access(self.path, os.W_OK):
+            raise ConfigError(f"workdir {self.path} is not writable; pass another --workdir")
+
+    def record(self, config: TrainConfig, data: dict[str, Any]) -> None:
+        """Writes `config.json` and `data.json`: what the run in this folder trains, and on what."""
         self.write_json("config.json", config.to_json())
         self.write_json("data.json", data)
 
@@ -139,13 +158,18 @@ class RunDir:
                 raise RunNotFoundError(f"{self.path} holds no finished run ({required} is missing); train it first")
         config = config_type.from_json(self._read_json("config.json"))
         data = self._read_json("data.json")
+        metrics = self._read_json("metrics.json")
         model = build_model(config, in_channels=data["in_channels"], num_outputs=data["num_outputs"])
         model.eval()
         graphdef, params, rest = nnx.split(model, nnx.Param, ...)
         with self.checkpoints() as checkpoints:
-            state, _ = checkpoints.restore({"params": params, "rest": rest}, best=True)
+            if metrics["best_epoch"] not in checkpoints.epochs():
+                raise RunNotFoundError(
+                    f"{self.path} lacks the checkpoint of its best epoch {metrics['best_epoch']}; rerun its training"
+                )
+            state, _ = checkpoints.restore(metrics["best_epoch"], {"params": params, "rest": rest})
         model = nnx.merge(graphdef, state["params"], state["rest"])
-        return FinishedRun(self.path, config, self._read_json("metrics.json"), self.read_history(), data, model)
+        return FinishedRun(self.path, config, metrics, self.read_history(), data, model)
 
     def _read_json(self, name: str) -> Any:
         path = self.path / name
@@ -159,8 +183,11 @@ class RunDir:
     def _write_atomic(self, name: str, text: str) -> None:
         path = self.path / name
         tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(text)
-        os.replace(tmp, path)
+        try:
+            tmp.write_text(text)
+            os.replace(tmp, path)
+        except OSError as error:
+            raise ConfigError(f"cannot write {path} ({error.strerror}); pass another --workdir") from None
 
 
 def json_ready(value: Any) -> Any:

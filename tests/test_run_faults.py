@@ -1,0 +1,199 @@
+"""Runs that lose nothing: damaged checkpoints, crashes between writes, other data, bad folders, bad sizes."""
+
+import importlib.util
+import json
+import os
+import pathlib
+import shutil
+
+import numpy as np
+import pytest
+from helpers import tree_allclose
+
+from imexjax.data.qtips import qtips_splits, write_qtips_folder
+from imexjax.recipes import load_run, qtips_config, run_qtips
+from imexjax.train import RunCheckpoints, RunDir
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+TINY = qtips_config("tiny").replace(num_train=16, num_val=8)
+
+
+def load_script(name: str):
+    spec = importlib.util.spec_from_file_location(f"{name}_cli", ROOT / "experiments" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def snapshot(directory: pathlib.Path) -> dict[str, tuple[int, int]]:
+    """Every file under `directory` with its size and modification time."""
+    return {
+        str(p.relative_to(directory)): (p.stat().st_size, p.stat().st_mtime_ns)
+        for p in directory.rglob("*")
+        if p.is_file()
+    }
+
+
+def cli(argv: list[str], capsys) -> tuple[int, str]:
+    """Runs experiments/qtips.py in-process; returns its exit code and its last stderr line."""
+    code = load_script("qtips").main(["--integrator", "imex", "--config", "tiny", "--num-train", "16", "--num-val", "8",
+                                      "--no-progress", *argv])  # fmt: skip
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith(("error", "warning"))]
+    assert all("Traceback" not in line for line in lines)
+    return code, "\n".join(lines)
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    """A finished 2-epoch run, copied by each test that damages it."""
+    workdir = tmp_path_factory.mktemp("finished") / "run"
+    run_qtips(TINY.replace(epochs=2), workdir, progress=False)
+    return workdir
+
+
+def copy_of(finished: pathlib.Path, tmp_path: pathlib.Path) -> pathlib.Path:
+    workdir = tmp_path / "run"
+    shutil.copytree(finished, workdir)
+    return workdir
+
+
+def largest_file(folder: pathlib.Path) -> pathlib.Path:
+    return max((p for p in folder.rglob("*") if p.is_file()), key=lambda p: p.stat().st_size)
+
+
+def test_checkpoints_keep_the_newest_two_and_the_best_and_record_checksums(finished):
+    history = [json.loads(line) for line in (finished / "history.jsonl").read_text().splitlines()]
+    best = min(history, key=lambda r: r["val_loss"])["epoch"]
+    with RunCheckpoints(finished / "checkpoints") as checkpoints:
+        assert checkpoints.epochs() == [1, 2]
+        _, meta = checkpoints.restore(2, {})
+        assert set(meta["checksums"]) == {"params", "opt_state"} and meta["best"]["epoch"] == best
+    assert json.loads((finished / "metrics.json").read_text())["best_epoch"] == best
+
+
+@pytest.mark.parametrize("damage", ["overwrite", "truncate"])
+def test_a_damaged_newest_checkpoint_is_set_aside_and_training_resumes_from_the_one_before(
+    finished, tmp_path, capsys, damage
+):
+    workdir = copy_of(finished, tmp_path)
+    target = largest_file(workdir / "checkpoints" / "2")
+    data = bytearray(target.read_bytes())
+    if damage == "overwrite":
+        middle = len(data) // 2
+        data[middle : middle + 64] = bytes(range(64))
+        target.write_bytes(bytes(data))
+    else:
+        target.write_bytes(bytes(data[: len(data) // 2]))
+    intact = snapshot(workdir / "checkpoints" / "1")
+    code, err = cli(["--epochs", "3", "--workdir", str(workdir)], capsys)
+    assert code == 0
+    assert err.startswith("warning: checkpoint ") and "checkpoints/2" in err and "resumed from epoch 1" in err
+    assert "\n" not in err
+    assert (workdir / "checkpoints" / "damaged-2").is_dir()
+    assert [json.loads(line)["epoch"] for line in (workdir / "history.jsonl").read_text().splitlines()] == [1, 2, 3]
+    assert (
+        snapshot(workdir / "checkpoints" / "1") == intact or 1 not in RunCheckpoints(workdir / "checkpoints").epochs()
+    )
+
+
+def test_a_run_whose_every_checkpoint_is_damaged_stops_in_one_line_and_keeps_its_files(finished, tmp_path, capsys):
+    workdir = copy_of(finished, tmp_path)
+    for epoch in ("1", "2"):
+        largest_file(workdir / "checkpoints" / epoch).write_bytes(b"")
+    before = snapshot(workdir)
+    code, err = cli(["--epochs", "3", "--workdir", str(workdir)], capsys)
+    assert code == 1 and err.startswith("error: checkpoint ") and "no intact checkpoint is left" in err
+    assert snapshot(workdir) == before
+
+
+def test_a_crash_after_the_last_save_is_repaired_by_the_rerun_and_best_agrees_with_metrics(
+    finished, tmp_path, capsys, monkeypatch
+):
+    workdir = tmp_path / "crashed"
+
+    def crash(self, name, data):
+        raise KeyboardInterrupt  # stands for a kill after the final checkpoint, before metrics.json
+
+    monkeypatch.setattr(RunDir, "write_json", lambda self, name, data: crash(self, name, data) if name == "metrics.json"
+                        else RunDir._write_atomic(self, name, json.dumps(data, indent=2) + "\n"))  # fmt: skip
+    code, err = cli(["--epochs", "2", "--workdir", str(workdir)], capsys)
+    assert code == 130 and not (workdir / "metrics.json").exists()
+    monkeypatch.undo()
+    code, _ = cli(["--epochs", "2", "--workdir", str(workdir)], capsys)
+    assert code == 0
+    resumed, reference = load_run(workdir), load_run(finished)
+    assert resumed.metrics["best_epoch"] == reference.metrics["best_epoch"]
+    assert resumed.metrics["val_loss"] == reference.metrics["val_loss"]
+    assert tree_allclose(
+        resumed.model(np.ones((1, 8, 8, 1), np.float32)),
+        reference.model(np.ones((1, 8, 8, 1), np.float32)),
+        rtol=0,
+        atol=0,
+    )
+
+
+def test_a_resume_on_other_data_of_the_same_size_is_refused_by_its_fingerprint(finished, tmp_path, capsys):
+    workdir = copy_of(finished, tmp_path)
+    first, second = tmp_path / "a", tmp_path / "b"
+    write_qtips_folder(first, qtips_splits(seed=1, num_train=16, num_val=8))
+    write_qtips_folder(second, qtips_splits(seed=2, num_train=16, num_val=8))
+    run_qtips(TINY.replace(epochs=1), tmp_path / "folder", data_dir=first, progress=False)
+    (tmp_path / "moved").mkdir()
+    before = snapshot(tmp_path / "folder")
+    code, err = cli(["--epochs", "2", "--workdir", str(tmp_path / "folder"), "--data-dir", str(second)], capsys)
+    assert code == 1 and "run on other data" in err and "fingerprint" in err
+    assert snapshot(tmp_path / "folder") == before
+    assert workdir.is_dir()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_a_read_only_workdir_is_one_line(tmp_path, capsys):
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    folder.chmod(0o500)
+    try:
+        code, err = cli(["--workdir", str(folder / "run")], capsys)
+    finally:
+        folder.chmod(0o700)
+    assert code == 1 and err.startswith("error: cannot create workdir")
+
+
+def test_a_workdir_under_a_file_is_one_line(tmp_path, capsys):
+    (tmp_path / "file").write_text("x")
+    code, err = cli(["--workdir", str(tmp_path / "file" / "run")], capsys)
+    assert code == 1 and err.startswith("error: cannot create workdir") and "\n" not in err
+
+
+def test_images_too_small_for_the_kernels_are_refused_before_anything_is_written_and_the_fix_is_accepted(
+    tmp_path, capsys
+):
+    tiny_images = tmp_path / "tiny-images"
+    splits = qtips_splits(seed=0, num_train=16, num_val=8)
+    write_qtips_folder(tiny_images, {k: (x[:, :2, :2].copy(), y[:, :2, :2].copy()) for k, (x, y) in splits.items()})
+    workdir = tmp_path / "run"
+    code, err = cli(["--workdir", str(workdir), "--data-dir", str(tiny_images), "--epochs", "1"], capsys)
+    assert code == 1 and "do not fit the network" in err and "kernel size k=3 exceeds the grid 2x2" in err
+    assert not workdir.exists()
+    (workdir / "checkpoints").mkdir(parents=True)  # what a failure inside the first epoch leaves
+    (workdir / "config.json").write_text(json.dumps(TINY.replace(epochs=9).to_json()))
+    code, _ = cli(["--workdir", str(workdir), "--epochs", "1"], capsys)
+    assert code == 0 and json.loads((workdir / "config.json").read_text())["epochs"] == 1
+
+
+def test_fewer_epochs_than_a_run_holds_are_refused_untouched(finished, capsys):
+    before = snapshot(finished)
+    code, err = cli(["--epochs", "1", "--workdir", str(finished)], capsys)
+    assert code == 1 and "holds a run of 2 epochs; pass --epochs 2 or more" in err
+    assert snapshot(finished) == before
+
+
+@pytest.mark.parametrize("argv, message", [(["--seed", "-1"], "seed must be an integer from 0")])
+def test_smaller_bad_options_are_one_line(tmp_path, capsys, argv, message):
+    code, err = cli([*argv, "--workdir", str(tmp_path / "run")], capsys)
+    assert code == 1 and message in err and not (tmp_path / "run").exists()
+
+
+def test_compare_into_a_file_is_one_line(finished, tmp_path, capsys):
+    (tmp_path / "file").write_text("x")
+    assert load_script("compare").main([str(finished), str(finished), "--out", str(tmp_path / "file")]) == 1
+    assert capsys.readouterr().err.strip() == f"error: --out {tmp_path / 'file'} is a file; pass a folder"
