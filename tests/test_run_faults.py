@@ -132,18 +132,17 @@ def test_a_crash_after_the_last_save_is_repaired_by_the_rerun_and_best_agrees_wi
     )
 
 
-def test_a_resume_on_other_data_of_the_same_size_is_refused_by_its_fingerprint(finished, tmp_path, capsys):
-    workdir = copy_of(finished, tmp_path)
+def test_a_resume_on_other_data_of_the_same_size_is_refused_by_its_fingerprint(tmp_path, capsys):
     first, second = tmp_path / "a", tmp_path / "b"
     write_qtips_folder(first, qtips_splits(seed=1, num_train=16, num_val=8))
     write_qtips_folder(second, qtips_splits(seed=2, num_train=16, num_val=8))
-    run_qtips(TINY.replace(epochs=1), tmp_path / "folder", data_dir=first, progress=False)
-    (tmp_path / "moved").mkdir()
-    before = snapshot(tmp_path / "folder")
-    code, err = cli(["--epochs", "2", "--workdir", str(tmp_path / "folder"), "--data-dir", str(second)], capsys)
-    assert code == 1 and "run on other data" in err and "fingerprint" in err
-    assert snapshot(tmp_path / "folder") == before
-    assert workdir.is_dir()
+    run_qtips(TINY.replace(epochs=1), tmp_path / "run", data_dir=first, progress=False)
+    first.rename(tmp_path / "moved")
+    second.rename(first)  # the same path and sizes, other images
+    before = snapshot(tmp_path / "run")
+    code, err = cli(["--epochs", "2", "--workdir", str(tmp_path / "run"), "--data-dir", str(first)], capsys)
+    assert code == 1 and "run on other data (fingerprint: " in err and "\n" not in err
+    assert snapshot(tmp_path / "run") == before
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
