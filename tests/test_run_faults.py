@@ -71,6 +71,9 @@ def test_checkpoints_keep_the_newest_two_and_the_best_and_record_checksums(finis
     assert json.loads((finished / "metrics.json").read_text())["best_epoch"] == best
 
 
+@pytest.mark.filterwarnings(
+    "ignore::pytest.PytestUnraisableExceptionWarning"
+)  # orbax abandons a read
 @pytest.mark.parametrize("damage", ["overwrite", "truncate"])
 def test_a_damaged_newest_checkpoint_is_set_aside_and_training_resumes_from_the_one_before(
     finished, tmp_path, capsys, damage
@@ -96,6 +99,7 @@ def test_a_damaged_newest_checkpoint_is_set_aside_and_training_resumes_from_the_
     )
 
 
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_a_run_whose_every_checkpoint_is_damaged_stops_in_one_line_and_keeps_its_files(finished, tmp_path, capsys):
     workdir = copy_of(finished, tmp_path)
     for epoch in ("1", "2"):
