@@ -6,7 +6,9 @@
 An opening 3x3 convolution 1 -> W with instance norm and ReLU, N steps of
 Y <- Y - h K^T relu(N(K Y)) (instance norm; for imex each step followed by the solve
 (I + h C^T C)^{-1} with its own depthwise 3x3 kernel, by torch.fft), a 1x1 head to 4 classes,
-cross entropy and one Adam update, as `benchmarks/train_step.py` times in imexjax.
+cross entropy and one Adam update, as `benchmarks/train_step.py --norm instance --imex-form code
+--no-zero-mean` times in imexjax. Runs on the GPU where torch sees one (`--device`); every step
+ends in `loss.item()`, which waits for the device.
 """
 
 import argparse
@@ -31,7 +33,7 @@ class Step(torch.nn.Module):
         if self.implicit is None:
             return y
         height, width = y.shape[-2:]
-        grid = torch.zeros(y.shape[1], height, width, dtype=y.dtype)
+        grid = torch.zeros(y.shape[1], height, width, dtype=y.dtype, device=y.device)
         grid[:, :3, :3] = self.implicit
         grid = torch.roll(grid, shifts=(-1, -1), dims=(-2, -1))
         power = torch.fft.rfft2(grid).abs() ** 2
@@ -61,13 +63,18 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument(
+        "--device", default="auto", choices=("auto", "cpu", "cuda"), help="auto: cuda where torch sees a GPU"
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    if args.device == "auto":
+        args.device = "cuda" if torch.cuda.is_available() else "cpu"
     torch.manual_seed(0)
-    model = Network(args.width, args.steps, args.integrator == "imex")
+    model = Network(args.width, args.steps, args.integrator == "imex").to(args.device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    images = torch.randn(args.batch, 1, args.size, args.size)
-    labels = torch.randint(0, 4, (args.batch, args.size, args.size))
+    images = torch.randn(args.batch, 1, args.size, args.size, device=args.device)
+    labels = torch.randint(0, 4, (args.batch, args.size, args.size), device=args.device)
 
     def step() -> float:
         optimizer.zero_grad(set_to_none=True)

@@ -136,3 +136,26 @@ def test_sweep_presets_group_times_both_presets_and_shows_the_fraction_of_peak()
     table = sweep.tables([row, dict(row, integrator="euler", peak_tflops=None)])
     assert "| paper | imex | float32 | 40 | 3.0 | 1000.0 | 25 | 50.0% | 10.0 | 1024 |" in table
     assert "| paper | euler | float32 | 40 | 3.0 | 1000.0 | 25 | - | 10.0 | 1024 |" in table
+
+
+def test_gpu_check_smoke_runs_every_stage_and_writes_what_it_measured(tmp_path, capsys):
+    results = load("gpu_check").main(["--smoke", "--out", str(tmp_path), "--budget", "300"])
+    assert json.loads((tmp_path / "results.json").read_text()) == results
+    stages = results["stages"]
+    assert list(stages) == ["tests", "presets", "torch", "depth", "paper_run"]
+    ran = [run for stage in stages.values() for run in stage["runs"]]
+    assert ran and all(run["status"] == 0 for run in ran), [run.get("error") for run in ran]
+    assert "passed" in stages["tests"]["runs"][0]["summary"]
+    assert stages["presets"]["runs"][0]["step_ms"] > 0 and stages["presets"]["runs"][0]["gflop"] > 0
+    assert {run["remat"] for run in stages["depth"]["runs"] if "remat" in run} == {False, True}
+    assert stages["paper_run"]["runs"][0]["epochs_done"] == 1
+    assert stages["paper_run"]["runs"][0]["projected_100_epochs_s"] > 0
+    assert (tmp_path / "gpu_check.png").stat().st_size > 1000 and "$ " in (tmp_path / "log.txt").read_text()
+
+
+def test_gpu_check_skips_with_a_reason_what_the_budget_cannot_hold(tmp_path, capsys):
+    results = load("gpu_check").main(["--smoke", "--out", str(tmp_path), "--budget", "11"])
+    skipped = [entry for stage in results["stages"].values() for entry in stage["skipped"]]
+    assert skipped and all("left in the stage" in entry["reason"] or "torch" in entry["reason"] for entry in skipped)
+    assert not any(stage["runs"] for stage in results["stages"].values())
+    assert (tmp_path / "results.json").is_file() and (tmp_path / "gpu_check.png").is_file()

@@ -71,9 +71,7 @@ def test_checkpoints_keep_the_newest_two_and_the_best_and_record_checksums(finis
     assert json.loads((finished / "metrics.json").read_text())["best_epoch"] == best
 
 
-@pytest.mark.filterwarnings(
-    "ignore::pytest.PytestUnraisableExceptionWarning"
-)  # orbax abandons a read
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # orbax abandons a read
 @pytest.mark.parametrize("damage", ["overwrite", "truncate"])
 def test_a_damaged_newest_checkpoint_is_set_aside_and_training_resumes_from_the_one_before(
     finished, tmp_path, capsys, damage
