@@ -4,7 +4,9 @@ The lists are read from the library (`imexjax.solvers`, `imexjax.models.INTEGRAT
 new scheme runs through every contract test that is parametrized by them.
 """
 
+import importlib.util
 import inspect
+import pathlib
 
 import jax
 import numpy as np
@@ -133,3 +135,24 @@ def conv_matrix(kernel, height: int, width: int) -> np.ndarray:
                         source = index((i + a - half) % height, (j + b - half) % width, c)
                         matrix[index(i, j, c), source] += kernel[a, b, c]
     return matrix
+
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def load_script(relative_path: str):
+    """Imports a script of the repository (e.g. `experiments/qtips.py`) as a module, without running it."""
+    path = ROOT / relative_path
+    spec = importlib.util.spec_from_file_location(path.stem + "_script", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def snapshot(directory: pathlib.Path) -> dict[str, tuple[int, int]]:
+    """Every file under `directory` with its size and modification time, to show that nothing was touched."""
+    return {
+        str(p.relative_to(directory)): (p.stat().st_size, p.stat().st_mtime_ns)
+        for p in directory.rglob("*")
+        if p.is_file()
+    }

@@ -1,6 +1,5 @@
 """Depth training: the Eigen metrics on hand-made cases, a tiny run per NYU format, resume, CLI errors."""
 
-import importlib.util
 import json
 import math
 import pathlib
@@ -9,6 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from helpers import load_script, snapshot
 from test_nyu_data import write_fastdepth_file, write_labeled_mat, write_splits
 
 from imexjax.data.nyu import SyntheticScenes
@@ -24,19 +24,7 @@ RESOLUTION = (24, 32)
 
 
 def load_cli():
-    spec = importlib.util.spec_from_file_location("nyu_depth_cli", CLI)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def snapshot(directory: pathlib.Path) -> dict[str, tuple[int, int]]:
-    """Every file under `directory` with its size and modification time."""
-    return {
-        str(p.relative_to(directory)): (p.stat().st_size, p.stat().st_mtime_ns)
-        for p in directory.rglob("*")
-        if p.is_file()
-    }
+    return load_script("experiments/nyu_depth.py")
 
 
 def metrics_of(task: DepthTask, predicted: np.ndarray, truth: np.ndarray) -> dict[str, float]:

@@ -1,7 +1,6 @@
 """End-to-end Q-tips training: the tiny config, resume after SIGKILL, NaN guard, CLI errors."""
 
 import dataclasses
-import importlib.util
 import json
 import os
 import pathlib
@@ -13,7 +12,7 @@ import time
 import numpy as np
 import pytest
 from flax import nnx
-from helpers import tree_allclose
+from helpers import load_script, snapshot, tree_allclose
 
 from imexjax.data.qtips import qtips_splits, write_qtips_folder
 from imexjax.recipes import QtipsConfig, load_run, qtips_config, run_qtips
@@ -26,19 +25,7 @@ TINY = qtips_config("tiny")
 
 
 def load_cli():
-    spec = importlib.util.spec_from_file_location("qtips_cli", CLI)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def snapshot(directory: pathlib.Path) -> dict[str, tuple[int, int]]:
-    """Every file under `directory` with its size and modification time."""
-    return {
-        str(p.relative_to(directory)): (p.stat().st_size, p.stat().st_mtime_ns)
-        for p in directory.rglob("*")
-        if p.is_file()
-    }
+    return load_script("experiments/qtips.py")
 
 
 @pytest.fixture(scope="module")
@@ -289,9 +276,7 @@ def test_cli_unknown_integrator_or_config_exits_without_traceback():
 
 def test_compare_puts_runs_side_by_side(tiny_run, tmp_path, capsys):
     workdir, result = tiny_run
-    spec = importlib.util.spec_from_file_location("compare_cli", CLI.parent / "compare.py")
-    compare = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(compare)
+    compare = load_script("experiments/compare.py")
     assert compare.main([str(workdir), str(workdir), "--out", str(tmp_path / "cmp")]) == 0
     table = (tmp_path / "cmp" / "comparison.md").read_text()
     assert table.count("| IMEX channel s0 |") == 2 and f"{result.metrics['val_iou']:.3f}" in table

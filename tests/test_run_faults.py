@@ -1,6 +1,5 @@
 """Runs that lose nothing: damaged checkpoints, crashes between writes, other data, bad folders, bad sizes."""
 
-import importlib.util
 import json
 import os
 import pathlib
@@ -8,7 +7,7 @@ import shutil
 
 import numpy as np
 import pytest
-from helpers import tree_allclose
+from helpers import load_script, snapshot, tree_allclose
 
 from imexjax.data.qtips import qtips_splits, write_qtips_folder
 from imexjax.recipes import load_run, qtips_config, run_qtips
@@ -18,26 +17,10 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 TINY = qtips_config("tiny").replace(num_train=16, num_val=8)
 
 
-def load_script(name: str):
-    spec = importlib.util.spec_from_file_location(f"{name}_cli", ROOT / "experiments" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def snapshot(directory: pathlib.Path) -> dict[str, tuple[int, int]]:
-    """Every file under `directory` with its size and modification time."""
-    return {
-        str(p.relative_to(directory)): (p.stat().st_size, p.stat().st_mtime_ns)
-        for p in directory.rglob("*")
-        if p.is_file()
-    }
-
-
 def cli(argv: list[str], capsys) -> tuple[int, str]:
     """Runs experiments/qtips.py in-process; returns its exit code and its last stderr line."""
-    code = load_script("qtips").main(["--integrator", "imex", "--config", "tiny", "--num-train", "16", "--num-val", "8",
-                                      "--no-progress", *argv])  # fmt: skip
+    fixed = ["--integrator", "imex", "--config", "tiny", "--num-train", "16", "--num-val", "8", "--no-progress"]
+    code = load_script("experiments/qtips.py").main([*fixed, *argv])
     lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith(("error", "warning"))]
     assert all("Traceback" not in line for line in lines)
     return code, "\n".join(lines)
@@ -196,5 +179,7 @@ def test_smaller_bad_options_are_one_line(tmp_path, capsys, argv, message):
 
 def test_compare_into_a_file_is_one_line(finished, tmp_path, capsys):
     (tmp_path / "file").write_text("x")
-    assert load_script("compare").main([str(finished), str(finished), "--out", str(tmp_path / "file")]) == 1
+    assert (
+        load_script("experiments/compare.py").main([str(finished), str(finished), "--out", str(tmp_path / "file")]) == 1
+    )
     assert capsys.readouterr().err.strip() == f"error: --out {tmp_path / 'file'} is a file; pass a folder"

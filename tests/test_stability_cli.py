@@ -1,11 +1,11 @@
 """`experiments/stability.py`: trains the tiny IMEX and ResNet models, writes stability.json and figures."""
 
-import importlib.util
 import json
 import pathlib
 
 import numpy as np
 import pytest
+from helpers import load_script
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 CLI = ROOT / "experiments" / "stability.py"
@@ -14,10 +14,7 @@ CHEAP = ["--epsilons", "0,0.5", "--pgd-steps", "2", "--num-images", "2", "--no-p
 
 
 def load_cli():
-    spec = importlib.util.spec_from_file_location("stability_cli", CLI)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("experiments/stability.py")
 
 
 @pytest.fixture(scope="module")
