@@ -13,7 +13,6 @@ from imexjax.data.qtips import qtips_splits, write_qtips_folder
 from imexjax.recipes import load_run, qtips_config, run_qtips
 from imexjax.train import RunCheckpoints, RunDir
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
 TINY = qtips_config("tiny").replace(num_train=16, num_val=8)
 
 
