@@ -29,3 +29,23 @@ class LinearTerm(Protocol):
     def resolve(self, h: Scalar, b: jax.Array, args: PyTree) -> jax.Array:
         """Returns `(I - h A)^{-1} b`."""
         ...
+
+
+class ExponentialTerm(Protocol):
+    """A linear vector field `A y` that an exponential integrator propagates exactly.
+
+    Implementations (for example `ConvDiffusion`) give `phi_k(h A) b` for the phi functions
+    `phi_0 = exp`, `phi_1(z) = (e^z - 1) / z`, `phi_2(z) = (e^z - 1 - z) / z^2`.
+    """
+
+    def exp(self, h: Scalar, b: jax.Array, args: PyTree) -> jax.Array:
+        """Returns `exp(h A) b`."""
+        ...
+
+    def phi1(self, h: Scalar, b: jax.Array, args: PyTree) -> jax.Array:
+        """Returns `phi_1(h A) b`."""
+        ...
+
+    def phi2(self, h: Scalar, b: jax.Array, args: PyTree) -> jax.Array:
+        """Returns `phi_2(h A) b`."""
+        ...

@@ -31,10 +31,12 @@ def integrate(
     `jax.tree.map(lambda a: a[n], args)`, as a residual network applies layer n.
 
     Args:
-      solver: an explicit solver (`Euler`, `Midpoint`, `RK4`) or an IMEX one (`IMEXEuler`,
-        `IMEXRK2`): any `AbstractSolver`, its `imex` flag saying which.
-      terms: for explicit solvers a vector field `f(t, y, args) -> dy/dt`; for IMEX solvers
-        a pair `(f_explicit, implicit)` with `implicit` a linear term such as `ConvDiffusion`.
+      solver: an explicit solver (`Euler`, `Midpoint`, `RK4`) or an IMEX-type one
+        (`IMEXEuler`, `IMEXRK2`, and the exponential integrators `ExpEuler`, `ETDRK2`): any
+        `AbstractSolver`, its `imex` flag saying which.
+      terms: for explicit solvers a vector field `f(t, y, args) -> dy/dt`; for IMEX-type
+        solvers a pair `(f_explicit, implicit)` with `implicit` a linear term such as
+        `ConvDiffusion` that has the solver's `linear_methods`.
       y0: the initial state, any pytree of floating arrays.
       args: per-step parameters, a pytree whose leaves all have a leading axis of length N;
         for IMEX solvers a pair `(explicit_args, implicit_args)` of such pytrees.
@@ -123,10 +125,11 @@ def _check_terms(solver: AbstractSolver, terms: Any, args: PyTree) -> None:
     if solver.imex:
         if not (isinstance(terms, tuple) and len(terms) == 2 and callable(terms[0])):
             raise TypeError(f"{name} needs terms=(f_explicit, implicit), a vector field and a linear term")
-        if not (hasattr(terms[1], "resolve") and hasattr(terms[1], "mv")):
+        methods = solver.linear_methods
+        if not all(hasattr(terms[1], method) for method in methods):
+            listed = " and ".join(", ".join(f".{method}" for method in methods).rsplit(", ", 1))
             raise TypeError(
-                f"{name} needs an implicit linear term with .mv and .resolve (e.g. imexjax.ConvDiffusion()), "
-                f"got {terms[1]!r}"
+                f"{name} needs an implicit linear term with {listed} (e.g. imexjax.ConvDiffusion()), got {terms[1]!r}"
             )
         if not (isinstance(args, tuple) and len(args) == 2):
             raise TypeError(f"{name} needs args=(explicit_args, implicit_args), got {type(args).__name__}")

@@ -1,4 +1,4 @@
-"""`ConvDiffusion`: the linear term `-C^T C` of IMEXnet and its FFT resolvent.
+"""`ConvDiffusion`: the linear term `-C^T C` of IMEXnet, its FFT resolvent and exponentials.
 
 `C` is a periodic depthwise (one k x k kernel per channel) cross-correlation acting on
 arrays of shape (..., H, W, channels):
@@ -7,7 +7,8 @@ arrays of shape (..., H, W, channels):
 
 With periodic boundaries `C` is diagonalised by the 2-D DFT, so `(I + h C^T C)^{-1}` is a
 division in Fourier space: `IFFT(FFT(b) / (1 + h |c_hat|^2))`, `c_hat` the DFT of the
-kernel embedded in the H x W grid with its centre at index (0, 0).
+kernel embedded in the H x W grid with its centre at index (0, 0). The same diagonalisation
+gives the exponential `exp(-h C^T C)` and the phi functions of exponential integrators.
 
 The spectral helpers here (`kernel_spectrum`, `kernel_power`, `fft_channels`,
 `ifft_channels`) are the one implementation of these transforms: `ConvDiffusion` and
@@ -21,6 +22,7 @@ import jax
 import jax.numpy as jnp
 
 from ._custom_types import Scalar
+from ._phi import phi
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,7 +30,9 @@ class ConvDiffusion:
     """The linear term `A y = -C^T C y`, symmetric negative semi-definite.
 
     Its args are a kernel of shape (k, k, channels), k odd, one k x k filter per channel.
-    `resolve` computes `(I - h A)^{-1} b = (I + h C^T C)^{-1} b` exactly, by FFT.
+    `resolve` computes `(I - h A)^{-1} b = (I + h C^T C)^{-1} b` exactly, by FFT; `exp`,
+    `phi1` and `phi2` compute `phi_k(h A) b` (`phi_0 = exp`, `phi_1(z) = (e^z - 1) / z`,
+    `phi_2(z) = (e^z - 1 - z) / z^2`) the same way, for exponential integrators.
 
     Attributes:
       zero_mean: project each channel's kernel to zero mean before use (as the IMEXnet
@@ -65,6 +69,54 @@ class ConvDiffusion:
           An array with the shape and dtype of `b`.
         """
         return self._apply_spectral(b, kernel, lambda power: 1.0 / (1.0 + h * power))
+
+    def exp(self, h: Scalar, b: jax.Array, kernel: jax.Array) -> jax.Array:
+        """Returns `exp(-h C^T C) b`, computed by rfft2/irfft2 over (H, W) like `resolve`.
+
+        Args:
+          h: the step size, >= 0.
+          b: an array of shape (..., H, W, channels); bfloat16 and float16 are computed in
+            float32 and cast back.
+          kernel: an array of shape (k, k, channels).
+
+        Returns:
+          An array with the shape and dtype of `b`.
+        """
+        return self._apply_spectral(b, kernel, lambda power: jnp.exp(-h * power))
+
+    def phi1(self, h: Scalar, b: jax.Array, kernel: jax.Array) -> jax.Array:
+        """Returns `phi_1(-h C^T C) b = (I - exp(-h C^T C)) (h C^T C)^{-1} b`, by rfft2/irfft2.
+
+        Each Fourier mode is multiplied by `phi_1(-h |c_hat|^2)`, with `phi_1(z) = expm1(z) / z`
+        and its limit 1 at `z = 0` (so `h = 0` and modes in the kernel's null space give `b`),
+        summed as a series near 0: finite values and gradients for every `h >= 0`.
+
+        Args:
+          h: the step size, >= 0.
+          b: an array of shape (..., H, W, channels); bfloat16 and float16 are computed in
+            float32 and cast back.
+          kernel: an array of shape (k, k, channels).
+
+        Returns:
+          An array with the shape and dtype of `b`.
+        """
+        return self._apply_spectral(b, kernel, lambda power: phi(1, -h * power))
+
+    def phi2(self, h: Scalar, b: jax.Array, kernel: jax.Array) -> jax.Array:
+        """Returns `phi_2(-h C^T C) b`, `phi_2(z) = (e^z - 1 - z) / z^2` (limit 1/2 at 0), by rfft2/irfft2.
+
+        Stable for small `h |c_hat|^2` as `phi1` is.
+
+        Args:
+          h: the step size, >= 0.
+          b: an array of shape (..., H, W, channels); bfloat16 and float16 are computed in
+            float32 and cast back.
+          kernel: an array of shape (k, k, channels).
+
+        Returns:
+          An array with the shape and dtype of `b`.
+        """
+        return self._apply_spectral(b, kernel, lambda power: phi(2, -h * power))
 
     def _apply_spectral(
         self, y: jax.Array, kernel: jax.Array, multiplier: Callable[[jax.Array], jax.Array]
@@ -122,8 +174,8 @@ def kernel_spectrum(kernel: jax.Array, height: int, width: int) -> jax.Array:
 def kernel_power(kernel: jax.Array, height: int, width: int) -> jax.Array:
     """The symbol of `C^T C`: `|c_hat|^2`, real, of shape (C, H, W // 2 + 1) (see `kernel_spectrum`).
 
-    `C^T C = IFFT diag(|c_hat|^2) FFT`, so `mv` multiplies by `-|c_hat|^2` and `resolve`
-    by `1 / (1 + h |c_hat|^2)`.
+    `C^T C = IFFT diag(|c_hat|^2) FFT`, so `mv` multiplies by `-|c_hat|^2`, `resolve`
+    by `1 / (1 + h |c_hat|^2)` and `exp` by `exp(-h |c_hat|^2)`.
     """
     spectrum = kernel_spectrum(kernel, height, width)
     return spectrum.real**2 + spectrum.imag**2

@@ -403,7 +403,9 @@ def test_imex_solver_needs_a_pair_of_terms(solver):
     name = solver_id(solver)
     with pytest.raises(TypeError, match=rf"{name} needs terms=\(f_explicit, implicit\)"):
         ix.integrate(solver, field, y0, (kernels, kernels), h=0.1)
-    with pytest.raises(TypeError, match=r"implicit linear term with \.mv and \.resolve"):
+    methods = [f"\\.{method}" for method in solver.linear_methods]  # ".mv and .resolve", ".exp, .phi1 and .phi2"
+    listed = " and ".join([", ".join(methods[:-1]), methods[-1]] if len(methods) > 1 else methods)
+    with pytest.raises(TypeError, match=rf"implicit linear term with {listed} \(e\.g\."):
         ix.integrate(solver, (field, field), y0, (kernels, kernels), h=0.1)
     with pytest.raises(TypeError, match=rf"{name} needs args=\(explicit_args, implicit_args\)"):
         ix.integrate(solver, (field, ix.ConvDiffusion()), y0, kernels, h=0.1)

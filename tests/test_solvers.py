@@ -92,13 +92,31 @@ def test_explicit_solver_order(x64, solver, problem):
 
 @dataclasses.dataclass(frozen=True)
 class DenseLinearTerm:
-    """A linear term `A y` given by a dense matrix in its args, solved by a dense solve."""
+    """A linear term `A y`, A symmetric, given by a dense matrix in its args.
+
+    `resolve` is a dense solve; `exp`, `phi1` and `phi2` apply `exp(z)`, `expm1(z) / z` and
+    `(expm1(z) - z) / z^2` to the eigenvalues `z` of `h A` (`jnp.linalg.eigh`), independently
+    of the library's phi functions.
+    """
 
     def mv(self, y, a):
         return a @ y
 
     def resolve(self, h, b, a):
         return jnp.linalg.solve(jnp.eye(a.shape[0], dtype=a.dtype) - h * a, b)
+
+    def _apply(self, function, h, b, a):
+        eigenvalues, vectors = jnp.linalg.eigh(a)
+        return vectors @ (function(h * eigenvalues) * (vectors.T @ b))
+
+    def exp(self, h, b, a):
+        return self._apply(jnp.exp, h, b, a)
+
+    def phi1(self, h, b, a):
+        return self._apply(lambda z: jnp.expm1(z) / z, h, b, a)
+
+    def phi2(self, h, b, a):
+        return self._apply(lambda z: (jnp.expm1(z) - z) / z**2, h, b, a)
 
 
 @pytest.mark.parametrize("solver", imex_solvers(), ids=solver_id)

@@ -15,10 +15,14 @@ class AbstractSolver(abc.ABC):
       order: the global order of accuracy (error `O(h**order)` at fixed final time).
       imex: whether `terms` is an `(explicit_field, implicit_linear_term)` pair and `args`
         an `(explicit_args, implicit_args)` pair, rather than one vector field.
+      linear_methods: for IMEX-type solvers, the methods the linear term must have
+        (`mv` and `resolve` for IMEX Runge-Kutta steps, `exp` and the phi functions for
+        exponential integrators); `integrate` checks them before tracing.
     """
 
     order: ClassVar[int]
     imex: ClassVar[bool] = False
+    linear_methods: ClassVar[tuple[str, ...]] = ()
 
     @abc.abstractmethod
     def step(self, terms: PyTree, t0: Scalar, y0: PyTree, args: PyTree, h: Scalar) -> PyTree:
@@ -26,7 +30,7 @@ class AbstractSolver(abc.ABC):
 
         Args:
           terms: a vector field `f(t, y, args)`, or for IMEX solvers a pair
-            `(f_explicit, implicit)` with `implicit` a linear term (`mv`, `resolve`).
+            `(f_explicit, implicit)` with `implicit` a linear term with `linear_methods`.
           t0: the time at the start of the step.
           y0: the state at `t0`, any pytree of floating arrays.
           args: the parameters of this step (one slice of the per-step args).

@@ -18,6 +18,7 @@ class IMEXEuler(AbstractSolver):
 
     order: ClassVar[int] = 1
     imex: ClassVar[bool] = True
+    linear_methods: ClassVar[tuple[str, ...]] = ("mv", "resolve")
 
     def step(
         self,

@@ -49,6 +49,7 @@ class IMEXRK2(AbstractSolver):
 
     order: ClassVar[int] = 2
     imex: ClassVar[bool] = True
+    linear_methods: ClassVar[tuple[str, ...]] = ("mv", "resolve")
 
     def step(
         self,

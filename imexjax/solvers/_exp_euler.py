@@ -1,0 +1,38 @@
+"""The exponential Euler method (ETD1): the linear term integrated exactly, the explicit one frozen."""
+
+import dataclasses
+from typing import ClassVar
+
+from .._custom_types import ExponentialTerm, PyTree, Scalar, VectorField
+from ._base import AbstractSolver
+from ._tree import axpy
+
+
+@dataclasses.dataclass(frozen=True)
+class ExpEuler(AbstractSolver):
+    """Exponential Euler (exponential time differencing, ETD1) for `dy/dt = f(t, y) + A y`, `A` linear.
+
+    `y1 = exp(h A) y0 + h phi_1(h A) f(t0, y0, explicit_args)`, `phi_1(z) = (e^z - 1) / z`:
+    the exact solution over the step when `f` is held at its value at `t0`. With
+    `A = -C^T C` (`imexjax.ConvDiffusion`) both products are one FFT round trip. Exact
+    for `f = 0` whatever `h`; first order otherwise. Its amplification factor on
+    `y' = lambda y + mu y` (explicit `lambda`, linear `mu`; `z = h lambda`, `w = h mu`) is
+    `e^w + phi_1(w) z`.
+    """
+
+    order: ClassVar[int] = 1
+    imex: ClassVar[bool] = True
+    linear_methods: ClassVar[tuple[str, ...]] = ("exp", "phi1")
+
+    def step(
+        self,
+        terms: tuple[VectorField, ExponentialTerm],
+        t0: Scalar,
+        y0: PyTree,
+        args: tuple[PyTree, PyTree],
+        h: Scalar,
+    ) -> PyTree:
+        f_explicit, linear = terms
+        explicit_args, linear_args = args
+        k1 = f_explicit(t0, y0, explicit_args)
+        return axpy(h, linear.phi1(h, k1, linear_args), linear.exp(h, y0, linear_args))
