@@ -16,8 +16,8 @@ stage, or of the whole budget, is skipped with the reason written down):
    same device (where torch is installed), the ratio a user would compare;
 4. `depth`: `train_step.py` from 8 to 128 steps, remat on and off (step time, compile time,
    memory), and `implicit_vs_conv.py`: the FFT solve against one 3x3 convolution;
-5. `paper_run`: `experiments/qtips.py --config paper --integrator imex` for as many epochs as
-   the time left allows (at least 2 asked), whose epoch time projects the 100-epoch run.
+5. `paper_run`: `experiments/qtips.py --config paper --integrator imex --epochs 2`, stopped when
+   its stage's time runs out, whose epoch times (the first compiles) project the 100-epoch run.
 
 Every command runs in a fresh process (JAX preallocates most of the GPU's memory per process;
 this script never initializes a device itself). OUT/results.json is rewritten after every
@@ -29,6 +29,7 @@ import argparse
 import json
 import os
 import pathlib
+import shutil
 import statistics
 import subprocess
 import sys
@@ -216,7 +217,8 @@ def main(argv: list[str] | None = None) -> dict:
             stage_end = time.perf_counter() + left * share / (share + later) if later else deadline
             stage = results["stages"][name] = {"runs": [], "skipped": []}
             for label, command in commands:
-                if name == "paper_run":
+                if name == "paper_run":  # a fresh run: a resumed one would mix old epoch times in
+                    shutil.rmtree(out / "paper_run", ignore_errors=True)
                     command = [*command, "--workdir", str(out / "paper_run")]
                 available = stage_end - time.perf_counter()
                 if "torch_reference.py" in " ".join(command) and not results["environment"]["torch"]:

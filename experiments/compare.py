@@ -28,7 +28,7 @@ FIELD_IMAGES = 8
 def compare(runs: list[str], out: pathlib.Path) -> int:
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out} is a file; pass a folder")
-    loaded = [load_run(run) for run in runs]
+    loaded = [load_run(run, task="qtips") for run in runs]
     images, labels = qtips_validation_images(loaded[0])
     out.mkdir(parents=True, exist_ok=True)
     names = [f"{integrator_label(r.config.integrator)} {r.config.norm} s{r.config.seed}" for r in loaded]

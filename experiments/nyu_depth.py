@@ -78,6 +78,7 @@ def compare(args: argparse.Namespace) -> int:
 
 
 def train(args: argparse.Namespace) -> int:
+    initialize_from_flags(args)
     config = config_from_args(args, NYU_PRESETS)
     name = args.format if args.format != "auto" else "nyu"
     workdir = args.workdir or f"runs/nyu-{name}-{config.name}-{config.integrator}-s{config.seed}"
@@ -98,7 +99,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.compare is not None:
         return run_command(lambda: compare(args))
-    initialize_from_flags(args)
     return run_command(lambda: train(args))
 
 

@@ -48,9 +48,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    initialize_from_flags(args)
 
     def train() -> int:
+        initialize_from_flags(args)
         config = config_from_args(args, QTIPS_PRESETS)
         workdir = args.workdir or f"runs/qtips-{config.name}-{config.integrator}-s{config.seed}"
         m = run_qtips(config, workdir, data_dir=args.data_dir, progress=not args.no_progress).metrics

@@ -137,7 +137,7 @@ def loaded_runs(paths: list[str]) -> dict[str, FinishedRun]:
     """Loads finished runs; the first must be an IMEX run and the second a ResNet (euler) run."""
     runs = {}
     for name, path in zip(NETWORKS, paths, strict=True):
-        run = load_run(path)
+        run = load_run(path, task="qtips")
         if run.config.integrator != name:
             raise ConfigError(
                 f"{path} holds a {run.config.integrator!r} run; --checkpoints takes an imex run, then an euler run"

@@ -59,25 +59,27 @@ def test_two_processes_on_loopback_train_together(one_device_run, tmp_path):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    processes = [
-        run_cli(
-            tmp_path / "mp",
-            "--coordinator",
-            f"127.0.0.1:{port}",
-            "--num-processes",
-            "2",
-            "--process-id",
-            str(i),
-            env_extra={"XLA_FLAGS": ""},
-        )
-        for i in range(2)
-    ]
-    for process in processes:
-        _, err = process.communicate(timeout=300)
-        assert process.returncode == 0, err
+
+    def run_both(*extra):
+        cluster = ["--coordinator", f"127.0.0.1:{port}", "--num-processes", "2"]
+        processes = [
+            run_cli(tmp_path / "mp", *cluster, "--process-id", str(i), *extra, env_extra={"XLA_FLAGS": ""})
+            for i in range(2)
+        ]
+        for process in processes:
+            _, err = process.communicate(timeout=300)
+            assert process.returncode == 0, err
+
+    run_both()
     together = metrics(tmp_path / "mp")
     assert together["devices"] == 2
     assert abs(together["val_loss"] - one_device_run["val_loss"]) < 1e-4
+    run_both("--epochs", "2")  # both processes resume from the shared checkpoint
+    assert metrics(tmp_path / "mp")["epochs"] == 2
+    assert [json.loads(line)["epoch"] for line in (tmp_path / "mp" / "history.jsonl").read_text().splitlines()] == [
+        1,
+        2,
+    ]
 
 
 def test_batch_size_must_divide_over_devices():

@@ -61,6 +61,8 @@ def test_shards_split_every_global_batch_between_them():
     assert together == [sorted(batch) for batch in epoch_tags(whole, 5)]
     with pytest.raises(ConfigError, match="batch size 4 does not divide over 3 shards"):
         whole.shard(0, 3)
+    with pytest.raises(ConfigError, match="a sharded loader must drop the remainder"):
+        Loader(source, 4, shuffle=True, drop_remainder=False).shard(0, 2)
 
 
 def test_transform_runs_on_whole_batches():

@@ -11,7 +11,7 @@ from helpers import load_script, snapshot, tree_allclose
 
 from imexjax.data.qtips import qtips_splits, write_qtips_folder
 from imexjax.recipes import load_run, qtips_config, run_qtips
-from imexjax.train import RunCheckpoints, RunDir
+from imexjax.train import ConfigError, RunCheckpoints, RunDir
 
 TINY = qtips_config("tiny").replace(num_train=16, num_val=8)
 
@@ -182,3 +182,40 @@ def test_compare_into_a_file_is_one_line(finished, tmp_path, capsys):
         load_script("experiments/compare.py").main([str(finished), str(finished), "--out", str(tmp_path / "file")]) == 1
     )
     assert capsys.readouterr().err.strip() == f"error: --out {tmp_path / 'file'} is a file; pass a folder"
+
+
+def test_equal_validation_losses_keep_the_earliest_as_best(tmp_path):
+    workdir = tmp_path / "flat"
+    result = run_qtips(TINY.replace(epochs=3, learning_rate=1e-30), workdir, progress=False)  # nothing moves
+    assert len({record["val_loss"] for record in result.history}) == 1
+    assert result.metrics["best_epoch"] == 1 and load_run(workdir).metrics["best_epoch"] == 1
+    with RunCheckpoints(workdir / "checkpoints") as checkpoints:
+        assert checkpoints.epochs() == [1, 2, 3]
+
+
+def test_an_unreadable_history_or_a_run_of_another_task_is_one_line_and_a_resume_repairs_it(finished, tmp_path, capsys):
+    workdir = copy_of(finished, tmp_path)
+    with pytest.raises(ConfigError, match="holds a qtips run; this command takes depth runs"):
+        load_run(workdir, task="depth")
+    with (workdir / "history.jsonl").open("a") as history:
+        history.write("{bad\n")
+    with pytest.raises(ConfigError, match="cannot read .*history.jsonl"):
+        load_run(workdir)
+    code, _ = cli(["--epochs", "3", "--workdir", str(workdir)], capsys)  # the checkpoint's history rewrites it
+    assert code == 0
+    assert [json.loads(line)["epoch"] for line in (workdir / "history.jsonl").read_text().splitlines()] == [1, 2, 3]
+
+
+@pytest.mark.parametrize(
+    "argv, code, message",
+    [
+        (["--remat", "maybe"], 2, "expected on, off or auto"),
+        (["--coordinator", "127.0.0.1:1"], 1, "--coordinator needs --num-processes N and --process-id I"),
+    ],
+)
+def test_cluster_and_remat_flags_fail_in_one_line(tmp_path, capsys, argv, code, message):
+    try:
+        status, err = cli([*argv, "--workdir", str(tmp_path / "run")], capsys)
+    except SystemExit as exit_:
+        status, err = exit_.code, capsys.readouterr().err
+    assert status == code and message in err and "Traceback" not in err

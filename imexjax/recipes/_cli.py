@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .._errors import UserError
+from .._errors import ConfigError, UserError
 from ..train import TrainConfig, initialize_distributed
 
 FLAG_ALIASES: dict[str, tuple[str, ...]] = {"learning_rate": ("--lr",), "implicit_init_scale": ("--implicit-scale",)}
@@ -53,7 +53,10 @@ def _pair(text: str, separator: str, kind: type) -> tuple[Any, Any]:
 
 
 def _parse_remat(text: str) -> bool | None:
-    return {"on": True, "off": False, "auto": None}[text]
+    choices = {"on": True, "off": False, "auto": None}
+    if text not in choices:
+        raise argparse.ArgumentTypeError(f"expected on, off or auto, got {text!r}")
+    return choices[text]
 
 
 def format_value(name: str, value: Any) -> str:
@@ -146,8 +149,9 @@ def config_from_args(args: argparse.Namespace, presets: Mapping[str, TrainConfig
       ConfigError: a value is out of range (the message names its flag).
     """
     preset = presets[args.config]
-    changes = {f.name: getattr(args, f.name, None) for f in dataclasses.fields(preset) if f.name != "name"}
-    return dataclasses.replace(preset, **{k: v for k, v in changes.items() if v is not None})
+    return preset.replace(
+        **{f.name: getattr(args, f.name, None) for f in dataclasses.fields(preset) if f.name != "name"}
+    )
 
 
 def add_cluster_flags(parser: argparse.ArgumentParser) -> None:
@@ -164,7 +168,13 @@ def add_cluster_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def initialize_from_flags(args: argparse.Namespace) -> None:
-    """Joins the multi-process run that `add_cluster_flags`' flags describe, if any."""
+    """Joins the multi-process run that `add_cluster_flags`' flags describe, if any.
+
+    Raises:
+      ConfigError: `--coordinator` without `--num-processes` and `--process-id`.
+    """
+    if args.coordinator and (args.num_processes is None or args.process_id is None):
+        raise ConfigError("--coordinator needs --num-processes N and --process-id I")
     if args.coordinator or args.distributed:
         initialize_distributed(args.coordinator, args.num_processes, args.process_id)
 

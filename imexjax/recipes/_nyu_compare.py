@@ -67,7 +67,7 @@ def compare_depth_runs(
     out = pathlib.Path(out)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out} is a file; pass a folder")
-    runs = [load_run(w) for w in workdirs]
+    runs = [load_run(w, task="depth") for w in workdirs]
     reference = runs[0]
     for run in runs:
         differing = [k for k in _SHARED if run.data.get(k) != reference.data.get(k)]

@@ -105,7 +105,6 @@ def run_qtips(
         for split, (images, labels) in splits.items()
     }
     run_dir = RunDir(workdir)
-    run_dir.check_config(config)
     run_dir.check_data(identity)
     data = {
         **identity,

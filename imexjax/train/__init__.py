@@ -1,7 +1,7 @@
 """The training engine: a config, the loop, loaders (grain), checkpoints (orbax), data parallelism, run folders.
 
-It knows a task only through the `Task` protocol (`imexjax.tasks`) and names no dataset; the
-experiments that wire data to it are in `imexjax.recipes`.
+It knows a task only through the `Task` protocol (the tasks themselves are in `imexjax.tasks`)
+and names no dataset; the experiments that wire data to it are in `imexjax.recipes`.
 """
 
 from .._errors import ConfigError as ConfigError
@@ -19,13 +19,10 @@ from ._loader import Loader as Loader
 from ._loader import Source as Source
 from ._loader import fingerprint as fingerprint
 from ._loop import RunResult as RunResult
-from ._loop import environment_info as environment_info
-from ._loop import evaluate as evaluate
 from ._loop import train_and_evaluate as train_and_evaluate
 from ._model import build_model as build_model
 from ._model import make_optimizer as make_optimizer
 from ._rundir import FinishedRun as FinishedRun
 from ._rundir import RunDir as RunDir
-from ._step import make_eval_steps as make_eval_steps
 from ._step import make_train_step as make_train_step
 from ._task import Task as Task

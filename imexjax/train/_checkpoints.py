@@ -12,12 +12,6 @@ import orbax.checkpoint as ocp
 from .._custom_types import PyTree
 from .._errors import UserError
 
-ITEMS: tuple[str, ...] = ("params", "rest", "opt_state")
-"""The saved parts of the training state: parameters, the other variables of the network
-(batch-norm running statistics, if any) and the optimizer's state, each its own orbax item so
-that a model can be restored for inference without building an optimizer. An item with no
-arrays (no batch normalization: `rest` is empty) is not written, and restores as given."""
-
 
 class DamagedCheckpointError(UserError):
     """A checkpoint cannot be read, or its arrays differ from those that were saved."""
@@ -39,9 +33,13 @@ def checksums(state: dict[str, PyTree]) -> dict[str, str]:
 class RunCheckpoints:
     """The checkpoints of a run under `WORKDIR/checkpoints`: one orbax step per epoch.
 
-    Orbax's preservation policies keep the newest two epochs and the one with the lowest
-    validation loss, so the best checkpoint is a step of the same manager, written by the same
-    atomic save as the epoch's last state: no crash can leave "best" and "last" out of step.
+    The training state is saved as one orbax item per part: `params`, `rest` (the network's
+    other variables: batch-norm running statistics, if any) and `opt_state`, so that a model
+    can be restored for inference without building an optimizer; a part with no arrays is not
+    written, and restores as given. Orbax's preservation policies keep the newest two epochs
+    and the one with the lowest validation loss (the earliest, on a tie), so the best
+    checkpoint is a step of the same manager, written by the same atomic save as the epoch's
+    last state: no crash can leave "best" and "last" out of step.
     Each save records the checksums of its arrays in its metadata, and every restore compares
     them; a checkpoint that cannot be read or does not match raises `DamagedCheckpointError`.
     Saves are synchronous and atomic (orbax writes to a temporary folder and renames it;
@@ -58,7 +56,8 @@ class RunCheckpoints:
         keep = policies.AnyPreservationPolicy(
             policies=[
                 policies.LatestN(n=2),
-                policies.BestN(get_metric_fn=lambda metrics: metrics["val_loss"], reverse=True, n=1),
+                # descending by (loss, epoch), the last kept: the lowest loss, the earliest of equal ones
+                policies.BestN(get_metric_fn=lambda m: (m["val_loss"], m["epoch"]), reverse=True, n=1),
             ]
         )
         options = ocp.CheckpointManagerOptions(
@@ -73,7 +72,7 @@ class RunCheckpoints:
         self.close()
 
     def save(self, epoch: int, state: dict[str, PyTree], meta: dict[str, Any], *, val_loss: float) -> None:
-        """Saves `state` (a dict of the `ITEMS`), the JSON-ready `meta` and the arrays' checksums as epoch `epoch`.
+        """Saves `state` (`params`, `rest`, `opt_state`), the JSON-ready `meta` and the checksums as epoch `epoch`.
 
         Args:
           epoch: the step number.
@@ -85,7 +84,9 @@ class RunCheckpoints:
         items = {name: ocp.args.StandardSave(tree) for name, tree in saved.items()}
         meta = {**meta, "checksums": checksums(saved)}
         self.manager.save(
-            epoch, args=ocp.args.Composite(meta=ocp.args.JsonSave(meta), **items), metrics={"val_loss": val_loss}
+            epoch,
+            args=ocp.args.Composite(meta=ocp.args.JsonSave(meta), **items),
+            metrics={"val_loss": val_loss, "epoch": epoch},
         )
         self.manager.wait_until_finished()
 
@@ -98,7 +99,7 @@ class RunCheckpoints:
 
         Args:
           epoch: a saved epoch.
-          like: some of the `ITEMS` (e.g. only `params` and `rest` for inference), as pytrees
+          like: some of the parts (e.g. only `params` and `rest` for inference), as pytrees
             whose structure, shapes and dtypes the restored arrays take.
 
         Returns:
@@ -147,9 +148,11 @@ class RunCheckpoints:
             except DamagedCheckpointError as error:
                 damaged.append((epoch, error))
                 continue
-            for bad, error in damaged:
-                self._set_aside(bad)
-                print(f"warning: {error}; moved it to damaged-{bad} and resumed from epoch {epoch}", file=sys.stderr)
+            if damaged:
+                self._set_aside([bad for bad, _ in damaged])
+            if jax.process_index() == 0:
+                for bad, error in damaged:
+                    print(f"warning: {error}; moved it to damaged-{bad}, resumed from epoch {epoch}", file=sys.stderr)
             return restored
         if damaged:
             raise DamagedCheckpointError(
@@ -157,10 +160,16 @@ class RunCheckpoints:
             )
         return None
 
-    def _set_aside(self, epoch: int) -> None:
-        """Renames the folder of `epoch` to `damaged-EPOCH` (kept for inspection; orbax no longer sees it)."""
-        folder = self.directory / str(epoch)
-        folder.rename(folder.with_name(f"damaged-{epoch}"))
+    def _set_aside(self, epochs: list[int]) -> None:
+        """Renames the folders of `epochs` to `damaged-EPOCH` (kept for inspection; orbax no longer sees them).
+
+        Process 0 renames; every process waits for it and reloads its view of the steps.
+        """
+        if jax.process_index() == 0:
+            for epoch in epochs:
+                folder = self.directory / str(epoch)
+                folder.rename(folder.with_name(f"damaged-{epoch}"))
+        ocp.multihost.sync_global_processes("imexjax-set-aside-damaged-checkpoints")
         self.manager.reload()
 
     def close(self) -> None:

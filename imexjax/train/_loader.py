@@ -50,9 +50,10 @@ class Loader:
 
     Epoch `e` visits the examples in an order that depends only on `(seed, e)` (grain's
     shuffle, seeded per epoch), so a resumed run sees the batches an uninterrupted one does.
-    With `shard_count > 1` (one shard per process), each shard yields its rows of every global
-    batch, `batch_size // shard_count` of them, and the shards together cover the same global
-    batches as one unsharded loader. `transform` runs on whole batches (e.g. normalization).
+    With `shard_count > 1` (one shard per process; training only, since the remainder must be
+    dropped), each shard yields its rows of every global batch, `batch_size // shard_count` of
+    them, and the shards together cover the same global batches as one unsharded loader.
+    `transform` runs on whole batches (e.g. normalization).
 
     Args:
       source: the examples.
@@ -97,6 +98,8 @@ class Loader:
             raise ConfigError(
                 f"batch size {batch_size} does not divide over {shard_count} shards (this is {shard_index})"
             )
+        if shard_count > 1 and not drop_remainder:
+            raise ConfigError("a sharded loader must drop the remainder (a partial last batch cannot be split evenly)")
         self.source = source
         self.batch_size = batch_size
         self.shuffle, self.seed, self.drop_remainder = shuffle, seed, drop_remainder

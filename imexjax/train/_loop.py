@@ -57,8 +57,9 @@ def train_and_evaluate(
 
     Writes, through `RunDir`: `config.json`, `data.json` (`data` with `in_channels` and
     `num_outputs`), `history.jsonl` (one line per epoch), `metrics.json` and orbax
-    checkpoints under `checkpoints/{last,best}`. The data order of epoch e depends only on
-    `(config.seed, e)`, so a resumed run ends as an uninterrupted one does. With several
+    checkpoints under `checkpoints/EPOCH` (the newest two and the best, see `RunCheckpoints`).
+    The data order of epoch e depends only on `(config.seed, e)`, so a resumed run ends as an
+    uninterrupted one does. With several
     processes, each reads its own rows of every training batch.
 
     Args:
@@ -104,13 +105,13 @@ def train_and_evaluate(
         history: list[dict[str, Any]] = []
         best = {"epoch": 0, "val_loss": math.inf, "val": None}
         seconds_before = 0.0
+        state = replicate(mesh, state)  # restored in place: each process reads its devices' copies
         restored = checkpoints.restore_newest_intact(state)
         if restored is not None:
             state, meta = restored
             history, best, seconds_before = meta["history"], meta["best"], meta["seconds"]
             if progress and writer:
                 print(f"resuming {run_dir.path} after epoch {meta['epoch']}", file=sys.stderr)
-        state = replicate(mesh, state)
         if writer:
             run_dir.record(config, data)
             run_dir.write_history(history)

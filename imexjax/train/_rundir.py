@@ -43,7 +43,7 @@ class RunDir:
 
     Files: `config.json` (the `TrainConfig`), `data.json` (what the run trains on, written by
     the experiment and checked on resume), `history.jsonl` (one line per epoch),
-    `metrics.json` (the final metrics) and `checkpoints/{last,best}` (orbax). Every file is
+    `metrics.json` (the final metrics) and `checkpoints/EPOCH` (orbax, see `RunCheckpoints`). Every file is
     written atomically (a temporary file renamed over it), so a run killed at any moment
     leaves the previous version whole. Nothing is written before `create`.
 
@@ -57,10 +57,14 @@ class RunDir:
     def __repr__(self) -> str:
         return f"RunDir({str(self.path)!r})"
 
+    def saved_epochs(self) -> list[int]:
+        """The epochs whose checkpoints are in the folder (read from the folder names, no orbax)."""
+        folder = self.path / "checkpoints"
+        return sorted(int(child.name) for child in folder.iterdir() if child.name.isdigit()) if folder.is_dir() else []
+
     def has_checkpoints(self) -> bool:
         """Whether training has saved at least one epoch here (before that, nothing here needs keeping)."""
-        folder = self.path / "checkpoints"
-        return folder.is_dir() and any(child.name.isdigit() for child in folder.iterdir())
+        return bool(self.saved_epochs())
 
     def check_config(self, config: TrainConfig) -> None:
         """Raises ConfigError if the folder holds a run of another configuration, or more epochs than `config`.
@@ -73,7 +77,7 @@ class RunDir:
             raise ConfigError(f"workdir {self.path} is a file; pass a folder to --workdir")
         if (self.path / "checkpoints" / "last").is_dir():
             raise ConfigError(f"workdir {self.path} holds checkpoints of an older imexjax layout; pass a new --workdir")
-        saved = self._read_json("config.json")
+        saved = self.read_json("config.json")
         if saved is None or not self.has_checkpoints():
             return
         defaults = {f.name: f.default for f in dataclasses.fields(config) if f.default is not dataclasses.MISSING}
@@ -86,7 +90,7 @@ class RunDir:
             raise ConfigError(
                 f"workdir {self.path} holds a run with another configuration ({changes}); pass a new --workdir"
             )
-        done = len(self.read_history())
+        done = max(self.saved_epochs(), default=0)
         if done > config.epochs:
             raise ConfigError(
                 f"workdir {self.path} holds a run of {done} epochs; pass --epochs {done} or more to extend it, "
@@ -100,7 +104,7 @@ class RunDir:
           identity: the fields of `data.json` that name the data (source, path, sizes, a
             fingerprint of the contents); a resumed run must match every one of them.
         """
-        saved = self._read_json("data.json")
+        saved = self.read_json("data.json")
         if saved is None or not self.has_checkpoints():
             return None
         current = json_ready(identity)
@@ -137,9 +141,14 @@ class RunDir:
         self._write_atomic("history.jsonl", "".join(json.dumps(json_ready(r)) + "\n" for r in history))
 
     def read_history(self) -> list[dict[str, Any]]:
-        """The epochs of `history.jsonl` (empty if there is none)."""
+        """The epochs of `history.jsonl` (empty if there is none); ConfigError if it cannot be read."""
         path = self.path / "history.jsonl"
-        return [json.loads(line) for line in path.read_text().splitlines() if line] if path.is_file() else []
+        if not path.is_file():
+            return []
+        try:
+            return [json.loads(line) for line in path.read_text().splitlines() if line]
+        except (OSError, json.JSONDecodeError) as error:
+            raise ConfigError(f"cannot read {path} ({error}); pass a new --workdir") from None
 
     def load(self, config_type: type[TrainConfig] = TrainConfig) -> FinishedRun:
         """Reads a finished run: config, metrics, history, data and the best checkpoint's network.
@@ -156,9 +165,9 @@ class RunDir:
         for required in ("config.json", "data.json", "metrics.json", "history.jsonl"):
             if not (self.path / required).is_file():
                 raise RunNotFoundError(f"{self.path} holds no finished run ({required} is missing); train it first")
-        config = config_type.from_json(self._read_json("config.json"))
-        data = self._read_json("data.json")
-        metrics = self._read_json("metrics.json")
+        config = config_type.from_json(self.read_json("config.json"))
+        data = self.read_json("data.json")
+        metrics = self.read_json("metrics.json")
         model = build_model(config, in_channels=data["in_channels"], num_outputs=data["num_outputs"])
         model.eval()
         graphdef, params, rest = nnx.split(model, nnx.Param, ...)
@@ -171,7 +180,8 @@ class RunDir:
         model = nnx.merge(graphdef, state["params"], state["rest"])
         return FinishedRun(self.path, config, metrics, self.read_history(), data, model)
 
-    def _read_json(self, name: str) -> Any:
+    def read_json(self, name: str) -> Any:
+        """The JSON file `name` of the folder (None if missing); ConfigError if it cannot be read."""
         path = self.path / name
         if not path.is_file():
             return None
