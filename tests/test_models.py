@@ -319,6 +319,29 @@ def test_imex_block_forms_step_as_documented(zero_mean):
     assert not tree_allclose(outputs["paper"], outputs["code"], rtol=1e-3, atol=1e-3)
 
 
+def test_etd_block_forms_step_as_documented():
+    # One step, h = 0.5. paper: Y1 = Y0 + h phi1(-hL) f(Y0), the ExpEuler step on the split
+    # f + LY explicit, -LY implicit; code: Y1 = exp(-hL) Y0 + h phi1(-hL) f(Y0).
+    h = 0.5
+    x = _images((2, 7, 6, 1))
+    operator = ix.ConvDiffusion(zero_mean=True)
+    for form in ("paper", "code"):
+        block = _net("etd", imex_form=form, h=h, seed=5).blocks[0]
+        y0 = block.opening(x)
+        layer = _step_layer(block)
+        f0 = layer(y0)
+        kernel = block.implicit_kernels[...][0]
+        if form == "paper":
+            expected = y0 + h * operator.phi1(h, f0, kernel)
+            split = ix.ExpEuler().step(
+                (lambda t, y, k, layer=layer: layer(y) - operator.mv(y, k), operator), 0.0, y0, (kernel, kernel), h
+            )
+            assert tree_allclose(split, expected, rtol=1e-4, atol=1e-5)
+        else:
+            expected = operator.exp(h, y0, kernel) + h * operator.phi1(h, f0, kernel)
+        assert tree_allclose(block(x), expected, rtol=1e-4, atol=1e-5), form
+
+
 def test_imex_forms_with_zero_kernels_equal_the_resnet():
     x = _images((2, 8, 8, 1))
     nets = {form: _net("imex", imex_form=form, seed=3) for form in ("paper", "code")}

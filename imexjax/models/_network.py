@@ -11,7 +11,7 @@ from flax import nnx
 
 from .._integrate import integrate
 from ..operators import ConvDiffusion
-from ..solvers import IMEXRK2, RK4, AbstractSolver, Euler, IMEXEuler, Midpoint
+from ..solvers import ETDRK2, IMEXRK2, RK4, AbstractSolver, Euler, ExpEuler, IMEXEuler, Midpoint
 from ._layers import ExplicitLayer, OpeningLayer
 from ._normalization import NormKind
 
@@ -21,10 +21,20 @@ INTEGRATORS: dict[str, AbstractSolver] = {
     "rk4": RK4(),
     "imex": IMEXEuler(),
     "imex2": IMEXRK2(),
+    "etd": ExpEuler(),
+    "etd2": ETDRK2(),
 }
 """The integrators a network can be built on, by name; `euler` is the ResNet."""
 
-_LABELS: dict[str, str] = {"euler": "ResNet", "midpoint": "midpoint", "rk4": "RK4", "imex": "IMEX", "imex2": "IMEX-RK2"}
+_LABELS: dict[str, str] = {
+    "euler": "ResNet",
+    "midpoint": "midpoint",
+    "rk4": "RK4",
+    "imex": "IMEX",
+    "imex2": "IMEX-RK2",
+    "etd": "ETD",
+    "etd2": "ETD-RK2",
+}
 
 
 def integrator_label(name: str) -> str:
@@ -75,14 +85,16 @@ class Block(nnx.Module):
     """An opening layer to `width` channels, then `num_steps` steps of the chosen integrator.
 
     Each step n has its own explicit layer parameters theta_n (stacked on a leading axis
-    and applied by `integrate`'s scan) and, for `imex`, its own ConvDiffusion kernel.
+    and applied by `integrate`'s scan) and, for IMEX-type integrators (`imex`, `imex2`,
+    `etd`, `etd2`), its own ConvDiffusion kernel.
 
     The IMEX forms: `paper` (IMEXnet's formulation) integrates `dY/dt = f(Y)` exactly, splitting it into
     the explicit term `f(Y) + L Y` and the implicit term `-L Y`; `code` (the authors'
     code) integrates `dY/dt = f(Y) - L Y`, with explicit `f` and implicit `-L Y`.
     `L = C^T C`, C a periodic depthwise convolution with learned kernels. With IMEX
-    Euler the paper form is computed as `Y + h (I + hL)^{-1} f(Y)`, which is the same
-    step with one FFT round trip instead of two.
+    Euler the paper form is computed as `Y + h (I + hL)^{-1} f(Y)`, and with exponential
+    Euler (`etd`) as `Y + h phi_1(-hL) f(Y)`, `phi_1(z) = (e^z - 1) / z`: the same steps
+    with one FFT round trip instead of two.
 
     Args:
       in_channels: channels of the block's input.
@@ -174,11 +186,15 @@ class Block(nnx.Module):
         implicit, kernels, h = self.implicit, self.implicit_kernels, self.h
         if not self.solver.imex:
             result = integrate(self.solver, f, y, step_variables, **options)
-        elif self.imex_form == "paper" and isinstance(self.solver, IMEXEuler):
-            # (I + hL) Y1 = (I + hL) Y0 + h f(Y0) is Y1 = Y0 + h (I + hL)^{-1} f(Y0): one FFT round trip.
+        elif self.imex_form == "paper" and isinstance(self.solver, (IMEXEuler, ExpEuler)):
+            # IMEX Euler: (I + hL) Y1 = (I + hL) Y0 + h f(Y0) is Y1 = Y0 + h (I + hL)^{-1} f(Y0).
+            # ExpEuler: exp(-hL) Y0 + h phi1(-hL) (f(Y0) + L Y0) = Y0 + h phi1(-hL) f(Y0), as
+            # h phi1(-hL) L = I - exp(-hL). Either way one FFT round trip.
+            propagate = implicit.resolve if isinstance(self.solver, IMEXEuler) else implicit.phi1
+
             def f_resolved(t, state, args):
                 variables, kernel = args
-                return _map_field(f(t, state, variables), lambda dy: implicit.resolve(h, dy, kernel), collect)
+                return _map_field(f(t, state, variables), lambda dy: propagate(h, dy, kernel), collect)
 
             result = integrate(Euler(), f_resolved, y, (step_variables, kernels[...]), **options)
         elif self.imex_form == "paper":
@@ -217,7 +233,8 @@ class TimeSteppingNet(nnx.Module):
       geometry: `(layers, width)` per block, layers >= 1.
       in_channels: channels of the input image.
       num_outputs: classes (logits) or regression outputs per pixel.
-      integrator: `euler`, `midpoint`, `rk4` or `imex`.
+      integrator: a name in `INTEGRATORS` (`euler`, `midpoint`, `rk4`, `imex`, `imex2`,
+        `etd`, `etd2`).
       dtype: the dtype of the states and convolutions, a name in `DTYPES`. With
         `bfloat16` the images are cast on the way in; parameters, normalization
         statistics and the FFT solves stay float32, and so do the head's outputs.
