@@ -83,6 +83,28 @@ def test_amplification_factors_match_the_closed_forms(x64):
         assert tree_allclose(code, (1 + z) / (1 + a), rtol=1e-12, atol=1e-12), a
 
 
+def test_exponential_amplification_factors_match_the_closed_forms(x64):
+    # w = h alpha, x the explicit part (z + w paper, z code): ETD a = e^-w + phi1(-w) x,
+    # ETD-RK2 a + phi2(-w) x (a - 1); at w = 0 they are Euler's 1 + z and Heun's 1 + z + z^2/2.
+    re, im = np.meshgrid(np.linspace(-4, 1, 11), np.linspace(-3, 3, 7))
+    z = re + 1j * im
+    for w in (0.0, 0.5, 3.0):
+        phi1 = -np.expm1(-w) / w if w else 1.0
+        phi2 = (np.exp(-w) - 1 + w) / w**2 if w else 0.5
+        for form in ("paper", "code"):
+            x = z + w if form == "paper" else z
+            a = np.exp(-w) + phi1 * x
+            etd = amplification_factor(ix.ExpEuler(), z, h_alpha=w, imex_form=form)
+            assert tree_allclose(etd, a, rtol=1e-12, atol=1e-12), (w, form)
+            etd2 = amplification_factor(ix.ETDRK2(), z, h_alpha=w, imex_form=form)
+            assert tree_allclose(etd2, a + phi2 * x * (a - 1), rtol=1e-12, atol=1e-12), (w, form)
+        paper = amplification_factor(ix.ExpEuler(), z, h_alpha=w)
+        assert tree_allclose(paper, 1 + phi1 * z, rtol=1e-12, atol=1e-12), w
+    assert tree_allclose(amplification_factor(ix.ETDRK2(), z), 1 + z + z**2 / 2, rtol=1e-12, atol=1e-12)
+    # the ETD disk |1 + phi1(-w) z| <= 1 reaches Re z = -2 / phi1(-w), past Euler's -2
+    assert stability_region(ix.ExpEuler(), -3.0, h_alpha=2.0) and not stability_region(ix.Euler(), -3.0)
+
+
 def test_the_imex_region_contains_the_euler_disk_and_grows_with_h_alpha():
     re, im = np.meshgrid(np.linspace(-9, 1, 101), np.linspace(-5, 5, 101))
     z = re + 1j * im

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from .._figures import colormap, new_figure, save_figure
-from ..solvers import IMEXRK2, RK4, Euler, IMEXEuler, Midpoint
+from ..solvers import ETDRK2, IMEXRK2, RK4, Euler, ExpEuler, IMEXEuler, Midpoint
 from ._stability import amplification_factor
 
 NETWORK_COLOURS = {"imex": "#3fa7d6", "euler": "#e4572e"}
@@ -32,11 +32,13 @@ def plot_stability_regions(
     extent: tuple[float, float, float, float] = (-9.0, 1.5, -4.5, 4.5),
     resolution: int = 400,
 ) -> None:
-    """Regions |R(h lambda)| <= 1 in the complex h lambda plane: explicit solvers, then IMEX.
+    """Regions |R(h lambda)| <= 1 in the complex h lambda plane: explicit, IMEX, exponential.
 
-    Left: Euler (the ResNet), midpoint and RK4. Right: IMEX Euler with the implicit term
+    Left: Euler (the ResNet), midpoint and RK4. Middle: IMEX Euler with the implicit term
     L = alpha I at each `h_alphas`, over the Euler disk: the region grows into the left half
-    plane as h alpha grows; dashed, the second-order IMEX-RK2 at the same h alpha.
+    plane as h alpha grows; dashed, the second-order IMEX-RK2 at the same h alpha. Right:
+    the exponential integrators with the same L (`paper` form), exponential Euler solid
+    (the disk |1 + phi_1(-h alpha) z| <= 1) and ETDRK2 dashed.
 
     Args:
       path: the PNG to write.
@@ -47,26 +49,32 @@ def plot_stability_regions(
     re = np.linspace(extent[0], extent[1], resolution)
     im = np.linspace(extent[2], extent[3], resolution)
     z = re[None, :] + 1j * im[:, None]
-    fig = new_figure(figsize=(11, 4.4))
-    axes = fig.subplots(1, 2, sharey=True)
+    fig = new_figure(figsize=(16, 4.4))
+    axes = fig.subplots(1, 3, sharey=True)
     explicit = {"Euler (ResNet)": Euler(), "midpoint": Midpoint(), "RK4": RK4()}
     for index, (name, solver) in enumerate(explicit.items()):
         magnitude = np.abs(np.asarray(amplification_factor(solver, z)))
         axes[0].contourf(re, im, magnitude, levels=[0, 1], colors=[f"C{index}"], alpha=0.18)
         axes[0].contour(re, im, magnitude, levels=[1], colors=[f"C{index}"])
         axes[0].plot([], [], color=f"C{index}", label=name)
-    axes[0].set_title("explicit solvers: |R(z)| <= 1")
+    axes[0].set_title("explicit solvers: |R(z)| <= 1", fontsize=10)
     viridis = colormap("viridis")
-    for index, h_alpha in enumerate(h_alphas):
-        magnitude = np.abs(np.asarray(amplification_factor(IMEXEuler(), z, h_alpha=h_alpha)))
-        colour = viridis(index / max(len(h_alphas) - 1, 1))
-        axes[1].contourf(re, im, magnitude, levels=[0, 1], colors=[colour], alpha=0.12)
-        axes[1].contour(re, im, magnitude, levels=[1], colors=[colour])
-        axes[1].plot([], [], color=colour, label=f"IMEX Euler, h alpha = {h_alpha:g}")
-        second_order = np.abs(np.asarray(amplification_factor(IMEXRK2(), z, h_alpha=h_alpha)))
-        axes[1].contour(re, im, second_order, levels=[1], colors=[colour], linestyles="dashed")
-    axes[1].plot([], [], color="grey", linestyle="dashed", label="IMEX-RK2 (ARS(2,2,2)), same h alpha")
-    axes[1].set_title("IMEX, L = alpha I (Euler: |1 + z + h alpha| <= 1 + h alpha)")
+    pairs = (
+        (axes[1], IMEXEuler(), IMEXRK2(), "IMEX Euler", "IMEX-RK2 (ARS(2,2,2))"),
+        (axes[2], ExpEuler(), ETDRK2(), "ETD", "ETD-RK2"),
+    )
+    for ax, first_order, second_order, first_name, second_name in pairs:
+        for index, h_alpha in enumerate(h_alphas):
+            magnitude = np.abs(np.asarray(amplification_factor(first_order, z, h_alpha=h_alpha)))
+            colour = viridis(index / max(len(h_alphas) - 1, 1))
+            ax.contourf(re, im, magnitude, levels=[0, 1], colors=[colour], alpha=0.12)
+            ax.contour(re, im, magnitude, levels=[1], colors=[colour])
+            ax.plot([], [], color=colour, label=f"{first_name}, h alpha = {h_alpha:g}")
+            magnitude = np.abs(np.asarray(amplification_factor(second_order, z, h_alpha=h_alpha)))
+            ax.contour(re, im, magnitude, levels=[1], colors=[colour], linestyles="dashed")
+        ax.plot([], [], color="grey", linestyle="dashed", label=f"{second_name}, same h alpha")
+    axes[1].set_title("IMEX, L = alpha I: |1 + z + h alpha| <= 1 + h alpha", fontsize=10)
+    axes[2].set_title("exponential, L = alpha I: |1 + phi_1(-h alpha) z| <= 1", fontsize=10)
     for ax in axes:
         ax.axhline(0, color="k", lw=0.5)
         ax.axvline(0, color="k", lw=0.5)
