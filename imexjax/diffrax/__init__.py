@@ -1,4 +1,4 @@
-"""diffrax interoperability: imexjax's IMEX schemes as diffrax solvers, the ConvDiffusion
+"""diffrax interoperability: imexjax's IMEX and exponential schemes as diffrax solvers, the ConvDiffusion
 term, an FFT root finder for diffrax's own implicit solvers, and classical RK4.
 
 Imported only when used (`import imexjax` does not import diffrax):
@@ -14,7 +14,9 @@ Imported only when used (`import imexjax` does not import diffrax):
                               stepsize_controller=diffrax.PIDController(rtol=1e-5, atol=1e-5))
 """
 
+from ._imex import ETDRK2 as ETDRK2
 from ._imex import IMEXRK2 as IMEXRK2
+from ._imex import ExpEuler as ExpEuler
 from ._imex import IMEXEuler as IMEXEuler
 from ._rk4 import RK4 as RK4
 from ._root_finder import FFTNewton as FFTNewton

@@ -1,10 +1,12 @@
-"""imexjax's IMEX solvers as `diffrax.AbstractSolver`s on `MultiTerm(explicit, ConvDiffusionTerm)`.
+"""imexjax's IMEX-type solvers as `diffrax.AbstractSolver`s on `MultiTerm(explicit, ConvDiffusionTerm)`.
 
-Each adapter runs its scheme's own `step` (`imexjax.IMEXEuler`, `imexjax.IMEXRK2`), so the
-stages are written once. A diffrax step from `t0` to `t1` is one step of size 1 in the
-step's own time `s = (t - t0) / (t1 - t0)`, in which the explicit field is the term's
-increment `vf_prod(t0 + s (t1 - t0), y, args, control)` and the implicit term is
-`control * (-C^T C)`, whose resolvent at `s` is `ConvDiffusionTerm.resolve(s * control, .)`.
+Each adapter runs its scheme's own `step` (`imexjax.IMEXEuler`, `imexjax.IMEXRK2`,
+`imexjax.ExpEuler`, `imexjax.ETDRK2`), so the stages are written once. A diffrax step from
+`t0` to `t1` is one step of size 1 in the step's own time `s = (t - t0) / (t1 - t0)`, in
+which the explicit field is the term's increment `vf_prod(t0 + s (t1 - t0), y, args, control)`
+and the implicit term is `control * (-C^T C)`, whose resolvent at `s` is
+`ConvDiffusionTerm.resolve(s * control, .)` and whose phi functions are its `exp`, `phi1`
+and `phi2` at `s * control`.
 """
 
 import dataclasses
@@ -51,6 +53,18 @@ class _StepTimeDiffusion:
     def resolve(self, s: Scalar, b: PyTree[Array], args: None) -> PyTree[Array]:
         """Returns `(I + s control C^T C)^{-1} b`, leaf by leaf, by FFT."""
         return self.term.resolve(s * self.control, b)
+
+    def exp(self, s: Scalar, b: PyTree[Array], args: None) -> PyTree[Array]:
+        """Returns `exp(-s control C^T C) b`, leaf by leaf, by FFT."""
+        return self.term.exp(s * self.control, b)
+
+    def phi1(self, s: Scalar, b: PyTree[Array], args: None) -> PyTree[Array]:
+        """Returns `phi_1(-s control C^T C) b`, leaf by leaf, by FFT."""
+        return self.term.phi1(s * self.control, b)
+
+    def phi2(self, s: Scalar, b: PyTree[Array], args: None) -> PyTree[Array]:
+        """Returns `phi_2(-s control C^T C) b`, leaf by leaf, by FFT."""
+        return self.term.phi2(s * self.control, b)
 
 
 class _AbstractIMEX(diffrax.AbstractSolver):
@@ -105,3 +119,26 @@ class IMEXRK2(_AbstractIMEX):
     """
 
     scheme: ClassVar[solvers.AbstractSolver] = solvers.IMEXRK2()
+
+
+class ExpEuler(_AbstractIMEX):
+    """Exponential Euler (ETD1), the step of `imexjax.ExpEuler`, as a diffrax solver.
+
+    `y1 = exp(-dt C^T C) y0 + dt phi_1(-dt C^T C) f(t0, y0, args)`, `phi_1(z) = (e^z - 1) / z`:
+    the diffusion is integrated exactly. Fixed steps only (no error estimate): use it with
+    `diffrax.ConstantStepSize()` or `StepTo`. `terms = diffrax.MultiTerm(explicit,
+    ConvDiffusionTerm(kernel))`; every product is one FFT round trip.
+    """
+
+    scheme: ClassVar[solvers.AbstractSolver] = solvers.ExpEuler()
+
+
+class ETDRK2(_AbstractIMEX):
+    """Cox and Matthews' ETD2RK, the step of `imexjax.ETDRK2`, as a diffrax solver.
+
+    Second order, the diffusion integrated exactly. Fixed steps only (no error estimate):
+    use it with `diffrax.ConstantStepSize()` or `StepTo`. `terms = diffrax.MultiTerm(explicit,
+    ConvDiffusionTerm(kernel))`; every product is one FFT round trip.
+    """
+
+    scheme: ClassVar[solvers.AbstractSolver] = solvers.ETDRK2()

@@ -15,7 +15,8 @@ class ConvDiffusionTerm(diffrax.AbstractTerm):
     `imexjax.ConvDiffusion().mv(y, kernel)`. The state (every leaf of it) has shape
     (..., H, W, channels). Use it alone with diffrax's implicit solvers (`ImplicitEuler`,
     `Kvaerno3/4/5`) or as the implicit half of `diffrax.MultiTerm(explicit, implicit)`
-    with `KenCarp3/4/5`, `Sil3` or `imexjax.diffrax.IMEXEuler`/`IMEXRK2`; pass
+    with `KenCarp3/4/5`, `Sil3`, `imexjax.diffrax.IMEXEuler`/`IMEXRK2` or the exponential
+    integrators `imexjax.diffrax.ExpEuler`/`ETDRK2`; pass
     `root_finder=imexjax.diffrax.FFTNewton()` to diffrax's own implicit solvers.
 
     Attributes:
@@ -45,3 +46,15 @@ class ConvDiffusionTerm(diffrax.AbstractTerm):
     def resolve(self, scale, b: PyTree[Array]) -> PyTree[Array]:
         """Returns `(I + scale C^T C)^{-1} b` by FFT (`scale` = a stage coefficient times the control)."""
         return jax.tree.map(lambda leaf: self.operator.resolve(scale, leaf, self.kernel), b)
+
+    def exp(self, scale, b: PyTree[Array]) -> PyTree[Array]:
+        """Returns `exp(-scale C^T C) b` by FFT, leaf by leaf."""
+        return jax.tree.map(lambda leaf: self.operator.exp(scale, leaf, self.kernel), b)
+
+    def phi1(self, scale, b: PyTree[Array]) -> PyTree[Array]:
+        """Returns `phi_1(-scale C^T C) b` by FFT, leaf by leaf (see `imexjax.ConvDiffusion.phi1`)."""
+        return jax.tree.map(lambda leaf: self.operator.phi1(scale, leaf, self.kernel), b)
+
+    def phi2(self, scale, b: PyTree[Array]) -> PyTree[Array]:
+        """Returns `phi_2(-scale C^T C) b` by FFT, leaf by leaf (see `imexjax.ConvDiffusion.phi2`)."""
+        return jax.tree.map(lambda leaf: self.operator.phi2(scale, leaf, self.kernel), b)
