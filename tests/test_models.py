@@ -149,6 +149,8 @@ def test_every_solver_has_one_integrator_name():
     named = [solver_id(models.solver_from_name(name)) for name in integrator_names()]
     assert sorted(named) == sorted(map(solver_id, all_solvers()))
     assert all(models.solver_from_name(name) is models.INTEGRATORS[name] for name in integrator_names())
+    labels = [models.integrator_label(name) for name in integrator_names()]
+    assert len(set(labels)) == len(labels) and models.integrator_label("etd2") == "ETD-RK2"
 
 
 @pytest.mark.parametrize("integrator", integrator_names())
