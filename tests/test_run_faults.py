@@ -219,3 +219,46 @@ def test_cluster_and_remat_flags_fail_in_one_line(tmp_path, capsys, argv, code, 
     except SystemExit as exit_:
         status, err = exit_.code, capsys.readouterr().err
     assert status == code and message in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (dict(geometry=[(2.5, 4)]), "geometry must be a non-empty list of \\(layers >= 1, width >= 1\\) integers"),
+        (dict(in_channels=0), "in_channels must be a positive integer, got 0"),
+        (dict(num_outputs=-1), "num_outputs must be a positive integer"),
+        (dict(implicit_init_scale=0.0), "implicit_init_scale must be a positive number"),
+        (dict(implicit_init_scale=1j), "implicit_init_scale must be a positive number"),
+    ],
+)
+def test_networks_refuse_geometries_channels_and_scales_that_cannot_work(options, message):
+    from flax import nnx
+
+    from imexjax.models import TimeSteppingNet
+
+    arguments = dict(geometry=[(2, 4)], in_channels=1, num_outputs=2, integrator="imex") | options
+    with pytest.raises(ValueError, match=message):
+        TimeSteppingNet(arguments.pop("geometry"), rngs=nnx.Rngs(0), **arguments)
+
+
+def test_a_string_step_size_and_a_first_epoch_nan_are_named_plainly(tmp_path):
+    import jax.numpy as jnp
+
+    import imexjax as ix
+    from imexjax.tasks import SegmentationTask
+    from imexjax.train import ArraySource, Loader, TrainingDivergedError, train_and_evaluate
+
+    with pytest.raises(TypeError, match="h must be a real scalar step size, got '1.0'"):
+        ix.integrate(ix.Euler(), lambda t, y, a: -y, jnp.ones(3), jnp.ones(2), h="1.0")
+    images = np.full((8, 8, 8, 1), np.nan, np.float32)
+    labels = np.zeros((8, 8, 8), np.int32)
+    with pytest.raises(TrainingDivergedError, match="in epoch 1 .*; no checkpoint was written"):
+        train_and_evaluate(
+            TINY.replace(epochs=1),
+            tmp_path / "nan",
+            task=SegmentationTask(4),
+            train_loader=Loader(ArraySource(images, labels), 8, shuffle=True, drop_remainder=True),
+            val_loader=Loader(ArraySource(images, labels), 8, shuffle=False, drop_remainder=False),
+            in_channels=1,
+            progress=False,
+        )
