@@ -5,6 +5,7 @@ from typing import ClassVar
 
 from .._custom_types import ExponentialTerm, PyTree, Scalar, VectorField
 from ._base import AbstractSolver
+from ._exp_euler import exp_euler_stage
 from ._tree import axpy, linear_combination
 
 
@@ -41,8 +42,7 @@ class ETDRK2(AbstractSolver):
     ) -> PyTree:
         f_explicit, linear = terms
         explicit_args, linear_args = args
-        k1 = f_explicit(t0, y0, explicit_args)
-        a = axpy(h, linear.phi1(h, k1, linear_args), linear.exp(h, y0, linear_args))
+        k1, a = exp_euler_stage(terms, t0, y0, args, h)
         k2 = f_explicit(t0 + h, a, explicit_args)
         correction = linear.phi2(h, linear_combination(k2, (-1.0,), (k1,)), linear_args)
         return axpy(h, correction, a)

@@ -32,7 +32,17 @@ class ExpEuler(AbstractSolver):
         args: tuple[PyTree, PyTree],
         h: Scalar,
     ) -> PyTree:
-        f_explicit, linear = terms
-        explicit_args, linear_args = args
-        k1 = f_explicit(t0, y0, explicit_args)
-        return axpy(h, linear.phi1(h, k1, linear_args), linear.exp(h, y0, linear_args))
+        return exp_euler_stage(terms, t0, y0, args, h)[1]
+
+
+def exp_euler_stage(
+    terms: tuple[VectorField, ExponentialTerm], t0: Scalar, y0: PyTree, args: tuple[PyTree, PyTree], h: Scalar
+) -> tuple[PyTree, PyTree]:
+    """One exponential Euler stage: `(k1, a)` with `k1 = f(t0, y0)`, `a = exp(h A) y0 + h phi_1(h A) k1`.
+
+    Shared by `ExpEuler` (its step is `a`) and `ETDRK2` (its first stage, whose `k1` it reuses).
+    """
+    f_explicit, linear = terms
+    explicit_args, linear_args = args
+    k1 = f_explicit(t0, y0, explicit_args)
+    return k1, axpy(h, linear.phi1(h, k1, linear_args), linear.exp(h, y0, linear_args))
