@@ -1,17 +1,26 @@
-"""`ConvDiffusion`: the linear term `-C^T C` of IMEXnet, its FFT resolvent and exponentials.
+"""`ConvDiffusion`: the linear term `-C^T C` of IMEXnet, its resolvent and exponentials, on three boundaries.
 
-`C` is a periodic depthwise (one k x k kernel per channel) cross-correlation acting on
-arrays of shape (..., H, W, channels):
+`C` is a depthwise (one k x k kernel per channel) cross-correlation acting on arrays of shape
+(..., H, W, channels), r = k // 2:
 
-    (C y)[i, j, c] = sum_{a, b} kernel[a, b, c] * y[(i + a - k//2) mod H, (j + b - k//2) mod W, c]
+    (C y)[i, j, c] = sum_{a, b} kernel[a, b, c] * y[i + a - r, j + b - r, c]
 
-With periodic boundaries `C` is diagonalised by the 2-D DFT, so `(I + h C^T C)^{-1}` is a
-division in Fourier space: `IFFT(FFT(b) / (1 + h |c_hat|^2))`, `c_hat` the DFT of the
-kernel embedded in the H x W grid with its centre at index (0, 0). The same diagonalisation
-gives the exponential `exp(-h C^T C)` and the phi functions of exponential integrators.
+where `y` off the grid is given by the boundary:
+
+- `periodic` (the default): `y[(i) mod H, (j) mod W]`. `C` is diagonalised by the 2-D DFT, so
+  `(I + h C^T C)^{-1}` is a division in Fourier space: `IFFT(FFT(b) / (1 + h |c_hat|^2))`,
+  `c_hat` the DFT of the kernel embedded in the H x W grid with its centre at index (0, 0). The
+  same diagonalisation gives the exponential `exp(-h C^T C)` and the phi functions of
+  exponential integrators.
+- `zero`: `y = 0` off the grid (`lax.conv` with SAME padding). `mv` is two correlations;
+  `resolve` is conjugate gradients preconditioned by the periodic resolvent (`_zero_padding`);
+  there is no `exp` or phi function.
+- `reflect`: `y` mirrored about its edges with the edge sample repeated
+  (`numpy.pad(mode="symmetric")`). For kernels symmetric under both flips `C` is symmetric and
+  diagonal in the DCT-II, so every method is a product between `dctn` and `idctn` (`_reflect`).
 
 The spectral helpers here (`kernel_spectrum`, `kernel_power`, `fft_channels`,
-`ifft_channels`) are the one implementation of these transforms: `ConvDiffusion` and
+`ifft_channels`) are the one implementation of the periodic transforms: `ConvDiffusion` and
 `imexjax.diffrax.FFTNewton` both solve through them.
 """
 
@@ -20,30 +29,66 @@ from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from ._custom_types import Scalar
 from ._phi import phi
+from ._reflect import check_symmetric, dct_grid, idct_grid, reflect_eigenvalues, symmetric_part
+from ._zero_padding import cg_resolve, normal_zero
+
+BOUNDARIES: tuple[str, ...] = ("periodic", "zero", "reflect")
+"""The boundaries `ConvDiffusion` takes; `exp`, `phi1` and `phi2` exist for `periodic` and `reflect`."""
 
 
 @dataclasses.dataclass(frozen=True)
 class ConvDiffusion:
     """The linear term `A y = -C^T C y`, symmetric negative semi-definite.
 
-    Its args are a kernel of shape (k, k, channels), k odd, one k x k filter per channel.
-    `resolve` computes `(I - h A)^{-1} b = (I + h C^T C)^{-1} b` exactly, by FFT; `exp`,
-    `phi1` and `phi2` compute `phi_k(h A) b` (`phi_0 = exp`, `phi_1(z) = (e^z - 1) / z`,
-    `phi_2(z) = (e^z - 1 - z) / z^2`) the same way, for exponential integrators.
+    Its args are a kernel of shape (k, k, channels), k odd and <= min(H, W), one k x k filter
+    per channel. `resolve` computes `(I - h A)^{-1} b = (I + h C^T C)^{-1} b`; `exp`, `phi1` and
+    `phi2` compute `phi_k(h A) b` (`phi_0 = exp`, `phi_1(z) = (e^z - 1) / z`,
+    `phi_2(z) = (e^z - 1 - z) / z^2`) for exponential integrators. How each is computed depends
+    on the boundary (see the module docstring):
+
+    - `periodic`: every method by rfft2/irfft2, exact; any kernel.
+    - `zero`: `mv` by two correlations, exact; `resolve` by preconditioned CG to `tol`;
+      `exp`, `phi1`, `phi2` raise ValueError. Any kernel.
+    - `reflect`: every method by DCT-II/inverse over (H, W), exact, for kernels symmetric under
+      both flips (`kernel[a, b] = kernel[k-1-a, b] = kernel[a, k-1-b]`; build them with
+      `imexjax.symmetric_kernel`). A concrete kernel that is not raises ValueError; a traced
+      kernel (under `jit`, `grad`, `vmap`) cannot be checked, and the operator uses its
+      symmetric part, the mean over its four flips, as `zero_mean` uses the projected kernel.
+      Gradients with respect to the kernel are then symmetric too.
 
     Attributes:
       zero_mean: project each channel's kernel to zero mean before use (as the IMEXnet
-        authors do), so that `C` annihilates constants and the solve keeps each channel's
-        spatial mean.
+        authors do), so that `C` annihilates constants (all boundaries but `zero`, whose `C`
+        sees the zeros beyond the edge) and `resolve` keeps each channel's spatial mean.
+      boundary: `periodic`, `zero` or `reflect` (`BOUNDARIES`).
+      tol: `zero` only: CG stops when every residual entry is below `tol` times the largest
+        entry of the right side, and the last update is as small (see `imexjax._cg.ScaledCG`).
+        The default 1e-5 is about 100 float32 ulps: the residual of float32 arithmetic levels
+        off within a decade of it for `h |c|^2` up to ~100, so a tighter float32 solve would
+        spend its iterations on rounding. Use ~1e-12 in float64.
+      max_steps: `zero` only: the most CG iterations of one solve; the iterate is returned
+        when they are spent (never an error, see `cg_steps`).
     """
 
     zero_mean: bool = False
+    boundary: str = "periodic"
+    tol: float = 1e-5
+    max_steps: int = 200
+
+    def __post_init__(self):
+        if self.boundary not in BOUNDARIES:
+            raise ValueError(f"unknown boundary {self.boundary!r}; choose one of {', '.join(BOUNDARIES)}")
+        if isinstance(self.tol, bool) or not isinstance(self.tol, (int, float)) or not 0 < self.tol < 1:
+            raise ValueError(f"tol must be a number in (0, 1), got {self.tol!r}")
+        if isinstance(self.max_steps, bool) or not isinstance(self.max_steps, (int, np.integer)) or self.max_steps < 1:
+            raise ValueError(f"max_steps must be a positive integer, got {self.max_steps!r}")
 
     def mv(self, y: jax.Array, kernel: jax.Array) -> jax.Array:
-        """Returns `-C^T C y`, computed by rfft2/irfft2 over (H, W) like `resolve`.
+        """Returns `-C^T C y`: by rfft2/irfft2 (`periodic`), two correlations (`zero`) or DCT-II (`reflect`).
 
         Args:
           y: an array of shape (..., H, W, channels).
@@ -52,13 +97,20 @@ class ConvDiffusion:
         Returns:
           An array with the shape and dtype of `y`.
         """
+        if self.boundary == "zero":
+            kernel = self._prepare(y, kernel)
+            compute_dtype = jnp.promote_types(y.dtype, jnp.float32)
+            return (-normal_zero(y.astype(compute_dtype), kernel.astype(compute_dtype))).astype(y.dtype)
         return self._apply_spectral(y, kernel, lambda power: -power)
 
     def resolve(self, h: Scalar, b: jax.Array, kernel: jax.Array) -> jax.Array:
-        """Returns `(I + h C^T C)^{-1} b`, computed by rfft2/irfft2 over (H, W).
+        """Returns `(I + h C^T C)^{-1} b`: by rfft2/irfft2 (`periodic`), CG (`zero`) or DCT-II (`reflect`).
 
         The kernel's spectrum is computed once and broadcast over the leading axes of `b`.
-        bfloat16 and float16 inputs are solved in float32 and cast back.
+        bfloat16 and float16 inputs are solved in float32 and cast back. With `zero` the whole
+        array is one CG solve, preconditioned by the periodic resolvent, accurate to `tol`
+        relative to `max |b|`; its gradients are further CG solves (implicit differentiation
+        by `lineax`), not a derivative of the iterations.
 
         Args:
           h: the step size, >= 0 (then `I + h C^T C` is invertible).
@@ -68,10 +120,38 @@ class ConvDiffusion:
         Returns:
           An array with the shape and dtype of `b`.
         """
+        if self.boundary == "zero":
+            return self._cg_resolve(h, b, kernel)[0]
         return self._apply_spectral(b, kernel, lambda power: 1.0 / (1.0 + h * power))
 
+    def cg_steps(self, h: Scalar, b: jax.Array, kernel: jax.Array) -> jax.Array:
+        """The number of CG iterations `resolve(h, b, kernel)` takes with `boundary="zero"`, an int32 scalar.
+
+        Equal to `max_steps` when the solve stopped short of `tol`.
+
+        Raises:
+          ValueError: the boundary is not `zero` (the other solves are direct).
+        """
+        if self.boundary != "zero":
+            raise ValueError(f"cg_steps needs boundary='zero'; boundary={self.boundary!r} solves directly")
+        return self._cg_resolve(h, b, kernel)[1]
+
+    def _cg_resolve(self, h: Scalar, b: jax.Array, kernel: jax.Array) -> tuple[jax.Array, jax.Array]:
+        kernel = self._prepare(b, kernel)
+        compute_dtype = jnp.promote_types(b.dtype, jnp.float32)
+        periodic = ConvDiffusion()
+        x, steps = cg_resolve(
+            h,
+            b.astype(compute_dtype),
+            kernel.astype(compute_dtype),
+            periodic.resolve,
+            tol=self.tol,
+            max_steps=self.max_steps,
+        )
+        return x.astype(b.dtype), steps
+
     def exp(self, h: Scalar, b: jax.Array, kernel: jax.Array) -> jax.Array:
-        """Returns `exp(-h C^T C) b`, computed by rfft2/irfft2 over (H, W) like `resolve`.
+        """Returns `exp(-h C^T C) b`, by rfft2/irfft2 (`periodic`) or DCT-II (`reflect`) like `resolve`.
 
         Args:
           h: the step size, >= 0.
@@ -81,13 +161,16 @@ class ConvDiffusion:
 
         Returns:
           An array with the shape and dtype of `b`.
+
+        Raises:
+          ValueError: `boundary="zero"`, which has no fast exact exponential.
         """
         return self._apply_spectral(b, kernel, lambda power: jnp.exp(-h * power))
 
     def phi1(self, h: Scalar, b: jax.Array, kernel: jax.Array) -> jax.Array:
-        """Returns `phi_1(-h C^T C) b = (I - exp(-h C^T C)) (h C^T C)^{-1} b`, by rfft2/irfft2.
+        """Returns `phi_1(-h C^T C) b = (I - exp(-h C^T C)) (h C^T C)^{-1} b`, by rfft2/irfft2 or DCT-II.
 
-        Each Fourier mode is multiplied by `phi_1(-h |c_hat|^2)`, with `phi_1(z) = expm1(z) / z`
+        Each Fourier (or cosine) mode is multiplied by `phi_1(-h |c_hat|^2)`, with `phi_1(z) = expm1(z) / z`
         and its limit 1 at `z = 0` (so `h = 0` and modes in the kernel's null space give `b`),
         summed as a series near 0: finite values and gradients for every `h >= 0`.
 
@@ -99,11 +182,14 @@ class ConvDiffusion:
 
         Returns:
           An array with the shape and dtype of `b`.
+
+        Raises:
+          ValueError: `boundary="zero"`, which has no fast exact phi functions.
         """
         return self._apply_spectral(b, kernel, lambda power: phi(1, -h * power))
 
     def phi2(self, h: Scalar, b: jax.Array, kernel: jax.Array) -> jax.Array:
-        """Returns `phi_2(-h C^T C) b`, `phi_2(z) = (e^z - 1 - z) / z^2` (limit 1/2 at 0), by rfft2/irfft2.
+        """Returns `phi_2(-h C^T C) b`, `phi_2(z) = (e^z - 1 - z) / z^2` (limit 1/2 at 0), by rfft2/irfft2 or DCT-II.
 
         Stable for small `h |c_hat|^2` as `phi1` is.
 
@@ -115,20 +201,35 @@ class ConvDiffusion:
 
         Returns:
           An array with the shape and dtype of `b`.
+
+        Raises:
+          ValueError: `boundary="zero"`, which has no fast exact phi functions.
         """
         return self._apply_spectral(b, kernel, lambda power: phi(2, -h * power))
 
     def _apply_spectral(
         self, y: jax.Array, kernel: jax.Array, multiplier: Callable[[jax.Array], jax.Array]
     ) -> jax.Array:
-        """Multiplies each channel of `y` in Fourier space by `multiplier(|c_hat|^2)`."""
+        """Multiplies each mode of `y` by `multiplier` of its eigenvalue of `C^T C` (Fourier or cosine modes)."""
+        if self.boundary == "zero":
+            raise ValueError(
+                "exp, phi1 and phi2 need boundary='periodic' or 'reflect' (boundary='zero' has no fast exact "
+                "exponential); use an IMEX integrator with boundary='zero'"
+            )
         kernel = self._prepare(y, kernel)
+        if self.boundary == "reflect":
+            y_hat = dct_grid(y)  # (..., H, W, C)
+            eigenvalues = reflect_eigenvalues(kernel.astype(y_hat.dtype), y.shape[-3], y.shape[-2])
+            return idct_grid(y_hat * multiplier(eigenvalues**2), y)
         y_hat = fft_channels(y)  # (..., C, H, W//2+1)
         power = kernel_power(kernel.astype(y_hat.real.dtype), y.shape[-3], y.shape[-2])
         return ifft_channels(y_hat * multiplier(power), y)
 
     def _prepare(self, y: jax.Array, kernel: jax.Array) -> jax.Array:
         check_kernel(y, kernel)
+        if self.boundary == "reflect":
+            check_symmetric(kernel)
+            kernel = symmetric_part(kernel)
         if self.zero_mean:
             kernel = kernel - jnp.mean(kernel, axis=(0, 1), keepdims=True)
         return kernel
