@@ -6,6 +6,8 @@ y1 = ix.integrate(ix.IMEXEuler(), (f, ix.ConvDiffusion()), y0, (theta, kernels),
 
 from ._errors import UserError as UserError
 from ._integrate import integrate as integrate
+from ._reflect import symmetric_kernel as symmetric_kernel
+from .operators import BOUNDARIES as BOUNDARIES
 from .operators import ConvDiffusion as ConvDiffusion
 from .solvers import ETDRK2 as ETDRK2
 from .solvers import IMEXRK2 as IMEXRK2

@@ -77,8 +77,14 @@ def cg_resolve(
     structure = jax.ShapeDtypeStruct(b.shape, b.dtype)
     psd = [lx.symmetric_tag, lx.positive_semidefinite_tag]
     operator = lx.FunctionLinearOperator(lambda y: y + h * normal_zero(y, kernel), structure, tags=psd)
+    # PCG's iterates do not change when the preconditioner is scaled, but lineax's breakdown test
+    # (p^T A p > 200 eps n gamma, gamma = r^T P r) fails from the first step when P ~ A^{-1} and
+    # n > 1 / (200 eps), 4e4 entries in float32: scaled by n, it tests p^T A p > 200 eps r^T P r.
+    scale = float(b.size)
     h_fixed, kernel_fixed = jax.lax.stop_gradient((h, kernel))
-    preconditioner = lx.FunctionLinearOperator(lambda y: precondition(h_fixed, y, kernel_fixed), structure, tags=psd)
+    preconditioner = lx.FunctionLinearOperator(
+        lambda y: scale * precondition(h_fixed, y, kernel_fixed), structure, tags=psd
+    )
     solution = lx.linear_solve(
         operator,
         b,

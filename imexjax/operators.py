@@ -67,9 +67,9 @@ class ConvDiffusion:
       boundary: `periodic`, `zero` or `reflect` (`BOUNDARIES`).
       tol: `zero` only: CG stops when every residual entry is below `tol` times the largest
         entry of the right side, and the last update is as small (see `imexjax._cg.ScaledCG`).
-        The default 1e-5 is about 100 float32 ulps: the residual of float32 arithmetic levels
-        off within a decade of it for `h |c|^2` up to ~100, so a tighter float32 solve would
-        spend its iterations on rounding. Use ~1e-12 in float64.
+        The default 1e-5 is about 100 float32 ulps: float32 residuals level off near 1e-5 at
+        `h max|c_hat|^2 = 100` and 3e-5 at 1000 (measured, `benchmarks/README.md`), so a tighter
+        float32 solve spends its iterations on rounding. Use ~1e-12 in float64.
       max_steps: `zero` only: the most CG iterations of one solve; the iterate is returned
         when they are spent (never an error, see `cg_steps`).
     """
