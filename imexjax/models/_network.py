@@ -10,7 +10,8 @@ import numpy as np
 from flax import nnx
 
 from .._integrate import integrate
-from ..operators import ConvDiffusion
+from .._reflect import symmetric_kernel
+from ..operators import BOUNDARIES, ConvDiffusion
 from ..solvers import ETDRK2, IMEXRK2, RK4, AbstractSolver, Euler, ExpEuler, IMEXEuler, Midpoint
 from ._layers import ExplicitLayer, OpeningLayer
 from ._normalization import NormKind
@@ -91,7 +92,8 @@ class Block(nnx.Module):
     The IMEX forms: `paper` (IMEXnet's formulation) integrates `dY/dt = f(Y)` exactly, splitting it into
     the explicit term `f(Y) + L Y` and the implicit term `-L Y`; `code` (the authors'
     code) integrates `dY/dt = f(Y) - L Y`, with explicit `f` and implicit `-L Y`.
-    `L = C^T C`, C a periodic depthwise convolution with learned kernels. With IMEX
+    `L = C^T C`, C a depthwise convolution with learned kernels and the chosen boundary
+    (see `imexjax.ConvDiffusion`). With IMEX
     Euler the paper form is computed as `Y + h (I + hL)^{-1} f(Y)`, and with exponential
     Euler (`etd`) as `Y + h phi_1(-hL) f(Y)`, `phi_1(z) = (e^z - 1) / z`: the same steps
     with one FFT round trip instead of two.
@@ -110,6 +112,11 @@ class Block(nnx.Module):
         pair `(low, high)`: channel c of W then gets `low * (high / low) ** (c / (W - 1))`, a
         spread of diffusion lengths (about `sqrt(h) * 3 * std` pixels per step).
       zero_mean: project ConvDiffusion kernels to zero mean.
+      boundary: of the ConvDiffusion steps, a name in `imexjax.BOUNDARIES`: `periodic`, `zero`
+        (solved by CG; not with `etd`/`etd2`, which need an exponential) or `reflect`. With
+        `reflect` each step stores the free quarter of its kernels, shape (r + 1, r + 1,
+        width), r = implicit_kernel_size // 2, and expands it with `imexjax.symmetric_kernel`,
+        so the kernels are symmetric under both flips by construction.
       imex_form: `paper` or `code`.
       unroll: passed to `integrate`: steps unrolled per loop iteration, or True for all.
       remat: rematerialize each step in the backward pass (see `integrate`). None, the
@@ -133,6 +140,7 @@ class Block(nnx.Module):
         implicit_kernel_size: int = 3,
         implicit_init_scale: float | tuple[float, float] = 1.0,
         zero_mean: bool = True,
+        boundary: str = "periodic",
         imex_form: ImexForm = "paper",
         unroll: int | bool = 1,
         remat: bool | None = None,
@@ -143,6 +151,13 @@ class Block(nnx.Module):
             raise ValueError(f"unknown imex_form {imex_form!r}; choose one of {', '.join(IMEX_FORMS)}")
         if num_steps < 0:
             raise ValueError(f"num_steps must be >= 0, got {num_steps}")
+        if boundary not in BOUNDARIES:
+            raise ValueError(f"unknown boundary {boundary!r}; choose one of {', '.join(BOUNDARIES)}")
+        if boundary == "zero" and "exp" in self.solver.linear_methods:
+            raise ValueError(
+                f"integrator {integrator!r} needs an exponential, which boundary='zero' lacks; "
+                "use boundary='periodic' or 'reflect', or an IMEX integrator (imex, imex2)"
+            )
         self.h = h
         self.num_steps = num_steps
         self.imex_form = imex_form
@@ -156,9 +171,10 @@ class Block(nnx.Module):
             return ExplicitLayer(width, kernel_size=kernel_size, norm=norm, symmetric=symmetric, rngs=step_rngs)
 
         self.steps = make_steps(rngs) if num_steps else None
-        self.implicit = ConvDiffusion(zero_mean=zero_mean)
+        self.implicit = ConvDiffusion(zero_mean=zero_mean, boundary=boundary)
         if self.solver.imex and num_steps:
-            shape = (num_steps, implicit_kernel_size, implicit_kernel_size, width)
+            stored = implicit_kernel_size // 2 + 1 if boundary == "reflect" else implicit_kernel_size
+            shape = (num_steps, stored, stored, width)
             noise = jax.random.normal(rngs.params(), shape, jnp.float32)
             self.implicit_kernels = nnx.Param(noise * implicit_scales(implicit_init_scale, width))
         else:
@@ -183,7 +199,8 @@ class Block(nnx.Module):
             return (dy, nnx.state(layer, nnx.BatchStat)) if collect else dy
 
         options = dict(h=self.h, unroll=self.unroll, remat=self.remat, trajectory=trajectory, has_aux=collect)
-        implicit, kernels, h = self.implicit, self.implicit_kernels, self.h
+        implicit, h = self.implicit, self.h
+        kernels = self.kernels()
         if not self.solver.imex:
             result = integrate(self.solver, f, y, step_variables, **options)
         elif self.imex_form == "paper" and isinstance(self.solver, (IMEXEuler, ExpEuler)):
@@ -196,23 +213,28 @@ class Block(nnx.Module):
                 variables, kernel = args
                 return _map_field(f(t, state, variables), lambda dy: propagate(h, dy, kernel), collect)
 
-            result = integrate(Euler(), f_resolved, y, (step_variables, kernels[...]), **options)
+            result = integrate(Euler(), f_resolved, y, (step_variables, kernels), **options)
         elif self.imex_form == "paper":
 
             def f_explicit(t, state, args):
                 variables, kernel = args
                 return _map_field(f(t, state, variables), lambda dy: dy - implicit.mv(state, kernel), collect)
 
-            result = integrate(
-                self.solver, (f_explicit, implicit), y, ((step_variables, kernels[...]), kernels[...]), **options
-            )
+            result = integrate(self.solver, (f_explicit, implicit), y, ((step_variables, kernels), kernels), **options)
         else:
-            result = integrate(self.solver, (f, implicit), y, (step_variables, kernels[...]), **options)
+            result = integrate(self.solver, (f, implicit), y, (step_variables, kernels), **options)
         if not collect:
             return result
         result, statistics = result
         nnx.update(self.steps, statistics)
         return result
+
+    def kernels(self) -> jax.Array | None:
+        """The steps' ConvDiffusion kernels (num_steps, k, k, width); with `reflect`, the stored quarters expanded."""
+        if self.implicit_kernels is None:
+            return None
+        kernels = self.implicit_kernels[...]
+        return jax.vmap(symmetric_kernel)(kernels) if self.implicit.boundary == "reflect" else kernels
 
 
 def _map_field(output: Any, fn: Callable[[jax.Array], jax.Array], has_aux: bool) -> Any:
@@ -235,6 +257,8 @@ class TimeSteppingNet(nnx.Module):
       num_outputs: classes (logits) or regression outputs per pixel.
       integrator: a name in `INTEGRATORS` (`euler`, `midpoint`, `rk4`, `imex`, `imex2`,
         `etd`, `etd2`).
+      boundary: of every block's ConvDiffusion steps (see `Block`): one name in
+        `imexjax.BOUNDARIES` for all blocks, or a sequence with one name per block.
       dtype: the dtype of the states and convolutions, a name in `DTYPES`. With
         `bfloat16` the images are cast on the way in; parameters, normalization
         statistics and the FFT solves stay float32, and so do the head's outputs.
@@ -249,6 +273,7 @@ class TimeSteppingNet(nnx.Module):
         in_channels: int,
         num_outputs: int,
         integrator: str = "imex",
+        boundary: str | Sequence[str] = "periodic",
         dtype: str = "float32",
         rngs: nnx.Rngs,
         **block_options,
@@ -262,13 +287,24 @@ class TimeSteppingNet(nnx.Module):
             if not _is_positive_int(value):
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         solver_from_name(integrator)
+        boundaries = _block_boundaries(boundary, len(geometry))
         self.geometry = geometry
         self.integrator = integrator
         self.dtype = dtype
         blocks = []
         channels = in_channels
-        for layers, width in geometry:
-            blocks.append(Block(channels, width, layers - 1, integrator=integrator, rngs=rngs, **block_options))
+        for (layers, width), block_boundary in zip(geometry, boundaries, strict=True):
+            blocks.append(
+                Block(
+                    channels,
+                    width,
+                    layers - 1,
+                    integrator=integrator,
+                    boundary=block_boundary,
+                    rngs=rngs,
+                    **block_options,
+                )
+            )
             channels = width
         self.blocks = nnx.List(blocks)
         self.head = nnx.Conv(channels, num_outputs, kernel_size=(1, 1), rngs=rngs)
@@ -287,13 +323,33 @@ class TimeSteppingNet(nnx.Module):
         return y
 
 
+def _block_boundaries(boundary: str | Sequence[str], num_blocks: int) -> tuple[str, ...]:
+    """One boundary name per block from one name or a sequence of them.
+
+    Raises:
+      ValueError: a name is not in `BOUNDARIES`, or the sequence's length is not the number of blocks.
+    """
+    if isinstance(boundary, str):
+        names = (boundary,) * num_blocks
+    elif isinstance(boundary, (list, tuple)):
+        names = tuple(boundary)
+    else:
+        raise ValueError(f"boundary must be a name or a list of names, one per block, got {boundary!r}")
+    if len(names) != num_blocks:
+        raise ValueError(f"boundary must be one name or one per block ({num_blocks}), got {len(names)}: {boundary!r}")
+    for name in names:
+        if name not in BOUNDARIES:
+            raise ValueError(f"unknown boundary {name!r}; choose one of {', '.join(BOUNDARIES)}")
+    return names
+
+
 def count_parameters(model: nnx.Module) -> dict[str, int]:
     """Counts a network's parameters by role.
 
     Returns:
       A dict with `explicit` (k x k convolution kernels of the opening and step layers, no
-      biases), `implicit` (ConvDiffusion kernels), `norm` (scales and shifts), `head`
-      (the 1x1 convolution and its bias) and `total`.
+      biases), `implicit` (ConvDiffusion kernels as stored: the free quarters with `reflect`),
+      `norm` (scales and shifts), `head` (the 1x1 convolution and its bias) and `total`.
     """
     counts = {"explicit": 0, "implicit": 0, "norm": 0, "head": 0}
     for path, value in nnx.to_flat_state(nnx.state(model, nnx.Param)):
