@@ -18,6 +18,9 @@ from ._imex import ETDRK2 as ETDRK2
 from ._imex import IMEXRK2 as IMEXRK2
 from ._imex import ExpEuler as ExpEuler
 from ._imex import IMEXEuler as IMEXEuler
+from ._linear_solver import FFTLinearSolver as FFTLinearSolver
+from ._operator import ConvDiffusionOperator as ConvDiffusionOperator
+from ._operator import ConvOperator as ConvOperator
 from ._rk4 import RK4 as RK4
 from ._root_finder import FFTNewton as FFTNewton
 from ._term import ConvDiffusionTerm as ConvDiffusionTerm

@@ -1,5 +1,6 @@
-"""`FFTNewton`: an optimistix root finder whose linear solve is an FFT, for diffrax's implicit solvers."""
+"""`FFTNewton`: an optimistix root finder whose linear solves, forward and adjoint, are FFTs."""
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -9,7 +10,7 @@ import jax.numpy as jnp
 import optimistix as optx
 from jaxtyping import Array, PyTree, Scalar
 
-from ..operators import fft_channels, ifft_channels
+from ._linear_solver import FFTLinearSolver, impulse_spectrum, spectral_solve
 
 
 class _FFTNewtonState(eqx.Module):
@@ -20,26 +21,23 @@ class _FFTNewtonState(eqx.Module):
     step: Array
 
 
-def _impulse(leaf: Array) -> Array:
-    """A unit impulse at pixel (0, 0) of every channel, shaped like `leaf` (..., H, W, C)."""
-    if jnp.ndim(leaf) < 3:
-        raise ValueError(
-            f"FFTNewton needs states of shape (..., H, W, channels), got a leaf of shape {jnp.shape(leaf)}"
-        )
-    return jnp.zeros_like(leaf).at[..., 0, 0, :].set(1)
+def _with_fft_adjoint(root_find: Callable) -> Callable:
+    """`optimistix.root_find`, whose default adjoint for a linear `FFTNewton` solves by FFT."""
+
+    @functools.wraps(root_find)
+    def wrapped(fn, solver, y0, args=None, options=None, **kwargs):
+        if "adjoint" not in kwargs and isinstance(solver, FFTNewton) and solver.linear and solver.fft_adjoint:
+            kwargs["adjoint"] = optx.ImplicitAdjoint(linear_solver=FFTLinearSolver())
+        return root_find(fn, solver, y0, args, options, **kwargs)
+
+    wrapped.without_fft_adjoint = root_find
+    return wrapped
 
 
-def _solve(rhs: Array, spectrum: Array) -> Array:
-    """`J^{-1} rhs` for the translation-invariant `J` whose impulse response has rfft2 `spectrum`.
-
-    Args:
-      rhs: shape (..., H, W, C).
-      spectrum: `fft_channels` of J's impulse response, shape (..., C, H, W // 2 + 1).
-
-    Returns:
-      An array with the shape and dtype of `rhs`.
-    """
-    return ifft_channels(fft_channels(rhs) / spectrum, rhs)
+def _install_fft_adjoint() -> None:
+    """Wraps `optimistix.root_find` with `_with_fft_adjoint`, once per process."""
+    if not hasattr(optx.root_find, "without_fft_adjoint"):
+        optx.root_find = _with_fft_adjoint(optx.root_find)
 
 
 class FFTNewton(optx.AbstractRootFinder):
@@ -59,17 +57,38 @@ class FFTNewton(optx.AbstractRootFinder):
     Pass it as `diffrax.KenCarp4(root_finder=FFTNewton())`. Unlike diffrax's default
     `VeryChord` (a dense Jacobian, LU, and a convergence test that needs two or more
     iterations and that fails in float32 at tight tolerances), it neither needs
-    tolerances nor iterates. It does not change how gradients flow: diffrax's
-    `optx.root_find` differentiates the stage by the implicit function theorem with
-    lineax's default (dense) linear solver, so reverse mode through it materialises
-    the N x N Jacobian; for gradients on large states use `imexjax.diffrax.IMEXRK2`
-    (or `imexjax.integrate`), whose solves are plain differentiable FFTs.
+    tolerances nor iterates.
+
+    Gradients. `optx.root_find` differentiates a stage by the implicit function theorem
+    (`optx.ImplicitAdjoint`): the stage's tangent or cotangent is one linear solve with
+    the Jacobian `J` at the root, by default with lineax's `AutoLinearSolver`, which
+    materialises `J` (N x N, N the state's size) and LU-factorises it. diffrax calls
+    `optx.root_find` without an `adjoint` argument, so constructing an `FFTNewton`
+    wraps `optimistix.root_find` (once per process; `optimistix.root_find.without_fft_adjoint`
+    is the original): a call whose solver is an `FFTNewton` with `linear=True` and
+    `fft_adjoint=True`, and that passes no `adjoint`, gets
+    `optx.ImplicitAdjoint(linear_solver=imexjax.diffrax.FFTLinearSolver())`, which
+    measures `J`'s spectrum at the root as `init` does (one Jacobian-vector product) and
+    solves by FFT, transposes included. Every other call of `optimistix.root_find` is
+    unchanged, and so is every forward result. Hence reverse mode (and forward mode)
+    through `diffrax.diffeqsolve` with the default `RecursiveCheckpointAdjoint`, or
+    `DirectAdjoint` / `ForwardMode`, costs a few FFTs per stage and never forms an N x N
+    array. (`BacksolveAdjoint` never differentiates a root find: its backward solve runs
+    the solver on the adjoint system, see the README.)
+
+    It falls back to the dense solve when the Jacobian at the root is not a periodic
+    convolution: with `linear=False` (a non-linear stage), with `fft_adjoint=False`, or
+    when the caller passes its own `adjoint`. Like the forward solve, the FFT adjoint
+    assumes the structure (a `ConvDiffusionTerm`, or another linear, translation-invariant,
+    depthwise implicit term) and is wrong without it.
 
     Attributes:
       linear: the stage equation is linear (the implicit term is linear), so one Newton
         step is exact and the solve stops after it. With `linear=False` it iterates
         (a chord method: the spectrum from `init`, refreshed when diffrax asks) until
         the update is below the tolerances, as diffrax's `VeryChord` does.
+      fft_adjoint: differentiate the stage with FFT solves (above); `False` restores
+        optimistix's dense implicit adjoint.
       rtol, atol, norm, kappa: convergence test when `linear=False` (as `VeryChord`).
     """
 
@@ -78,14 +97,18 @@ class FFTNewton(optx.AbstractRootFinder):
     norm: Callable[[PyTree], Scalar] = optx.max_norm
     kappa: float = 1e-2
     linear: bool = eqx.field(static=True, default=True)
+    fft_adjoint: bool = eqx.field(static=True, default=True)
+
+    def __check_init__(self):
+        _install_fft_adjoint()
 
     def init(self, fn, y, args, options: dict[str, Any], f_struct, aux_struct, tags) -> _FFTNewtonState:
         del f_struct, aux_struct, tags
         if "init_state" in options:
             return options["init_state"]
-        impulses = jax.tree.map(_impulse, y)
-        _, responses = jax.jvp(lambda z: fn(z, args)[0], (y,), (impulses,))
-        spectrum = jax.lax.stop_gradient(jax.tree.map(fft_channels, responses))
+        structure = jax.tree.map(lambda leaf: jax.ShapeDtypeStruct(jnp.shape(leaf), jnp.result_type(leaf)), y)
+        jacobian = lambda v: jax.jvp(lambda z: fn(z, args)[0], (y,), (v,))[1]  # noqa: E731
+        spectrum = jax.lax.stop_gradient(impulse_spectrum(jacobian, structure))
         leaves = jax.tree.leaves(y)
         dtype = jnp.result_type(*leaves) if leaves else jnp.float32
         dtype = jnp.finfo(dtype).dtype
@@ -100,7 +123,7 @@ class FFTNewton(optx.AbstractRootFinder):
     def step(self, fn, y, args, options, state: _FFTNewtonState, tags):
         del options, tags
         fx, aux = fn(y, args)
-        diff = jax.tree.map(_solve, fx, state.spectrum)
+        diff = jax.tree.map(spectral_solve, fx, state.spectrum)
         new_y = jax.tree.map(lambda a, b: a - b, y, diff)
         with jax.numpy_dtype_promotion("standard"):
             scaled = jax.tree.map(lambda d, v: d / (self.atol + self.rtol * jnp.abs(v)), diff, new_y)

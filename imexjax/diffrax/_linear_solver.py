@@ -1,0 +1,101 @@
+"""`FFTLinearSolver`: a lineax solver for periodic, translation-invariant, depthwise operators."""
+
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import lineax as lx
+from jaxtyping import Array, PyTree
+
+from ..operators import fft_channels, ifft_channels
+
+
+def _impulse(structure: jax.ShapeDtypeStruct) -> Array:
+    """A unit impulse at pixel (0, 0) of every channel, of shape `structure` (..., H, W, C)."""
+    if len(structure.shape) < 3:
+        raise ValueError(f"an FFT solve needs states of shape (..., H, W, channels), got a leaf of {structure.shape}")
+    if not jnp.issubdtype(structure.dtype, jnp.floating):
+        raise TypeError(f"an FFT solve needs real floating states, got dtype {structure.dtype}")
+    return jnp.zeros(structure.shape, structure.dtype).at[..., 0, 0, :].set(1)
+
+
+def impulse_spectrum(mv: Callable[[PyTree[Array]], PyTree[Array]], structure: PyTree[jax.ShapeDtypeStruct]) -> PyTree:
+    """The spectrum of a periodic, translation-invariant, depthwise linear map, from one product.
+
+    The map's response to a unit impulse at pixel (0, 0) of every channel (of every leaf and
+    every leading index) is its kernel `h`; then `mv(v) = h * v` (circular convolution per
+    channel), so `rfft2(mv(v)) = rfft2(h) rfft2(v)`. The spectrum is exact (to rounding) for
+    such maps, and meaningless for others: maps that couple leaves, channels or leading
+    indices, or that are not translation-invariant.
+
+    Args:
+      mv: the linear map, on pytrees of arrays of shape (..., H, W, C).
+      structure: a pytree of `jax.ShapeDtypeStruct`, the map's input (and output) structure.
+
+    Returns:
+      Per leaf, `fft_channels(h)`: complex, of shape (..., C, H, W // 2 + 1).
+    """
+    return jax.tree.map(fft_channels, mv(jax.tree.map(_impulse, structure)))
+
+
+def spectral_solve(rhs: Array, spectrum: Array) -> Array:
+    """`J^{-1} rhs` for the translation-invariant `J` whose `impulse_spectrum` is `spectrum`.
+
+    Args:
+      rhs: shape (..., H, W, C).
+      spectrum: shape (..., C, H, W // 2 + 1).
+
+    Returns:
+      An array with the shape and dtype of `rhs`.
+    """
+    return ifft_channels(fft_channels(rhs) / spectrum, rhs)
+
+
+class FFTLinearSolver(lx.AbstractLinearSolver):
+    """Solves `A x = b` by one division in Fourier space, for periodic convolution operators.
+
+    For any real, square lineax operator `A` on states of shape (..., H, W, channels) (a
+    pytree of them) that is a periodic, translation-invariant, depthwise map: no coupling
+    between channels, leaves or leading indices. `imexjax.diffrax.ConvDiffusionOperator`
+    (`shift I + scale C^T C`) and `ConvOperator` (`C`) are; so is the Jacobian of a stage
+    of diffrax's implicit solvers whose implicit term is `imexjax.diffrax.ConvDiffusionTerm`
+    (`I + gamma dt C^T C`), whatever lineax operator wraps it (`JacobianLinearOperator`,
+    `FunctionLinearOperator`). `init` measures the spectrum with one `operator.mv` (see
+    `impulse_spectrum`); `compute` is `irfft2(rfft2(b) / spectrum)`, O(N log N) with
+    N = H W C, and nothing of size N^2 is ever formed. The transpose has the conjugate
+    spectrum. Operators without this structure get wrong answers, not errors; an exactly
+    singular spectrum reports `lineax.RESULTS.singular`.
+
+    Differentiable like any lineax solver: `lineax.linear_solve(A, b, FFTLinearSolver())`
+    is linear in `b` (its transpose is another FFT solve) and differentiable in the
+    operator's arrays (lineax differentiates through `A.mv`).
+    """
+
+    def init(self, operator: lx.AbstractLinearOperator, options: dict[str, Any]) -> PyTree[Array]:
+        del options
+        if operator.in_structure() != operator.out_structure():
+            raise ValueError(
+                "FFTLinearSolver needs a square operator whose input and output structures agree, got "
+                f"{operator.in_structure()} and {operator.out_structure()}"
+            )
+        return impulse_spectrum(operator.mv, operator.in_structure())
+
+    def compute(
+        self, state: PyTree[Array], vector: PyTree[Array], options: dict[str, Any]
+    ) -> tuple[PyTree[Array], lx.RESULTS, dict[str, Any]]:
+        del options
+        solution = jax.tree.map(spectral_solve, vector, state)
+        nonsingular = jnp.all(jnp.array([jnp.all(leaf != 0) for leaf in jax.tree.leaves(state)]))
+        return solution, lx.RESULTS.where(nonsingular, lx.RESULTS.successful, lx.RESULTS.singular), {}
+
+    def transpose(self, state: PyTree[Array], options: dict[str, Any]) -> tuple[PyTree[Array], dict[str, Any]]:
+        del options
+        return jax.tree.map(jnp.conj, state), {}
+
+    def conj(self, state: PyTree[Array], options: dict[str, Any]) -> tuple[PyTree[Array], dict[str, Any]]:
+        del options
+        return state, {}
+
+    def assume_full_rank(self) -> bool:
+        return True

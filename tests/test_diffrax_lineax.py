@@ -1,0 +1,202 @@
+"""`imexjax.diffrax`'s lineax pieces: ConvOperator, ConvDiffusionOperator, FFTLinearSolver, and the
+FFT implicit adjoint of FFTNewton through `diffrax.diffeqsolve`.
+
+Operators against the dense matrix of the definition of C (`helpers.conv_matrix`), solves
+against `numpy.linalg.solve`, gradients against finite differences and against optimistix's
+dense implicit adjoint (`FFTNewton(fft_adjoint=False)`), and the jaxpr of a gradient against
+the size of a dense Jacobian.
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from helpers import conv_matrix, tree_allclose
+from jax.extend import core as jax_core
+from jax.test_util import check_grads
+
+diffrax = pytest.importorskip("diffrax")
+lx = pytest.importorskip("lineax")
+optx = pytest.importorskip("optimistix")
+ixd = pytest.importorskip("imexjax.diffrax")
+
+GRIDS = [(5, 7, 2), (4, 6, 3)]  # odd and even
+
+
+def _kernel_and_state(shape, seed=0, k=3):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((k, k, shape[-1])) * 0.7, rng.standard_normal(shape)
+
+
+@pytest.mark.parametrize("shape", GRIDS, ids=str)
+def test_operators_against_the_dense_definition(x64, shape):
+    kernel, v = _kernel_and_state(shape)
+    c = conv_matrix(kernel, *shape[:2])
+    conv = ixd.ConvOperator(kernel, v)
+    diffusion = ixd.ConvDiffusionOperator(kernel, v, scale=0.3, shift=1.5)
+    normal = ixd.ConvDiffusionOperator(kernel, v, shift=0.0)  # C^T C
+    for operator, dense in ((conv, c), (diffusion, 1.5 * np.eye(len(c)) + 0.3 * c.T @ c), (normal, c.T @ c)):
+        assert tree_allclose(operator.as_matrix(), dense, rtol=1e-12, atol=1e-12)
+        assert tree_allclose(operator.mv(jnp.asarray(v)).reshape(-1), dense @ v.reshape(-1), rtol=1e-12, atol=1e-12)
+        assert tree_allclose(operator.transpose().as_matrix(), dense.T, rtol=1e-12, atol=1e-12)
+        assert tree_allclose(lx.diagonal(operator), np.diag(dense), rtol=1e-12, atol=1e-12)
+    # batched states: each leading index on its own
+    batch = np.stack([v, 2 * v + 1])
+    assert tree_allclose(
+        ixd.ConvOperator(kernel, batch).mv(jnp.asarray(batch))[1], conv.mv(2 * v + 1), rtol=1e-12, atol=0
+    )
+    centred = ixd.ConvDiffusionOperator(kernel, v, zero_mean=True)
+    c0 = conv_matrix(kernel - kernel.mean(axis=(0, 1)), *shape[:2])
+    assert tree_allclose(centred.as_matrix(), np.eye(len(c)) + c0.T @ c0, rtol=1e-12, atol=1e-12)
+
+
+def test_operator_tags():
+    kernel, v = _kernel_and_state(GRIDS[0])
+    diffusion = ixd.ConvDiffusionOperator(kernel, v, scale=0.5)
+    conv = ixd.ConvOperator(kernel, v)
+    assert lx.is_symmetric(diffusion) and lx.is_positive_semidefinite(diffusion)
+    assert not lx.is_symmetric(conv) and not lx.is_positive_semidefinite(conv)
+    assert not any(query(op) for op in (conv, diffusion) for query in (lx.is_diagonal, lx.is_negative_semidefinite))
+    assert lx.AutoLinearSolver(well_posed=True).select_solver(diffusion) == lx.Cholesky()
+
+
+@pytest.mark.parametrize("shape", GRIDS, ids=str)
+def test_linear_solve_against_numpy(x64, shape):
+    kernel, b = _kernel_and_state(shape, seed=1)
+    c = conv_matrix(kernel, *shape[:2])
+    identity = np.eye(len(c))
+    cases = [
+        (ixd.ConvDiffusionOperator(kernel, b, scale=0.8), identity + 0.8 * c.T @ c),
+        (ixd.ConvDiffusionOperator(kernel, b, shift=0.0), c.T @ c),
+        (ixd.ConvOperator(kernel, b), c),
+        (ixd.ConvOperator(kernel, b).transpose(), c.T),
+    ]
+    for operator, dense in cases:
+        solution = lx.linear_solve(operator, jnp.asarray(b), ixd.FFTLinearSolver())
+        expected = np.linalg.solve(dense, b.reshape(-1)).reshape(shape)
+        assert solution.result == lx.RESULTS.successful
+        assert tree_allclose(solution.value, expected, rtol=1e-9, atol=1e-10)
+
+
+def test_linear_solve_gradients(x64):
+    kernel, b = _kernel_and_state((5, 6, 2), seed=2)
+    solver = ixd.FFTLinearSolver()
+
+    def solve(kernel, b, scale):
+        return lx.linear_solve(ixd.ConvDiffusionOperator(kernel, b, scale=scale), b, solver).value
+
+    def solve_c(kernel, b):
+        return lx.linear_solve(ixd.ConvOperator(kernel, b), b, solver).value
+
+    args = (jnp.asarray(kernel), jnp.asarray(b), jnp.asarray(0.7))
+    check_grads(jax.jit(solve), args, order=1, modes=("fwd", "rev"), eps=1e-6)
+    check_grads(jax.jit(solve_c), args[:2], order=1, modes=("fwd", "rev"), eps=1e-6)
+
+
+def test_linear_solver_on_a_stage_jacobian(x64):
+    # The Jacobian of diffrax's k-space stage relation k - dt A (y + a k), wrapped by lineax as
+    # optimistix's implicit adjoint wraps it, is I + a dt C^T C; the solver measures and solves it.
+    kernel, b = _kernel_and_state((4, 5, 2), seed=3)
+    term = ixd.ConvDiffusionTerm(jnp.asarray(kernel))
+    y = jnp.asarray(b)
+    jacobian = lx.JacobianLinearOperator(lambda k, args: k - term.vf_prod(0.0, y + 0.4 * k, None, 0.6), y)
+    solution = lx.linear_solve(jacobian, y, ixd.FFTLinearSolver())
+    c = conv_matrix(kernel, 4, 5)
+    transposed = lx.linear_solve(jacobian.transpose(), y, ixd.FFTLinearSolver())
+    dense = np.eye(len(c)) + 0.24 * c.T @ c
+    assert tree_allclose(solution.value, np.linalg.solve(dense, b.reshape(-1)).reshape(b.shape), rtol=1e-9, atol=1e-10)
+    assert tree_allclose(transposed.value, solution.value, rtol=1e-9, atol=1e-10)
+
+
+def test_bad_inputs():
+    kernel, v = _kernel_and_state((5, 7, 2))
+    with pytest.raises(ValueError, match="scale must be >= 0"):
+        ixd.ConvDiffusionOperator(kernel, v, scale=-1.0)
+    with pytest.raises(ValueError, match="channels"):
+        ixd.ConvOperator(kernel, np.zeros((5, 7, 3)))
+    with pytest.raises(ValueError, match=r"\(\.\.\., H, W, channels\)"):
+        identity = lx.FunctionLinearOperator(lambda x: x, jax.ShapeDtypeStruct((4, 4), jnp.float32))
+        lx.linear_solve(identity, jnp.ones((4, 4)), ixd.FFTLinearSolver())
+    with pytest.raises(ValueError, match="square operator"):
+        ixd.FFTLinearSolver().init(lx.MatrixLinearOperator(jnp.ones((3, 4))), {})
+
+
+def _loss_fn(fft_adjoint=True, linear=True, t1=0.5, rtol=1e-8):
+    """`sum(y(t1)^2)` of adaptive KenCarp4 on y' = y - y^3 - C^T C y, as a function of (kernel, y0)."""
+
+    def loss(kernel, y0):
+        terms = diffrax.MultiTerm(diffrax.ODETerm(lambda t, y, args: y - y**3), ixd.ConvDiffusionTerm(kernel))
+        solver = diffrax.KenCarp4(root_finder=ixd.FFTNewton(fft_adjoint=fft_adjoint, linear=linear))
+        controller = diffrax.PIDController(rtol=rtol, atol=rtol)
+        sol = diffrax.diffeqsolve(terms, solver, 0.0, t1, None, y0, stepsize_controller=controller)
+        return jnp.sum(sol.ys[-1] ** 2)
+
+    return loss
+
+
+def test_kencarp4_gradients_match_finite_differences_and_the_dense_adjoint(x64):
+    kernel, y0 = _kernel_and_state((4, 5, 2), seed=4)
+    kernel, y0 = jnp.asarray(kernel), jnp.asarray(y0)
+    fft = jax.jit(jax.value_and_grad(_loss_fn(), argnums=(0, 1)))
+    dense = jax.jit(jax.grad(_loss_fn(fft_adjoint=False), argnums=(0, 1)))
+    value, grads = fft(kernel, y0)
+    assert tree_allclose(grads, dense(kernel, y0), rtol=1e-9, atol=1e-11)
+    rng = np.random.default_rng(5)
+    directions = (jnp.asarray(rng.standard_normal(kernel.shape)), jnp.asarray(rng.standard_normal(y0.shape)))
+    eps = 1e-5
+    for i, direction in enumerate(directions):
+        step = [jnp.zeros_like(kernel), jnp.zeros_like(y0)]
+        step[i] = eps * direction
+        plus = fft(kernel + step[0], y0 + step[1])[0]
+        minus = fft(kernel - step[0], y0 - step[1])[0]
+        assert tree_allclose(jnp.vdot(grads[i], direction), (plus - minus) / (2 * eps), rtol=1e-6, atol=1e-9)
+
+
+def test_forward_results_are_unchanged(x64):
+    # The adjoint touches derivatives only: bitwise the same solution with either adjoint,
+    # and a caller's own adjoint is respected.
+    kernel, y0 = _kernel_and_state((4, 5, 2), seed=6)
+    fft, dense = jax.jit(_loss_fn()), jax.jit(_loss_fn(fft_adjoint=False))
+    assert np.asarray(fft(jnp.asarray(kernel), jnp.asarray(y0))) == np.asarray(
+        dense(jnp.asarray(kernel), jnp.asarray(y0))
+    )
+    assert hasattr(optx.root_find, "without_fft_adjoint")
+
+
+def _largest_intermediate(closed_jaxpr) -> int:
+    """The number of elements of the largest value in a jaxpr, sub-jaxprs (loops, conds, calls) included."""
+    largest = 0
+
+    def walk(jaxpr):
+        nonlocal largest
+        for eqn in jaxpr.eqns:
+            for var in eqn.outvars:
+                largest = max(largest, int(np.prod(getattr(var.aval, "shape", ()))))
+            for param in eqn.params.values():
+                for sub in param if isinstance(param, tuple | list) else (param,):
+                    if isinstance(sub, jax_core.ClosedJaxpr):
+                        walk(sub.jaxpr)
+                    elif isinstance(sub, jax_core.Jaxpr):
+                        walk(sub)
+
+    walk(closed_jaxpr.jaxpr)
+    return largest
+
+
+@pytest.mark.parametrize(
+    ("size", "channels", "options", "dense"),
+    [
+        (32, 4, {}, False),  # N = 4096: a dense Jacobian would have 16.8M elements
+        (8, 2, {"fft_adjoint": False}, True),  # the dense adjoint, which the check must see
+        (8, 2, {"linear": False}, True),  # the fallback for non-linear stages
+    ],
+    ids=["fft", "dense-adjoint", "nonlinear-fallback"],
+)
+def test_no_dense_jacobian_in_the_gradient(size, channels, options, dense):
+    kernel, y0 = _kernel_and_state((size, size, channels), seed=7)
+    grad = jax.grad(_loss_fn(t1=1.0, rtol=1e-4, **options), argnums=(0, 1))
+    n = size * size * channels
+    largest = _largest_intermediate(
+        jax.make_jaxpr(grad)(jnp.asarray(kernel, jnp.float32), jnp.asarray(y0, jnp.float32))
+    )
+    assert (largest >= n * n) == dense, (largest, n * n)
