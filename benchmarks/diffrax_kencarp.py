@@ -20,7 +20,17 @@ depthwise kernel with N(0, 1) entries), solved by `diffrax.KenCarp4` with
 Reported per run: compile time, the wall time of a solve after compiling (median of
 `--repeats` for `fft`, a single solve for `dense`; synchronised with `block_until_ready`),
 accepted and rejected steps, diffrax's result, and the largest difference from the `fft`
-solution of the same problem. Then the time of `jax.grad` with respect to the kernel.
+solution of the same problem.
+
+Then the gradient table: the time of `jax.grad` of `sum(y(1)^2)` with respect to the kernel
+and `y0` (after compiling; median of `--repeats` for the FFT path, one for the dense path)
+through the same adaptive KenCarp4 + `FFTNewton`, differentiated (diffrax's default
+`RecursiveCheckpointAdjoint`) with two implicit adjoints for the stage solves:
+
+- `fft grad`:   `FFTNewton()`, whose implicit-function-theorem solves are FFT divisions
+                (`imexjax.diffrax.FFTLinearSolver`);
+- `dense grad`: `FFTNewton(fft_adjoint=False)`, optimistix's default: the N x N Jacobian
+                materialised and LU-factorised per stage (the only path before the FFT adjoint).
 """
 
 import argparse
@@ -48,11 +58,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--max-steps", type=int, default=4096)
     parser.add_argument("--repeats", type=int, default=3, help="timed solves per fft run (dense runs: 1)")
     parser.add_argument(
-        "--grad-sizes",
-        type=int,
-        nargs="*",
-        default=[16],
-        help="also time jax.grad (w.r.t. the kernel) through fft KenCarp4 and through IMEXRK2 (64 fixed steps)",
+        "--grad-sizes", type=int, nargs="*", default=[16, 32, 128, 256], help="grids of the gradient table (fft)"
+    )
+    parser.add_argument(
+        "--dense-grad-sizes", type=int, nargs="*", default=[16, 32], help="grids where the dense gradient runs too"
     )
     parser.add_argument("--json", action="store_true", help="print the rows as JSON")
     return parser.parse_args(argv)
@@ -114,28 +123,56 @@ def run(root: str, size: int, channels: int, rtol: float, max_steps: int, repeat
     )
 
 
-def time_gradient(method: str, size: int, channels: int, rtol: float) -> dict:
-    """Median time of `jax.grad` of `sum(y(1)^2)` with respect to the kernel."""
+def time_gradient(adjoint: str, size: int, channels: int, rtol: float, max_steps: int, repeats: int) -> dict:
+    """Time of `jax.grad` of `sum(y(1)^2)` w.r.t. (kernel, y0), with the `fft` or `dense` implicit adjoint."""
     kernel, y0 = make_problem(size, channels)
-    if method == "fft":
-        solver, controller, dt0 = diffrax.KenCarp4(root_finder=ixd.FFTNewton()), diffrax.PIDController(rtol, rtol), None
-    else:
-        solver, controller, dt0 = ixd.IMEXRK2(), diffrax.ConstantStepSize(), 1.0 / 64
+    solver = diffrax.KenCarp4(root_finder=ixd.FFTNewton(fft_adjoint=adjoint == "fft"))
 
     @jax.jit
     @jax.grad
-    def grad(k):
-        terms = diffrax.MultiTerm(diffrax.ODETerm(lambda t, y, args: y - y**3), ixd.ConvDiffusionTerm(k))
-        sol = diffrax.diffeqsolve(terms, solver, 0.0, 1.0, dt0, y0, stepsize_controller=controller)
+    def grad(params):
+        kernel, y0 = params
+        terms = diffrax.MultiTerm(diffrax.ODETerm(lambda t, y, args: y - y**3), ixd.ConvDiffusionTerm(kernel))
+        controller = diffrax.PIDController(rtol=rtol, atol=rtol)
+        sol = diffrax.diffeqsolve(
+            terms, solver, 0.0, 1.0, None, y0, stepsize_controller=controller, max_steps=max_steps
+        )
         return jnp.sum(sol.ys[-1] ** 2)
 
-    jax.block_until_ready(grad(kernel))
+    start = time.perf_counter()
+    compiled = grad.lower((kernel, y0)).compile()
+    compile_s = time.perf_counter() - start
     times = []
-    for _ in range(3):
+    for _ in range(repeats):
         start = time.perf_counter()
-        jax.block_until_ready(grad(kernel))
+        out = jax.block_until_ready(compiled((kernel, y0)))
         times.append(time.perf_counter() - start)
-    return dict(method=method, size=size, channels=channels, grad_s=round(statistics.median(times), 4))
+    return dict(
+        adjoint=adjoint,
+        size=size,
+        channels=channels,
+        n=size * size * channels,
+        grad_compile_s=round(compile_s, 2),
+        grad_s=round(statistics.median(times), 4),
+        grad=out,
+    )
+
+
+GRAD_HEADER = (
+    "| grid        |      N | dense grad s | fft grad s | dense / fft | fft compile s | max grad diff |\n"
+    "|-------------|-------:|-------------:|-----------:|------------:|--------------:|--------------:|"
+)
+
+
+def format_grad_row(fft: dict, dense: dict | None) -> str:
+    grid = f"{fft['size']}x{fft['size']}x{fft['channels']}"
+    dense_s = f"{dense['grad_s']:>12.3f}" if dense else f"{'-':>12}"
+    ratio = f"{dense['grad_s'] / fft['grad_s']:>11.0f}" if dense else f"{'-':>11}"
+    diff = f"{dense['max_grad_diff']:>13.1e}" if dense else f"{'-':>13}"
+    return (
+        f"| {grid:<11} | {fft['n']:>6} | {dense_s} | {fft['grad_s']:>10.4f} | {ratio} | "
+        f"{fft['grad_compile_s']:>13.2f} | {diff} |"
+    )
 
 
 HEADER = (
@@ -172,14 +209,24 @@ def main(argv=None) -> list[dict]:
         rows.append(row)
         if not args.json:
             print(format_row(row), flush=True)
-    grads = [time_gradient(m, s, args.channels, args.rtol) for s in args.grad_sizes for m in ("fft", "imexrk2")]
+    if not args.json and args.grad_sizes:
+        print("\ngradient of sum(y(1)^2) w.r.t. (kernel, y0) through adaptive KenCarp4 + FFTNewton:")
+        print(GRAD_HEADER, flush=True)
+    grads = []
+    for size in args.grad_sizes:
+        fft = time_gradient("fft", size, args.channels, args.rtol, args.max_steps, args.repeats)
+        dense = None
+        if size in args.dense_grad_sizes:
+            dense = time_gradient("dense", size, args.channels, args.rtol, args.max_steps, repeats=1)
+            diffs = jax.tree.map(lambda a, b: float(jnp.max(jnp.abs(a - b))), dense.pop("grad"), fft["grad"])
+            dense["max_grad_diff"] = max(jax.tree.leaves(diffs))
+            grads.append(dense)
+        fft.pop("grad")
+        grads.append(fft)
+        if not args.json:
+            print(format_grad_row(fft, dense), flush=True)
     if args.json:
         print(json.dumps(rows + grads, indent=1))
-    elif grads:
-        print("\ngradient w.r.t. the kernel (median of 3, after compiling):")
-        for g in grads:
-            label = "KenCarp4 + FFTNewton (adaptive)" if g["method"] == "fft" else "imexjax.diffrax.IMEXRK2 (64 steps)"
-            print(f"  {g['size']}x{g['size']}x{g['channels']}  {label:<34} {g['grad_s']:.4f} s")
     return rows + grads
 
 
