@@ -1,0 +1,148 @@
+"""Time exp/phi1 and each boundary's solve against the periodic resolve and one 3x3 convolution.
+
+    python benchmarks/spectral_costs.py                      # the three shapes below, CPU or GPU
+    python benchmarks/spectral_costs.py --quick              # a tiny shape, seconds
+    python benchmarks/spectral_costs.py --cg-table           # CG iterations against grid and h max|c_hat|^2
+
+Forward and forward+backward (gradient of sum(out^2) with respect to the state and the kernel)
+of: `conv`, a full 3x3 convolution width -> width (`imexjax.models.conv2d`, what an explicit
+layer applies twice); `resolve`, `exp`, `phi1`, the periodic ConvDiffusion by rfft2;
+`resolve_reflect`, the DCT-II solve (kernel built by `imexjax.symmetric_kernel` from its
+quarter, the parameter a network stores); `resolve_zero`, the CG solve preconditioned by the
+periodic one (its backward pass is a second CG solve), at the default float32 tolerance. The
+implicit kernels are zero-mean 3x3, scaled so that `h max|c_hat|^2` is `--stiffness` (h = 1);
+the zero solve's iteration count is printed with it. Shapes (B, H, W, C): 8x64x64x32,
+1x240x320x32, 1x480x640x32. Medians over `--repeats` calls after a warm-up, each synchronized
+with `block_until_ready`; ratios to `resolve` and to `conv` side by side.
+"""
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import imexjax as ix
+from imexjax.models import conv2d
+from imexjax.operators import kernel_power
+
+SHAPES = ((8, 64, 64, 32), (1, 240, 320, 32), (1, 480, 640, 32))
+QUICK_SHAPES = ((1, 16, 16, 4),)
+
+
+def median_ms(function, *args, repeats: int) -> float:
+    jax.block_until_ready(function(*args))
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        jax.block_until_ready(function(*args))
+        times.append(time.perf_counter() - start)
+    return 1e3 * statistics.median(times)
+
+
+def implicit_quarter(channels: int, stiffness: float, seed: int = 0) -> jax.Array:
+    """A zero-mean doubly symmetric 3x3 kernel's quarter (2, 2, C) with `max|c_hat|^2 = stiffness` on a 64x64 grid."""
+    quarter = jax.random.normal(jax.random.key(seed), (2, 2, channels))
+    kernel = ix.symmetric_kernel(quarter)
+    kernel = kernel - jnp.mean(kernel, axis=(0, 1))
+    scale = jnp.sqrt(stiffness / jnp.max(kernel_power(kernel, 64, 64)))
+    return ix.symmetric_kernel(kernel[:2, :2] * scale)
+
+
+def operations(stiffness: float) -> dict:
+    """name -> (function of (y, parameter), parameter of channels C)."""
+    periodic = ix.ConvDiffusion()
+    zero = ix.ConvDiffusion(boundary="zero")
+    reflect = ix.ConvDiffusion(boundary="reflect")
+    return {
+        "conv": (conv2d, lambda c: jax.random.normal(jax.random.key(1), (3, 3, c, c)) / (3 * c**0.5)),
+        "resolve": (lambda y, k: periodic.resolve(1.0, y, k), lambda c: implicit_quarter(c, stiffness)),
+        "exp": (lambda y, k: periodic.exp(1.0, y, k), lambda c: implicit_quarter(c, stiffness)),
+        "phi1": (lambda y, k: periodic.phi1(1.0, y, k), lambda c: implicit_quarter(c, stiffness)),
+        "resolve_reflect": (
+            lambda y, q: reflect.resolve(1.0, y, ix.symmetric_kernel(q)),
+            lambda c: implicit_quarter(c, stiffness)[:2, :2],
+        ),
+        "resolve_zero": (lambda y, k: zero.resolve(1.0, y, k), lambda c: implicit_quarter(c, stiffness)),
+    }
+
+
+def time_shapes(shapes, stiffness: float, repeats: int) -> list[dict]:
+    rows = []
+    for shape in shapes:
+        y = jax.random.normal(jax.random.key(2), shape)
+        row = {"shape": "x".join(map(str, shape))}
+        for name, (operation, make_parameter) in operations(stiffness).items():
+            parameter = make_parameter(shape[-1])
+            forward = jax.jit(operation)
+            backward = jax.jit(jax.grad(lambda y, p, op=operation: jnp.sum(op(y, p) ** 2), argnums=(0, 1)))
+            row[f"{name}_fwd_ms"] = median_ms(forward, y, parameter, repeats=repeats)
+            row[f"{name}_fwd_bwd_ms"] = median_ms(backward, y, parameter, repeats=repeats)
+        kernel = implicit_quarter(shape[-1], stiffness)
+        row["cg_steps"] = int(jax.jit(ix.ConvDiffusion(boundary="zero").cg_steps)(1.0, y, kernel))
+        rows.append(row)
+        print_row(row)
+    return rows
+
+
+def print_row(row: dict) -> None:
+    print(f"\n{row['shape']} (zero: {row['cg_steps']} CG iterations)")
+    print(f"{'':16s} {'fwd ms':>9s} {'/resolve':>8s} {'/conv':>6s} {'fwd+bwd ms':>11s} {'/resolve':>8s} {'/conv':>6s}")
+    for name in operations(1.0):
+        forward, both = row[f"{name}_fwd_ms"], row[f"{name}_fwd_bwd_ms"]
+        print(
+            f"{name:16s} {forward:9.2f} {forward / row['resolve_fwd_ms']:8.2f} {forward / row['conv_fwd_ms']:6.2f} "
+            f"{both:11.2f} {both / row['resolve_fwd_bwd_ms']:8.2f} {both / row['conv_fwd_bwd_ms']:6.2f}"
+        )
+
+
+def cg_table(sizes, stiffnesses, channels: int) -> list[dict]:
+    """CG iterations and the attained residual (relative to max|b|) of the float32 zero solve."""
+    rows = []
+    print(f"\nzero-boundary CG iterations, float32, tol={ix.ConvDiffusion().tol:g}, C={channels}, h=1, 3x3 kernels")
+    print(f"{'grid':>9s} " + " ".join(f"{s:>13g}" for s in stiffnesses) + "   (h max|c_hat|^2)")
+    for size in sizes:
+        b = jax.random.normal(jax.random.key(3), (1, size, size, channels))
+        cells = []
+        for stiffness in stiffnesses:
+            kernel = implicit_quarter(channels, stiffness)
+            op = ix.ConvDiffusion(boundary="zero")
+            x, steps = jax.jit(lambda b, k, op=op: (op.resolve(1.0, b, k), op.cg_steps(1.0, b, k)))(b, kernel)
+            residual = float(jnp.max(jnp.abs(b - x + op.mv(x, kernel))) / jnp.max(jnp.abs(b)))
+            rows.append({"grid": size, "stiffness": stiffness, "steps": int(steps), "residual": residual})
+            cells.append(f"{int(steps):4d} ({residual:.0e})")
+        print(f"{size:4d}x{size:<4d} " + " ".join(f"{c:>13s}" for c in cells))
+    return rows
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="one tiny shape (1x16x16x4), 2 repeats")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--stiffness", type=float, default=10.0, help="h max|c_hat|^2 of the implicit kernels")
+    parser.add_argument("--cg-table", action="store_true", help="only count CG iterations over grids and stiffness")
+    parser.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    args = parser.parse_args(argv)
+    print(
+        f"{platform.node()} {platform.processor() or platform.machine()}, {jax.default_backend()} "
+        f"{jax.devices()[0].device_kind}, jax {jax.__version__}, numpy {np.__version__}"
+    )
+    result = {"backend": jax.default_backend(), "device_kind": jax.devices()[0].device_kind, "jax": jax.__version__}
+    if args.cg_table:
+        sizes, stiffnesses = ((16, 32), (1.0, 10.0)) if args.quick else ((16, 64, 256, 512), (0.1, 1, 10, 100, 1000))
+        result["cg"] = cg_table(sizes, stiffnesses, channels=4)
+    else:
+        shapes, repeats = (QUICK_SHAPES, 2) if args.quick else (SHAPES, args.repeats)
+        result["timings"] = time_shapes(shapes, args.stiffness, repeats)
+    if args.json:
+        print(json.dumps(result))
+    return result
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,323 @@
+"""`ix.ConvDiffusion(boundary=...)` (periodic, zero, reflect) against dense matrices built from each definition.
+
+The oracle `_boundary_matrix` applies the definition to unit vectors: the state extended past
+the grid by `numpy.pad` (`wrap` for periodic, `constant` for zero, `symmetric` for reflect),
+cross-correlated, kept on the grid. `-C^T C`, `(I + h C^T C)^{-1}` and the phi functions are
+then numpy/scipy linear algebra in float64.
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import scipy.linalg
+from flax import nnx
+from helpers import tree_allclose
+from jax.test_util import check_grads
+
+import imexjax as ix
+from imexjax._reflect import symmetric_part
+from imexjax._zero_padding import correlate_zero
+from imexjax.models import Block, TimeSteppingNet, count_parameters
+
+GRIDS = [(5, 6), (7, 5)]  # odd and even sides
+KERNEL_SIZES = [3, 5]
+H_STEP = 0.7
+NUMPY_MODES = {"periodic": "wrap", "zero": "constant", "reflect": "symmetric"}
+F64_TOL = 1e-12  # CG tolerance in float64
+
+
+def _boundary_matrix(kernel, height, width, boundary):
+    """The dense matrix of C (states (H, W, C) flattened row-major), from the definition, float64."""
+    kernel = np.asarray(kernel, np.float64)
+    k, _, channels = kernel.shape
+    r = k // 2
+    n = height * width * channels
+    matrix = np.zeros((n, n))
+    for column in range(n):
+        y = np.zeros(n)
+        y[column] = 1.0
+        padded = np.pad(y.reshape(height, width, channels), ((r, r), (r, r), (0, 0)), mode=NUMPY_MODES[boundary])
+        out = np.zeros((height, width, channels))
+        for a in range(k):
+            for b in range(k):
+                out += kernel[a, b] * padded[a : a + height, b : b + width]
+        matrix[:, column] = out.reshape(-1)
+    return matrix
+
+
+def _problem(seed, height, width, k, boundary, *, channels=2, batch=(2,)):
+    """A random state (*batch, H, W, C) and a kernel (k, k, C) the boundary takes, float64 numpy."""
+    rng = np.random.default_rng(seed)
+    y = rng.standard_normal(batch + (height, width, channels))
+    if boundary == "reflect":
+        kernel = np.asarray(ix.symmetric_kernel(jnp.asarray(rng.standard_normal((k // 2 + 1, k // 2 + 1, channels)))))
+    else:
+        kernel = rng.standard_normal((k, k, channels))
+    return y, kernel / k
+
+
+def _dense(kind, h, y, kernel, boundary):
+    """`mv`, `resolve`, `exp`, `phi1` or `phi2` of the dense matrix, applied to y (..., H, W, C)."""
+    c = _boundary_matrix(kernel, *y.shape[-3:-1], boundary)
+    normal = c.T @ c
+    n = normal.shape[0]
+    flat = y.reshape((-1, n))
+    if kind == "mv":
+        out = -flat @ normal.T
+    elif kind == "resolve":
+        out = np.linalg.solve(np.eye(n) + h * normal, flat.T).T
+    else:  # phi_index(-h L) y: the top of the last column of expm([[-h L, y, 0..], [0, shift]])
+        index = {"exp": 0, "phi1": 1, "phi2": 2}[kind]
+        rows = []
+        for rhs in flat:
+            block = np.zeros((n + index + 1, n + index + 1))
+            block[:n, :n] = -h * normal
+            block[:n, n] = rhs
+            block[np.arange(n, n + index), np.arange(n + 1, n + index + 1)] = 1.0
+            rows.append(scipy.linalg.expm(block)[:n, n + index] if index else scipy.linalg.expm(-h * normal) @ rhs)
+        out = np.stack(rows)
+    return out.reshape(y.shape)
+
+
+def _apply(op, kind, h, y, kernel):
+    return op.mv(y, kernel) if kind == "mv" else getattr(op, kind)(h, y, kernel)
+
+
+METHODS = {
+    "periodic": ["mv", "resolve", "exp", "phi1", "phi2"],
+    "zero": ["mv", "resolve"],
+    "reflect": ["mv", "resolve", "exp", "phi1", "phi2"],
+}
+CASES = [(boundary, kind) for boundary, kinds in METHODS.items() for kind in kinds]
+
+
+@pytest.mark.parametrize("boundary,kind", CASES)
+@pytest.mark.parametrize("height,width", GRIDS)
+@pytest.mark.parametrize("k", KERNEL_SIZES)
+def test_methods_match_the_dense_definition_float64(x64, boundary, kind, height, width, k):
+    y, kernel = _problem(1, height, width, k, boundary)
+    op = ix.ConvDiffusion(boundary=boundary, tol=F64_TOL)
+    got = _apply(op, kind, H_STEP, jnp.asarray(y), jnp.asarray(kernel))
+    assert got.dtype == jnp.float64
+    assert tree_allclose(got, _dense(kind, H_STEP, y, kernel, boundary), rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("boundary,kind", CASES)
+@pytest.mark.parametrize("height,width", GRIDS)
+def test_methods_match_the_dense_definition_float32(boundary, kind, height, width):
+    y, kernel = _problem(2, height, width, 3, boundary)
+    op = ix.ConvDiffusion(boundary=boundary)
+    got = _apply(op, kind, H_STEP, jnp.asarray(y, jnp.float32), jnp.asarray(kernel, jnp.float32))
+    assert got.dtype == jnp.float32
+    assert tree_allclose(got, _dense(kind, H_STEP, y, kernel, boundary), rtol=1e-4, atol=1e-4)
+
+
+def test_zero_boundary_correlation_is_lax_conv_with_same_padding(x64):
+    y, kernel = _problem(3, 7, 6, 5, "zero", channels=3)
+    expected = jax.lax.conv_general_dilated(
+        jnp.asarray(y),
+        jnp.asarray(kernel)[:, :, None, :],
+        window_strides=(1, 1),
+        padding="SAME",
+        dimension_numbers=("NHWC", "HWIO", "NHWC"),
+        feature_group_count=3,
+    )
+    assert tree_allclose(correlate_zero(jnp.asarray(y), jnp.asarray(kernel)), expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("boundary", ix.BOUNDARIES)
+def test_an_impulse_at_the_left_edge_reaches_the_right_edge_only_when_periodic(x64, boundary):
+    height, width = 6, 16
+    impulse = np.zeros((1, height, width, 1))
+    impulse[0, height // 2, 0, 0] = 1.0
+    _, kernel = _problem(4, height, width, 3, boundary, channels=1)
+    op = ix.ConvDiffusion(boundary=boundary, tol=F64_TOL)
+    mv_edge = np.abs(np.asarray(op.mv(jnp.asarray(impulse), jnp.asarray(kernel)))[0, :, -1]).max()
+    solve_edge = np.abs(np.asarray(op.resolve(1.0, jnp.asarray(impulse), jnp.asarray(kernel)))[0, :, -1]).max()
+    if boundary == "periodic":
+        assert mv_edge > 1e-3 and solve_edge > 1e-4
+    else:  # -C^T C reaches 2r = 2 columns; the resolvent decays over the 15 between the edges
+        assert mv_edge == 0.0 and solve_edge < 1e-6
+
+
+def test_reflect_kernel_is_the_symmetric_expansion_of_its_quarter():
+    quarter = jnp.arange(2 * 2 * 3, dtype=jnp.float32).reshape(2, 2, 3)
+    kernel = ix.symmetric_kernel(quarter)
+    assert kernel.shape == (3, 3, 3)
+    for a in range(3):
+        for b in range(3):
+            assert jnp.array_equal(kernel[a, b], quarter[min(a, 2 - a), min(b, 2 - b)])
+    assert jnp.array_equal(kernel, kernel[::-1]) and jnp.array_equal(kernel, kernel[:, ::-1])
+
+
+def test_reflect_uses_the_symmetric_part_of_a_traced_kernel(x64):
+    y, _ = _problem(5, 6, 5, 3, "reflect")
+    kernel = jnp.asarray(np.random.default_rng(6).standard_normal((3, 3, 2)))
+    op = ix.ConvDiffusion(boundary="reflect")
+    traced = jax.jit(lambda k: op.resolve(H_STEP, jnp.asarray(y), k))(kernel)
+    expected = _dense("resolve", H_STEP, y, np.asarray(symmetric_part(kernel)), "reflect")
+    assert tree_allclose(traced, expected, rtol=1e-9, atol=1e-9)
+
+
+def test_reflect_zero_mean_resolve_keeps_each_channels_spatial_mean(x64):
+    y, kernel = _problem(7, 6, 7, 3, "reflect")
+    out = ix.ConvDiffusion(boundary="reflect", zero_mean=True).resolve(2.0, jnp.asarray(y), jnp.asarray(kernel))
+    assert tree_allclose(out.mean(axis=(-3, -2)), y.mean(axis=(-3, -2)), rtol=1e-12, atol=1e-12)
+
+
+# --------------------------------------------------------------------------------------
+# gradients, jit, vmap
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("boundary,kind", CASES)
+def test_gradients_match_finite_differences(x64, boundary, kind):
+    y, kernel = _problem(8, 5, 6, 3, boundary, batch=())
+    op = ix.ConvDiffusion(boundary=boundary, tol=F64_TOL, zero_mean=True)
+    if boundary == "reflect":  # differentiate with respect to the free quarter
+        params = jnp.asarray(kernel[:2, :2])
+        fn = lambda b, q: _apply(op, kind, H_STEP, b, ix.symmetric_kernel(q))  # noqa: E731
+    else:
+        params = jnp.asarray(kernel)
+        fn = lambda b, k: _apply(op, kind, H_STEP, b, k)  # noqa: E731
+    check_grads(fn, (jnp.asarray(y), params), order=1, modes=["rev"], eps=1e-6)
+
+
+def test_zero_resolve_gradient_with_respect_to_h_and_forward_mode(x64):
+    y, kernel = _problem(9, 5, 6, 3, "zero", batch=())
+    op = ix.ConvDiffusion(boundary="zero", tol=F64_TOL)
+    check_grads(lambda h: op.resolve(h, jnp.asarray(y), jnp.asarray(kernel)), (H_STEP,), order=1, modes=["rev"])
+    check_grads(lambda b: op.resolve(H_STEP, b, jnp.asarray(kernel)), (jnp.asarray(y),), order=1, modes=["fwd"])
+
+
+@pytest.mark.parametrize("boundary", ["zero", "reflect"])
+def test_resolve_under_jit_and_vmap_over_states_and_kernels(x64, boundary):
+    y, _ = _problem(10, 5, 6, 3, boundary, batch=(3,))
+    kernels = np.stack([_problem(11 + n, 5, 6, 3, boundary)[1] for n in range(3)])
+    op = ix.ConvDiffusion(boundary=boundary, tol=F64_TOL)
+    batched = jax.jit(jax.vmap(op.resolve, in_axes=(None, 0, 0)))(H_STEP, jnp.asarray(y), jnp.asarray(kernels))
+    expected = np.stack([_dense("resolve", H_STEP, y[n], kernels[n], boundary) for n in range(3)])
+    assert tree_allclose(batched, expected, rtol=1e-9, atol=1e-9)
+
+
+# --------------------------------------------------------------------------------------
+# conjugate gradients (zero)
+# --------------------------------------------------------------------------------------
+
+
+def test_zero_solve_on_a_large_float32_grid_converges():
+    # above 4e4 entries lineax's breakdown test fails without the preconditioner's scaling
+    rng = np.random.default_rng(12)
+    b = jnp.asarray(rng.standard_normal((1, 96, 128, 4)), jnp.float32)
+    kernel = jnp.asarray(rng.standard_normal((3, 3, 4)) / 3, jnp.float32)
+    op = ix.ConvDiffusion(boundary="zero", zero_mean=True)
+    x = op.resolve(1.0, b, kernel)
+    residual = b - (x - op.mv(x, kernel))
+    assert int(op.cg_steps(1.0, b, kernel)) < op.max_steps
+    assert float(jnp.max(jnp.abs(residual))) < 5 * op.tol * float(jnp.max(jnp.abs(b)))
+
+
+def test_zero_solve_returns_its_iterate_when_max_steps_are_spent(x64):
+    y, kernel = _problem(13, 6, 7, 3, "zero")
+    op = ix.ConvDiffusion(boundary="zero", tol=F64_TOL, max_steps=2)
+    assert int(op.cg_steps(H_STEP, jnp.asarray(y), jnp.asarray(kernel))) == 2
+    assert bool(jnp.all(jnp.isfinite(op.resolve(H_STEP, jnp.asarray(y), jnp.asarray(kernel)))))
+
+
+def test_zero_solve_of_zero_is_zero():
+    op = ix.ConvDiffusion(boundary="zero")
+    assert bool(jnp.all(op.resolve(1.0, jnp.zeros((5, 6, 2)), jnp.ones((3, 3, 2))) == 0))
+
+
+# --------------------------------------------------------------------------------------
+# errors
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "options,match",
+    [
+        (dict(boundary="mirror"), "unknown boundary 'mirror'"),
+        (dict(tol=0.0), "tol must be"),
+        (dict(tol=2.0), "tol must be"),
+        (dict(max_steps=0), "max_steps must be"),
+        (dict(max_steps=2.5), "max_steps must be"),
+    ],
+)
+def test_bad_options_raise(options, match):
+    with pytest.raises(ValueError, match=match):
+        ix.ConvDiffusion(**options)
+
+
+@pytest.mark.parametrize("method", ["exp", "phi1", "phi2"])
+def test_zero_boundary_has_no_exponential(method):
+    with pytest.raises(ValueError, match="boundary='zero' has no fast exact exponential"):
+        getattr(ix.ConvDiffusion(boundary="zero"), method)(1.0, jnp.ones((5, 6, 2)), jnp.ones((3, 3, 2)))
+
+
+@pytest.mark.parametrize("method", ["mv", "resolve", "exp", "phi1", "phi2"])
+def test_reflect_rejects_a_concrete_asymmetric_kernel(method):
+    kernel = jnp.ones((3, 3, 2)).at[0, 1, 0].set(2.0)
+    with pytest.raises(ValueError, match="needs a kernel symmetric under flipping its rows"):
+        _apply(ix.ConvDiffusion(boundary="reflect"), method, 1.0, jnp.ones((5, 6, 2)), kernel)
+
+
+def test_cg_steps_needs_the_zero_boundary_and_symmetric_kernel_needs_a_square_quarter():
+    with pytest.raises(ValueError, match="cg_steps needs boundary='zero'"):
+        ix.ConvDiffusion().cg_steps(1.0, jnp.ones((5, 6, 2)), jnp.ones((3, 3, 2)))
+    with pytest.raises(ValueError, match="quarter must have shape"):
+        ix.symmetric_kernel(jnp.ones((2, 3, 2)))
+
+
+# --------------------------------------------------------------------------------------
+# networks
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("boundary", [*ix.BOUNDARIES, ("zero", "reflect")])
+def test_a_tiny_network_on_each_boundary_takes_a_finite_gradient_step(boundary):
+    net = TimeSteppingNet(((2, 3), (2, 3)), in_channels=1, num_outputs=2, boundary=boundary, rngs=nnx.Rngs(0))
+    images = jax.random.normal(jax.random.key(1), (2, 8, 10, 1))
+
+    def loss(model):
+        return jnp.mean(model(images) ** 2)
+
+    value, grads = nnx.value_and_grad(loss)(net)
+    assert bool(jnp.isfinite(value))
+    assert all(bool(jnp.all(jnp.isfinite(g))) for g in jax.tree.leaves(nnx.state(grads)))
+    names = (boundary,) * 2 if isinstance(boundary, str) else boundary
+    assert tuple(block.implicit.boundary for block in net.blocks) == names
+
+
+def test_reflect_blocks_store_the_free_quarter_and_use_symmetric_kernels():
+    options = dict(in_channels=1, num_outputs=2, implicit_kernel_size=5, rngs=nnx.Rngs(0))
+    periodic = count_parameters(TimeSteppingNet(((3, 4),), **options))
+    net = TimeSteppingNet(((3, 4),), boundary="reflect", **options)
+    assert count_parameters(net)["implicit"] == periodic["implicit"] * 9 // 25  # 3x3 of 5x5 per kernel
+    kernels = net.blocks[0].kernels()
+    assert kernels.shape == (2, 5, 5, 4)
+    assert jnp.array_equal(kernels, kernels[:, ::-1]) and jnp.array_equal(kernels, kernels[:, :, ::-1])
+
+
+@pytest.mark.parametrize(
+    "boundary,integrator,match",
+    [
+        ("mirror", "imex", "unknown boundary 'mirror'"),
+        (("zero",), "imex", r"one per block \(2\), got 1"),
+        (("zero", "bad"), "imex", "unknown boundary 'bad'"),
+        (None, "imex", "boundary must be a name or a list"),
+        ("zero", "etd", "needs an exponential, which boundary='zero' lacks"),
+        (("periodic", "zero"), "etd2", "needs an exponential"),
+    ],
+)
+def test_network_boundary_errors(boundary, integrator, match):
+    with pytest.raises(ValueError, match=match):
+        TimeSteppingNet(
+            ((2, 3), (2, 3)), in_channels=1, num_outputs=2, integrator=integrator, boundary=boundary, rngs=nnx.Rngs(0)
+        )
+
+
+def test_block_rejects_an_unknown_boundary():
+    with pytest.raises(ValueError, match="unknown boundary"):
+        Block(1, 3, 1, boundary="wrap", rngs=nnx.Rngs(0))
