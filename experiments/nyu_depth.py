@@ -1,6 +1,8 @@
-"""Train IMEXnet or its ResNet twin to predict depth from one RGB image (NYU Depth V2).
+"""Train IMEXnet, its ResNet twin, a U-Net or a multilevel IMEX network to predict depth from one RGB
+image (NYU Depth V2).
 
     python experiments/nyu_depth.py --integrator imex --format synthetic            # no data needed
+    python experiments/nyu_depth.py --network unet --format synthetic               # the U-Net of the same size
     python experiments/nyu_depth.py --integrator imex --data nyu_depth_v2_labeled.mat
     python experiments/nyu_depth.py --integrator euler --data ~/data/nyudepthv2     # FastDepth tree
     python experiments/nyu_depth.py --integrator imex --data ~/tensorflow_datasets  # prepared tfds
@@ -18,11 +20,11 @@ import sys
 import jax
 
 from imexjax.data.nyu import FORMATS
-from imexjax.models import integrator_label
 from imexjax.recipes import (
-    NYU_PRESETS,
+    NYU_NETWORK_PRESETS,
     add_cluster_flags,
     add_config_flags,
+    check_network_flags,
     compare_depth_runs,
     config_from_args,
     initialize_from_flags,
@@ -42,7 +44,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="auto detects labeled_mat, fastdepth or tfds from --data; synthetic renders rooms (no data)",
     )
     parser.add_argument(
-        "--workdir", help="where metrics, checkpoints and figures go (default runs/nyu-FORMAT-CONFIG-INTEGRATOR-sSEED)"
+        "--workdir",
+        help="where metrics, checkpoints and figures go (default runs/nyu-FORMAT-CONFIG-NETWORK-sSEED, NETWORK the "
+        "integrator, unet or multilevel-INTEGRATOR; -select added with --eval-split select)",
     )
     parser.add_argument(
         "--compare",
@@ -55,16 +59,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_config_flags(
         parser,
-        NYU_PRESETS,
+        NYU_NETWORK_PRESETS,
         default="small",
         preset_help="tiny: seconds; small: minutes on 2 CPU cores; paper: the authors' geometry, for a GPU",
     )
     add_cluster_flags(parser)
     args = parser.parse_args(argv)
-    if args.compare is None and args.integrator is None:
-        parser.error(
-            "the following arguments are required: --integrator (or --compare IMEX_WORKDIR RESNET_WORKDIR --out DIR)"
-        )
+    if args.compare is None:
+        check_network_flags(parser, args, required=("integrator",))
     if args.compare is not None and args.out is None:
         parser.error("--compare needs --out DIR")
     return args
@@ -79,9 +81,10 @@ def compare(args: argparse.Namespace) -> int:
 
 def train(args: argparse.Namespace) -> int:
     initialize_from_flags(args)
-    config = config_from_args(args, NYU_PRESETS)
+    config = config_from_args(args, NYU_NETWORK_PRESETS)
     name = args.format if args.format != "auto" else "nyu"
-    workdir = args.workdir or f"runs/nyu-{name}-{config.name}-{config.integrator}-s{config.seed}"
+    split = "-select" if config.eval_split == "select" else ""
+    workdir = args.workdir or f"runs/nyu-{name}-{config.name}-{config.slug}-s{config.seed}{split}"
     data = None if args.format == "synthetic" else args.data
     m = run_nyu(config, workdir, data=data, format=args.format, progress=not args.no_progress).metrics
     if jax.process_index() == 0:
@@ -91,7 +94,7 @@ def train(args: argparse.Namespace) -> int:
             f"of {config.epochs}, {m['seconds']:.0f} s"
         )
         print(f"results in {workdir}")
-        print(metrics_table({integrator_label(config.integrator): m}))
+        print(metrics_table({config.label: m}))
     return 0
 
 

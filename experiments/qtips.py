@@ -1,8 +1,11 @@
-"""Train IMEXnet or its ResNet twin on Q-tips (segmentation that needs a wide receptive field).
+"""Train IMEXnet, its ResNet twin, a U-Net or a multilevel IMEX network on Q-tips (segmentation that
+needs a wide receptive field).
 
     python experiments/qtips.py --integrator imex                  # small config, generated data
     python experiments/qtips.py --integrator euler --config paper  # the authors' geometry
     python experiments/qtips.py --integrator imex --data-dir DIR   # the authors' PNG layout
+    python experiments/qtips.py --network unet                     # the U-Net of the same size
+    python experiments/qtips.py --network multilevel --integrator imex  # time-stepping at 4 resolutions
 
 Every field of the config is a flag (see below); rerunning a command with the same --workdir
 resumes it from its last checkpoint.
@@ -14,9 +17,10 @@ import sys
 import jax
 
 from imexjax.recipes import (
-    QTIPS_PRESETS,
+    QTIPS_NETWORK_PRESETS,
     add_cluster_flags,
     add_config_flags,
+    check_network_flags,
     config_from_args,
     initialize_from_flags,
     run_command,
@@ -32,18 +36,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "labels/ and filenames.txt) instead of generated data",
     )
     parser.add_argument(
-        "--workdir", help="where metrics, checkpoints and figures go (default runs/qtips-CONFIG-INTEGRATOR-sSEED)"
+        "--workdir",
+        help="where metrics, checkpoints and figures go (default runs/qtips-CONFIG-NETWORK-sSEED, NETWORK the "
+        "integrator, unet or multilevel-INTEGRATOR; -select added with --eval-split select)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_config_flags(
         parser,
-        QTIPS_PRESETS,
+        QTIPS_NETWORK_PRESETS,
         default="small",
         preset_help="tiny: seconds; small: <= 15 min on 2 CPU cores; paper: the authors' network",
         required=("integrator",),
     )
     add_cluster_flags(parser)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    check_network_flags(parser, args, required=("integrator",))
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,16 +59,18 @@ def main(argv: list[str] | None = None) -> int:
 
     def train() -> int:
         initialize_from_flags(args)
-        config = config_from_args(args, QTIPS_PRESETS)
-        workdir = args.workdir or f"runs/qtips-{config.name}-{config.integrator}-s{config.seed}"
+        config = config_from_args(args, QTIPS_NETWORK_PRESETS)
+        split = "-select" if config.eval_split == "select" else ""
+        workdir = args.workdir or f"runs/qtips-{config.name}-{config.slug}-s{config.seed}{split}"
         m = run_qtips(config, workdir, data_dir=args.data_dir, progress=not args.no_progress).metrics
         if jax.process_index() == 0:
             print(
-                f"\nQ-tips, config {config.name}, best epoch {m['best_epoch']} of {config.epochs}, {m['seconds']:.0f} s"
+                f"\nQ-tips, config {config.name}, {config.eval_split} split, best epoch {m['best_epoch']} "
+                f"of {config.epochs}, {m['seconds']:.0f} s"
             )
             print(f"results in {workdir}")
             print("| network | parameters | IoU | loss | accuracy (%) |\n|---|---:|---:|---:|---:|")
-            cells = (config.integrator, f"{m['params']:,}", f"{m['val_iou']:.3f}", f"{m['val_loss']:.4f}")
+            cells = (config.label, f"{m['params']:,}", f"{m['val_iou']:.3f}", f"{m['val_loss']:.4f}")
             print("| " + " | ".join(cells) + f" | {m['val_accuracy']:.2f} |")
         return 0
 

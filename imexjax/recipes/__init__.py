@@ -7,6 +7,7 @@ and what the experiment scripts share (`add_config_flags`, `run_command`).
 
 from ._cli import add_cluster_flags as add_cluster_flags
 from ._cli import add_config_flags as add_config_flags
+from ._cli import check_network_flags as check_network_flags
 from ._cli import config_from_args as config_from_args
 from ._cli import initialize_from_flags as initialize_from_flags
 from ._cli import run_command as run_command
@@ -16,17 +17,22 @@ from ._nyu import predict_depth as predict_depth
 from ._nyu import run_nyu as run_nyu
 from ._nyu_compare import compare_depth_runs as compare_depth_runs
 from ._nyu_compare import metrics_table as metrics_table
+from ._nyu_config import NYU_NETWORK_PRESETS as NYU_NETWORK_PRESETS
 from ._nyu_config import NYU_PRESETS as NYU_PRESETS
 from ._nyu_config import DepthConfig as DepthConfig
 from ._nyu_config import nyu_config as nyu_config
 from ._nyu_data import input_statistics as input_statistics
 from ._nyu_data import normalize_rgb as normalize_rgb
 from ._nyu_data import open_depth_data as open_depth_data
+from ._presets import presets_by_network as presets_by_network
 from ._qtips import load_qtips_data as load_qtips_data
 from ._qtips import normalize_images as normalize_images
 from ._qtips import predict_qtips as predict_qtips
+from ._qtips import qtips_selection_split as qtips_selection_split
 from ._qtips import qtips_validation_images as qtips_validation_images
 from ._qtips import run_qtips as run_qtips
+from ._qtips_config import EVAL_SPLITS as EVAL_SPLITS
+from ._qtips_config import QTIPS_NETWORK_PRESETS as QTIPS_NETWORK_PRESETS
 from ._qtips_config import QTIPS_PRESETS as QTIPS_PRESETS
 from ._qtips_config import QtipsConfig as QtipsConfig
 from ._qtips_config import qtips_config as qtips_config

@@ -5,6 +5,7 @@ import dataclasses
 import inspect
 import re
 import sys
+import typing
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -85,7 +86,7 @@ def attribute_docs(config_type: type) -> dict[str, str]:
 
 def add_config_flags(
     parser: argparse.ArgumentParser,
-    presets: Mapping[str, TrainConfig],
+    presets: Mapping[tuple[str, str], TrainConfig],
     *,
     default: str,
     preset_help: str,
@@ -94,37 +95,39 @@ def add_config_flags(
     """Adds `--config PRESET` and one flag per field of the presets' config class (but `name`).
 
     A field's flag is its name with dashes (`batch_size` -> `--batch-size`, plus the aliases in
-    `FLAG_ALIASES`); its help is the field's docstring entry and each preset's value. Flags a
-    user does not give stay None, and `config_from_args` keeps the preset's value for them.
+    `FLAG_ALIASES`); its help is the field's docstring entry and its value in each preset that
+    uses it. Flags a user does not give stay None, and `config_from_args` keeps the preset's
+    value for them; `check_network_flags` checks them against `--network` after parsing.
 
     Args:
       parser: the script's parser.
-      presets: the configs `--config` chooses among, all of one class.
-      default: the preset used without `--config`.
+      presets: `(preset name, network) -> config`, all of one class (`presets_by_network`).
+      default: the preset name used without `--config`.
       preset_help: what `--config` says about the presets.
-      required: fields that must be given on the command line.
+      required: fields that must be given on the command line (time-stepping fields: unless
+        `--network unet`, see `check_network_flags`).
     """
-    config_type = type(presets[default])
+    config_type = type(presets[(default, "timestepping")])
     docs = attribute_docs(config_type)
     group = parser.add_argument_group(
-        "configuration", "--config picks a preset; each flag below overrides one of its fields"
+        "configuration",
+        "--config picks a preset and --network the kind of network; each flag below overrides one field",
     )
-    group.add_argument("--config", default=default, choices=tuple(presets), help=f"{preset_help} (default {default})")
+    names = tuple(dict.fromkeys(name for name, _ in presets))
+    group.add_argument("--config", default=default, choices=names, help=f"{preset_help} (default {default})")
     for field in dataclasses.fields(config_type):
         if field.name == "name":
             continue
-        values = {key: format_value(field.name, getattr(preset, field.name)) for key, preset in presets.items()}
-        shown = (
-            next(iter(values.values()))
-            if len(set(values.values())) == 1
-            else ", ".join(f"{k} {v}" for k, v in values.items())
-        )
         help_text = docs.get(field.name, "").replace("%", "%%") + (
-            " (required)" if field.name in required else f" (preset: {shown})"
+            " (required" + (", except with --network unet)" if field.name in config_type.TIMESTEPPING_FIELDS else ")")
+            if field.name in required
+            else " (default timestepping)"
+            if field.name == "network"
+            else f" (preset: {_preset_values(presets, field.name)})"
         )
         flags = [f"--{field.name.replace('_', '-')}", *FLAG_ALIASES.get(field.name, ())]
-        options: dict[str, Any] = dict(dest=field.name, help=help_text, required=field.name in required)
-        value = getattr(presets[default], field.name)
+        options: dict[str, Any] = dict(dest=field.name, help=help_text)
+        value = getattr(presets[(default, "timestepping")], field.name)
         if field.name in config_type.CHOICES:
             options.update(choices=config_type.CHOICES[field.name])
         elif field.name == "remat":
@@ -137,18 +140,72 @@ def add_config_flags(
             options.update(type=parse_resolution, metavar="HxW")
         elif isinstance(value, bool):
             options.update(action=argparse.BooleanOptionalAction)
+        elif value is None:  # a field of one network kind only (int | None)
+            options.update(type=next(t for t in typing.get_args(field.type) if t is not type(None)))
         else:
             options.update(type=type(value))
         group.add_argument(*flags, **options)
 
 
-def config_from_args(args: argparse.Namespace, presets: Mapping[str, TrainConfig]) -> TrainConfig:
-    """The preset `args.config` with every config flag given on the command line applied.
+def _preset_values(presets: Mapping[tuple[str, str], TrainConfig], field: str) -> str:
+    """A field's values in the presets that use it: `small 9x16, small/multilevel 3x8,...` (one value if all agree)."""
+    values: dict[str, str] = {}
+    for (name, network), preset in presets.items():
+        value = getattr(preset, field)
+        if value is None or (network == "unet" and field in preset.TIMESTEPPING_FIELDS):
+            continue
+        key = name if network == "timestepping" else f"{name}/{network}"
+        values[key] = format_value(field, value)
+    if len(set(values.values())) == 1:
+        return next(iter(values.values()))
+    shown: dict[str, str] = {}  # a network's value only where it differs from the time-stepping preset's
+    for key, text in values.items():
+        if "/" not in key or values.get(key.split("/")[0]) != text:
+            shown[key] = text
+    return ", ".join(f"{k} {v}" for k, v in shown.items())
+
+
+def check_network_flags(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, required: tuple[str, ...] = ()
+) -> None:
+    """Exits through `parser.error` when flags given do not fit `--network`.
+
+    With `--network unet` the time-stepping flags (`TrainConfig.TIMESTEPPING_FIELDS`:
+    `--integrator`, `--geometry`, `--h`...) are refused (the U-Net has no integrator); with the
+    other networks the U-Net's (`--unet-levels`, `--unet-base-width`) are; the `required`
+    time-stepping flags are required unless `--network unet`, the others always.
+    """
+    network = getattr(args, "network", None) or "timestepping"
+    stepping = _given(args, TrainConfig.TIMESTEPPING_FIELDS)
+    if network == "unet" and stepping:
+        parser.error(
+            f"{', '.join(stepping)}: the time-stepping flags do not apply to --network unet (it has no "
+            "integrator); leave them out"
+        )
+    unet = _given(args, TrainConfig.UNET_FIELDS)
+    if network != "unet" and unet:
+        parser.error(f"{', '.join(unet)} apply to --network unet only; leave them out")
+    missing = [
+        f"--{f.replace('_', '-')}"
+        for f in required
+        if getattr(args, f, None) is None and not (network == "unet" and f in TrainConfig.TIMESTEPPING_FIELDS)
+    ]
+    if missing:
+        parser.error(f"the following arguments are required: {', '.join(missing)} (--network unet takes none)")
+
+
+def _given(args: argparse.Namespace, fields: tuple[str, ...]) -> list[str]:
+    """The flags of `fields` given on the command line."""
+    return [f"--{f.replace('_', '-')}" for f in fields if getattr(args, f, None) is not None]
+
+
+def config_from_args(args: argparse.Namespace, presets: Mapping[tuple[str, str], TrainConfig]) -> TrainConfig:
+    """The preset `(args.config, args.network)` with every config flag given on the command line applied.
 
     Raises:
       ConfigError: a value is out of range (the message names its flag).
     """
-    preset = presets[args.config]
+    preset = presets[(args.config, getattr(args, "network", None) or "timestepping")]
     return preset.replace(
         **{f.name: getattr(args, f.name, None) for f in dataclasses.fields(preset) if f.name != "name"}
     )

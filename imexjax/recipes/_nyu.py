@@ -5,7 +5,6 @@ import os
 import jax
 import numpy as np
 
-from ..models import integrator_label
 from ..tasks import DepthTask, predict, write_depth_figures
 from ..train import FinishedRun, Loader, RunDir, RunResult, train_and_evaluate
 from ._nyu_config import DepthConfig
@@ -91,7 +90,7 @@ def run_nyu(
     )
     if jax.process_index() == 0:
         rgb, truth = first_frames(val_source, figure_frames)
-        label = integrator_label(config.integrator)
+        label = config.label
         write_depth_figures(
             run_dir.path,
             rgb,

@@ -7,7 +7,6 @@ from typing import Any
 
 from .._errors import ConfigError
 from ..data.nyu import DepthSource
-from ..models import integrator_label
 from ..tasks import write_depth_figures
 from ._load import load_run
 from ._nyu import FIGURE_FRAMES, predict_depth
@@ -85,7 +84,7 @@ def compare_depth_runs(
     rgb, truth = first_frames(val, num_frames, first_frame)
     predictions = {}
     for run in runs:
-        label = integrator_label(run.config.integrator)
+        label = run.config.label
         name = label if label not in predictions else f"{label} ({run.workdir.name})"
         predictions[name] = predict_depth(run, rgb)
     out.mkdir(parents=True, exist_ok=True)

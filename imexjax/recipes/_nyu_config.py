@@ -1,10 +1,13 @@
 """The depth configuration: the engine's fields plus the frame size and synthetic split sizes, and the presets."""
 
 import dataclasses
+from typing import ClassVar
 
 from .._errors import ConfigError
-from .._validate import check_choice, check_positive_integers
+from .._validate import check_positive_integers
 from ..train import TrainConfig
+from ._presets import preset_for, presets_by_network
+from ._qtips_config import EVAL_SPLITS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -15,11 +18,18 @@ class DepthConfig(TrainConfig):
       resolution: `(height, width)` the frames are resized to (rendered at, for synthetic rooms).
       num_train: training frames to render (synthetic rooms only; NYU has fixed splits).
       num_val: validation frames to render (synthetic rooms only).
+      eval_split: `val`: evaluate every epoch, and keep the best, on the validation split (the
+        one results report); `select`: on the selection split instead, `num_val` rooms rendered
+        from another seed than any run's (synthetic rooms only), for choosing hyperparameters
+        without looking at the validation split.
     """
+
+    CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {**TrainConfig.CHOICES, "eval_split": EVAL_SPLITS}
 
     resolution: tuple[int, int] = (120, 160)
     num_train: int = 512
     num_val: int = 64
+    eval_split: str = "val"
 
     def __post_init__(self):
         object.__setattr__(self, "resolution", tuple(self.resolution))
@@ -65,7 +75,23 @@ CPU cores, synthetic rooms at 48x64), `paper` is the authors' Q-tips geometry (6
 channels, h = 1, batch 8) at 240x320 for real data on a GPU."""
 
 
-def nyu_config(name: str) -> DepthConfig:
-    """The depth preset called `name`; raises ConfigError for an unknown name."""
-    check_choice("config", name, tuple(NYU_PRESETS))
-    return NYU_PRESETS[name]
+NYU_NETWORK_PRESETS: dict[tuple[str, str], DepthConfig] = presets_by_network(
+    NYU_PRESETS,
+    {
+        "tiny": {"unet": dict(unet_levels=2, unet_base_width=4), "multilevel": dict(geometry=((2, 4), (2, 4)))},
+        # parameters: IMEX 15,361, ResNet 14,497, U-Net 16,771, multilevel IMEX 15,561 (ResNet 15,021)
+        "small": {
+            "unet": dict(unet_levels=3, unet_base_width=6),
+            "multilevel": dict(geometry=((3, 8), (2, 12), (3, 16))),
+        },
+        "paper": {"unet": dict(unet_levels=4, unet_base_width=40)},
+    },
+)
+"""`(preset, network) -> config`: each depth preset on each network kind; at `small` (48x64
+frames) the parameter counts of all kinds lie within 15% of the largest, the U-Net and the
+multilevel network with 3 levels (the coarsest at 12x16)."""
+
+
+def nyu_config(name: str, network: str = "timestepping") -> DepthConfig:
+    """The depth preset called `name` on `network`; raises ConfigError for an unknown name or network."""
+    return preset_for(NYU_NETWORK_PRESETS, name, network)

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from .._errors import ConfigError
 from .._validate import check_choice
 from ..data.nyu import FORMATS, DepthSource, NyuDataError, SyntheticScenes, detect_format, load_nyu
 from ..data.nyu._errors import missing_data_message
@@ -15,6 +16,10 @@ from ._nyu_config import DepthConfig
 
 STATISTICS_FRAMES = 64
 """Training frames (evenly spaced over the split) that the input statistics are taken from."""
+
+SELECT_SEED_OFFSET = 2**32
+"""The selection split renders the validation rooms of seed `config.seed + SELECT_SEED_OFFSET`,
+a seed no config can hold (seeds are below 2**32): rooms of no run's training or validation split."""
 
 
 def normalize_rgb(rgb: np.ndarray, mean: Sequence[float], std: Sequence[float]) -> np.ndarray:
@@ -78,6 +83,8 @@ def open_depth_data(
 
     Synthetic rooms are rendered at `config.resolution` with `config.num_train`/`num_val`
     frames seeded by `config.seed`; NYU frames are resized to `config.resolution` on read.
+    With `config.eval_split == "select"` the second source is the selection split (synthetic
+    rooms of another seed, `SELECT_SEED_OFFSET`) instead of the validation split.
 
     Args:
       config: the run's configuration.
@@ -92,17 +99,23 @@ def open_depth_data(
 
     Raises:
       NyuDataError: the data is missing, not recognised or corrupt.
-      ConfigError: unknown format.
+      ConfigError: unknown format, or a selection split asked of NYU data.
     """
     check_choice("format", format, ("auto", *FORMATS))
     if format == "synthetic":
         train: DepthSource = SyntheticScenes(
             "train", num_frames=config.num_train, resolution=config.resolution, seed=config.seed
         )
+        val_seed = config.seed + (SELECT_SEED_OFFSET if config.eval_split == "select" else 0)
         val: DepthSource = SyntheticScenes(
-            "val", num_frames=config.num_val, resolution=config.resolution, seed=config.seed
+            "val", num_frames=config.num_val, resolution=config.resolution, seed=val_seed
         )
         path = None
+    elif config.eval_split == "select":
+        raise ConfigError(
+            "--eval-split select needs --format synthetic: NYU's splits hold no selection split; "
+            "choose hyperparameters on synthetic rooms"
+        )
     else:
         if data is None:
             raise NyuDataError("no --data given: " + missing_data_message("").split(": ", 1)[1])

@@ -6,8 +6,9 @@ import pathlib
 import jax
 import numpy as np
 
-from ..data.qtips import CLASS_NAMES, NUM_CLASSES, qtips_splits, read_qtips_folder
-from ..models import integrator_label
+from .._errors import ConfigError
+from ..data.qtips import CLASS_NAMES, NUM_CLASSES, generate_qtips, qtips_splits, read_qtips_folder
+from ..models import network_label
 from ..tasks import (
     SegmentationTask,
     class_weights_from_labels,
@@ -22,6 +23,20 @@ from ._qtips_config import QtipsConfig
 FIGURE_IMAGES = 6
 """Validation images shown in `predictions.png`."""
 
+SELECT_SPAWN_KEY = (2,)
+"""The selection split is drawn from `np.random.SeedSequence(seed, spawn_key=SELECT_SPAWN_KEY)`,
+the third child of the seed: the training and validation splits are the first two
+(`imexjax.data.qtips.qtips_splits`), so the three streams are independent."""
+
+
+def qtips_selection_split(seed: int, num_images: int) -> tuple[np.ndarray, np.ndarray]:
+    """The selection split of `seed`: `num_images` Q-tips images and labels, uint8 (N, 64, 64).
+
+    Drawn from a stream independent of the training and validation splits of every seed
+    (`SELECT_SPAWN_KEY`), for choosing hyperparameters without looking at the validation split.
+    """
+    return generate_qtips(num_images, seed=np.random.SeedSequence(seed, spawn_key=SELECT_SPAWN_KEY))
+
 
 def load_qtips_data(
     config: QtipsConfig, data_dir: str | os.PathLike | None
@@ -29,14 +44,24 @@ def load_qtips_data(
     """The Q-tips splits: read from `data_dir` (the authors' layout) or generated from `config.seed`.
 
     Returns:
-      {"train": (images, labels), "val": (images, labels)}, uint8 arrays (N, H, W).
+      {"train": (images, labels), "val": (images, labels)}, uint8 arrays (N, H, W): `val` is
+      the split the run evaluates on, the validation split, or with `config.eval_split ==
+      "select"` the selection split (`qtips_selection_split`, `config.num_val` images).
 
     Raises:
       QtipsDataError: `data_dir` is missing or malformed.
+      ConfigError: a selection split asked of a folder.
     """
     if data_dir is not None:
+        if config.eval_split == "select":
+            raise ConfigError(
+                "--eval-split select needs generated data (no --data-dir): a folder holds no selection split"
+            )
         return read_qtips_folder(data_dir)
-    return qtips_splits(seed=config.seed, num_train=config.num_train, num_val=config.num_val)
+    splits = qtips_splits(seed=config.seed, num_train=config.num_train, num_val=config.num_val)
+    if config.eval_split == "select":
+        splits["val"] = qtips_selection_split(config.seed, config.num_val)
+    return splits
 
 
 def normalize_images(images: np.ndarray, mean: float, std: float) -> np.ndarray:
@@ -53,24 +78,25 @@ def run_qtips(
 ) -> RunResult:
     """Trains and evaluates a Q-tips segmentation network; writes metrics, checkpoints, figures.
 
-    Inputs are standardized by the training set's mean and std; the cross entropy is weighted
-    by `1 - class frequency` when `config.class_weighted`; validation uses the validation split.
-    The config and the data are checked against `workdir` before anything is written, so a
-    resumed run trains on the data it started on.
+        Inputs are standardized by the training set's mean and std; the cross entropy is weighted
+        by `1 - class frequency` when `config.class_weighted`; validation uses the validation split (the
+    selection split with `config.eval_split == "select"`).
+        The config and the data are checked against `workdir` before anything is written, so a
+        resumed run trains on the data it started on.
 
-    Args:
-      config: the run's configuration.
-      workdir: the run's folder (resumed if it holds checkpoints of the same config and data).
-      data_dir: a folder in the authors' layout (`train/`, `val/`), or None to generate data.
-      progress: show progress bars.
+        Args:
+          config: the run's configuration.
+          workdir: the run's folder (resumed if it holds checkpoints of the same config and data).
+          data_dir: a folder in the authors' layout (`train/`, `val/`), or None to generate data.
+          progress: show progress bars.
 
-    Returns:
-      The run's metrics, history and best model.
+        Returns:
+          The run's metrics, history and best model.
 
-    Raises:
-      ConfigError: a bad config, or `workdir` holds another run.
-      QtipsDataError: `data_dir` is missing or malformed.
-      TrainingDivergedError: the loss became NaN or infinite.
+        Raises:
+          ConfigError: a bad config, or `workdir` holds another run.
+          QtipsDataError: `data_dir` is missing or malformed.
+          TrainingDivergedError: the loss became NaN or infinite.
     """
     splits = load_qtips_data(config, data_dir)
     train_images, train_labels = splits["train"]
@@ -139,7 +165,7 @@ def write_qtips_figures(
     workdir = pathlib.Path(workdir)
     shown = slice(0, FIGURE_IMAGES)
     probabilities = predict_qtips(result, images[shown], mean, std)
-    name = integrator_label(result.metrics["integrator"])
+    name = network_label(result.metrics.get("network", "timestepping"), result.metrics["integrator"])
     plot_predictions(
         images[shown],
         {"label": labels[shown], f"{name} prediction": probabilities.argmax(-1)},

@@ -1,9 +1,14 @@
 """The Q-tips configuration: the engine's fields plus those of the generated data, and the presets."""
 
 import dataclasses
+from typing import ClassVar
 
-from .._validate import check_choice, check_positive_integers
+from .._validate import check_positive_integers
 from ..train import TrainConfig
+from ._presets import preset_for, presets_by_network
+
+EVAL_SPLITS: tuple[str, ...] = ("val", "select")
+"""The splits a run can be evaluated on: `val` (reported) or `select` (for choosing hyperparameters)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -14,11 +19,18 @@ class QtipsConfig(TrainConfig):
       num_train: training images to generate (generated data only).
       num_val: validation images to generate (generated data only).
       class_weighted: weight the cross entropy by `1 - class frequency` (the authors' choice).
+      eval_split: `val`: evaluate every epoch, and keep the best, on the validation split (the
+        one results report); `select`: on the selection split instead, `num_val` images drawn
+        from a stream independent of the training and validation ones (generated data only),
+        for choosing hyperparameters without looking at the validation split.
     """
+
+    CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {**TrainConfig.CHOICES, "eval_split": EVAL_SPLITS}
 
     num_train: int = 1024
     num_val: int = 64
     class_weighted: bool = True
+    eval_split: str = "val"
 
     def validate(self) -> None:
         """Raises ConfigError naming the first field that is out of range."""
@@ -44,12 +56,30 @@ QTIPS_PRESETS: dict[str, QtipsConfig] = {
         batch_size=8,
     ),
 }
-"""Q-tips configurations: `tiny` runs in seconds (tests, CI), `small` is the default and fits
-15 minutes on 2 CPU cores (Adam at 3e-3, cosine decay), `paper` is the authors' geometry, h = 1,
-batch 8, 100 epochs, Adam at 1e-3."""
+"""Q-tips configurations of the time-stepping network: `tiny` runs in seconds (tests, CI), `small`
+is the default and fits 15 minutes on 2 CPU cores (Adam at 3e-3, cosine decay), `paper` is the
+authors' geometry, h = 1, batch 8, 100 epochs, Adam at 1e-3."""
+
+QTIPS_NETWORK_PRESETS: dict[tuple[str, str], QtipsConfig] = presets_by_network(
+    QTIPS_PRESETS,
+    {
+        "tiny": {"unet": dict(unet_levels=2, unet_base_width=4), "multilevel": dict(geometry=((2, 4), (2, 8)))},
+        # parameters: IMEX 20,084, ResNet 18,932, U-Net 17,230, multilevel IMEX 18,916 (ResNet 18,412)
+        "small": {
+            "unet": dict(unet_levels=4, unet_base_width=3),
+            "multilevel": dict(geometry=((3, 8), (2, 12), (2, 12), (2, 16))),
+        },
+        # parameters: IMEX 2.71M, U-Net 3.01M, multilevel IMEX 3.24M
+        "paper": {"unet": dict(unet_levels=4, unet_base_width=40)},
+    },
+)
+"""`(preset, network) -> config`: each preset on each network kind. At `small` the parameter
+counts of all kinds lie within 15% of the largest (`tests/test_unet.py`): the U-Net has 4
+levels (the coarsest at 8x8, a receptive field wider than the bars) of widths 3, 6, 12, 24;
+the multilevel network 4 levels of widths 8, 12, 12, 16, two implicit steps at full resolution
+and one at each coarser level."""
 
 
-def qtips_config(name: str) -> QtipsConfig:
-    """The Q-tips preset called `name`; raises ConfigError for an unknown name."""
-    check_choice("config", name, tuple(QTIPS_PRESETS))
-    return QTIPS_PRESETS[name]
+def qtips_config(name: str, network: str = "timestepping") -> QtipsConfig:
+    """The Q-tips preset called `name` on `network`; raises ConfigError for an unknown name or network."""
+    return preset_for(QTIPS_NETWORK_PRESETS, name, network)

@@ -6,7 +6,7 @@ from typing import Any, ClassVar
 
 from .._errors import ConfigError
 from .._validate import check_choice, check_positive_integers
-from ..models import DTYPES, IMEX_FORMS, INTEGRATORS, NORM_KINDS
+from ..models import DTYPES, IMEX_FORMS, INTEGRATORS, NETWORKS, NORM_KINDS, network_label
 
 OPTIMIZERS: tuple[str, ...] = ("adam", "sgd")
 SCHEDULES: tuple[str, ...] = ("cosine", "constant")
@@ -19,10 +19,20 @@ class TrainConfig:
     Experiments subclass it to add the fields of their data (`imexjax.recipes.QtipsConfig`,
     `DepthConfig`); every field is a command-line flag of the same name.
 
+    The network kinds share the fields: `timestepping` and `multilevel` use the time-stepping
+    fields (`TIMESTEPPING_FIELDS`) and leave `unet_levels` and `unet_base_width` None; `unet`
+    needs those two and ignores the time-stepping fields (the scripts refuse their flags with
+    `--network unet`). Every kind uses `norm` and `dtype`.
+
     Attributes:
       name: the preset this config came from (`tiny`, `small`, `paper`...).
+      network: `timestepping` (blocks of integrator steps at full resolution, the IMEX network
+        and its ResNet twin), `unet` (the U-Net: convolution pairs at halving resolutions; no
+        integrator) or `multilevel` (a U-Net whose levels are blocks of integrator steps).
       geometry: blocks of `(layers, width)`; each block is an opening layer and
-        `layers - 1` integrator steps (see `imexjax.models.TimeSteppingNet`).
+        `layers - 1` integrator steps. `timestepping` runs them one after the other at full
+        resolution; `multilevel` runs block l at 1/2**l of the image's size (one block per
+        level; see `imexjax.models.MultiLevelNet`).
       integrator: the time-stepping scheme of every block; `euler` is the ResNet.
       h: the step size of every block.
       norm: `channel` (per pixel over channels, no spatial pooling); `instance` and `group`
@@ -44,9 +54,14 @@ class TrainConfig:
       optimizer: `adam` or `sgd` (with momentum 0.9).
       schedule: `cosine` (decay to 0 over the run's epochs) or `constant` learning rate.
       seed: seeds the parameters, the data order and generated data.
+      unet_levels: the U-Net's resolutions (`--network unet` only; 4: the coarsest sees the
+        image at 1/8 of its size).
+      unet_base_width: the U-Net's width at full resolution, doubled at each coarser level
+        (`--network unet` only).
     """
 
     CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {
+        "network": NETWORKS,
         "integrator": tuple(INTEGRATORS),
         "norm": NORM_KINDS,
         "imex_form": IMEX_FORMS,
@@ -55,6 +70,23 @@ class TrainConfig:
         "dtype": DTYPES,
     }
     """The allowed values of the fields that take a name."""
+
+    TIMESTEPPING_FIELDS: ClassVar[tuple[str, ...]] = (
+        "geometry",
+        "integrator",
+        "h",
+        "symmetric",
+        "imex_form",
+        "zero_mean",
+        "implicit_init_scale",
+        "implicit_kernel_size",
+        "unroll",
+        "remat",
+    )
+    """Fields of the time-stepping blocks: `unet` ignores them."""
+
+    UNET_FIELDS: ClassVar[tuple[str, ...]] = ("unet_levels", "unet_base_width")
+    """Fields of the U-Net: None for the other networks."""
 
     RESUMABLE: ClassVar[tuple[str, ...]] = ("epochs", "unroll", "remat")
     """Fields a run may change when it resumes: `epochs` extends a finished run; `unroll` and
@@ -79,6 +111,9 @@ class TrainConfig:
     optimizer: str = "adam"
     schedule: str = "cosine"
     seed: int = 0
+    network: str = "timestepping"
+    unet_levels: int | None = None
+    unet_base_width: int | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "geometry", tuple(tuple(block) for block in self.geometry))
@@ -108,16 +143,44 @@ class TrainConfig:
             for block in self.geometry
         ):
             raise ConfigError(f"geometry must list (layers >= 1, width >= 1) blocks, got {self.geometry}")
+        if self.network == "unet":
+            check_positive_integers(self, self.UNET_FIELDS)
+        else:
+            for field in self.UNET_FIELDS:
+                if getattr(self, field) is not None:
+                    raise ConfigError(
+                        f"{field.replace('_', '-')} applies to --network unet only, not to {self.network}; "
+                        "leave it out or pass --network unet"
+                    )
 
     def replace(self, **changes: Any) -> "TrainConfig":
         """A copy with `changes` applied (None values are ignored), validated."""
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
 
     def model_options(self) -> dict[str, Any]:
-        """Keyword arguments of `TimeSteppingNet` beyond the input and output channels."""
+        """Keyword arguments of the network (`TimeSteppingNet`, `UNet` or `MultiLevelNet`) beyond the channels."""
+        if self.network == "unet":
+            return {
+                "levels": self.unet_levels,
+                "base_width": self.unet_base_width,
+                "norm": self.norm,
+                "dtype": self.dtype,
+            }
         names = ("geometry", "integrator", "h", "norm", "symmetric", "imex_form", "zero_mean")
         names += ("implicit_init_scale", "implicit_kernel_size", "unroll", "remat", "dtype")
         return {name: getattr(self, name) for name in names}
+
+    @property
+    def label(self) -> str:
+        """The network's name in tables and figures (`IMEX`, `ResNet`, `U-Net`, `multilevel IMEX`...)."""
+        return network_label(self.network, self.integrator)
+
+    @property
+    def slug(self) -> str:
+        """The network's name in folder names: the integrator (`imex`, `euler`...), `unet`, `multilevel-imex`..."""
+        if self.network == "unet":
+            return "unet"
+        return f"multilevel-{self.integrator}" if self.network == "multilevel" else self.integrator
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict; `from_json` of the same class inverts it."""

@@ -3,13 +3,21 @@
 import optax
 from flax import nnx
 
-from ..models import TimeSteppingNet
+from ..models import MultiLevelNet, TimeSteppingNet, UNet
 from ._config import TrainConfig
 
+NETWORK_CLASSES: dict[str, type[nnx.Module]] = {
+    "timestepping": TimeSteppingNet,
+    "unet": UNet,
+    "multilevel": MultiLevelNet,
+}
+"""The class of each `TrainConfig.network`."""
 
-def build_model(config: TrainConfig, *, in_channels: int, num_outputs: int) -> TimeSteppingNet:
-    """The network of `config`, initialized from `config.seed`."""
-    return TimeSteppingNet(
+
+def build_model(config: TrainConfig, *, in_channels: int, num_outputs: int) -> nnx.Module:
+    """The network of `config` (a `TimeSteppingNet`, `UNet` or `MultiLevelNet`), initialized from `config.seed`."""
+    network = NETWORK_CLASSES[config.network]
+    return network(
         in_channels=in_channels, num_outputs=num_outputs, rngs=nnx.Rngs(config.seed), **config.model_options()
     )
 
