@@ -200,3 +200,21 @@ def test_no_dense_jacobian_in_the_gradient(size, channels, options, dense):
         jax.make_jaxpr(grad)(jnp.asarray(kernel, jnp.float32), jnp.asarray(y0, jnp.float32))
     )
     assert (largest >= n * n) == dense, (largest, n * n)
+
+
+def test_backsolve_adjoint_with_an_iterating_fft_newton(x64):
+    # BacksolveAdjoint never differentiates a root find: its backward solve runs Kvaerno3 on the
+    # adjoint system, whose kernel-gradient leaf couples to the state and the adjoint, so the
+    # stages iterate (linear=False). It agrees with differentiating the solve.
+    kernel, y0 = map(jnp.asarray, _kernel_and_state((4, 5, 2), seed=8))
+
+    def loss(kernel, adjoint):
+        solver = diffrax.Kvaerno3(root_finder=ixd.FFTNewton(linear=False, rtol=1e-10, atol=1e-10))
+        controller = diffrax.PIDController(rtol=1e-8, atol=1e-8)
+        term = ixd.ConvDiffusionTerm(kernel * 0.5)
+        sol = diffrax.diffeqsolve(term, solver, 0.0, 0.3, None, y0, stepsize_controller=controller, adjoint=adjoint)
+        return jnp.sum(sol.ys[-1] ** 2)
+
+    backsolve = jax.jit(jax.grad(lambda k: loss(k, diffrax.BacksolveAdjoint())))(kernel)
+    recursive = jax.jit(jax.grad(lambda k: loss(k, diffrax.RecursiveCheckpointAdjoint())))(kernel)
+    assert tree_allclose(backsolve, recursive, rtol=1e-6, atol=1e-8)

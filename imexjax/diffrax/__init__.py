@@ -1,5 +1,6 @@
 """diffrax interoperability: imexjax's IMEX and exponential schemes as diffrax solvers, the ConvDiffusion
-term, an FFT root finder for diffrax's own implicit solvers, and classical RK4.
+term, an FFT root finder for diffrax's own implicit solvers (whose gradients are FFT solves too), lineax
+operators for `C` and `shift I + scale C^T C` with an FFT linear solver, and classical RK4.
 
 Imported only when used (`import imexjax` does not import diffrax):
 
@@ -12,6 +13,9 @@ Imported only when used (`import imexjax` does not import diffrax):
     # diffrax's adaptive IMEX solver, with the implicit stages solved by FFT:
     sol = diffrax.diffeqsolve(terms, diffrax.KenCarp4(root_finder=ixd.FFTNewton()), t0, t1, None, y0,
                               stepsize_controller=diffrax.PIDController(rtol=1e-5, atol=1e-5))
+    # jax.grad through it solves each stage's implicit adjoint by FFT (see FFTNewton);
+    # the stage matrix as a lineax operator, solved by FFT:
+    x = lineax.linear_solve(ixd.ConvDiffusionOperator(kernel, b, scale=0.5), b, ixd.FFTLinearSolver()).value
 """
 
 from ._imex import ETDRK2 as ETDRK2

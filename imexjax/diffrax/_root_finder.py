@@ -107,7 +107,10 @@ class FFTNewton(optx.AbstractRootFinder):
         if "init_state" in options:
             return options["init_state"]
         structure = jax.tree.map(lambda leaf: jax.ShapeDtypeStruct(jnp.shape(leaf), jnp.result_type(leaf)), y)
-        jacobian = lambda v: jax.jvp(lambda z: fn(z, args)[0], (y,), (v,))[1]  # noqa: E731
+
+        def jacobian(v):
+            return jax.jvp(lambda z: fn(z, args)[0], (y,), (v,))[1]
+
         spectrum = jax.lax.stop_gradient(impulse_spectrum(jacobian, structure))
         leaves = jax.tree.leaves(y)
         dtype = jnp.result_type(*leaves) if leaves else jnp.float32
