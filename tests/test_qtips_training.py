@@ -260,7 +260,9 @@ def test_cli_sets_every_config_field_under_its_own_name(capsys):
         h=0.5,
         schedule="constant",
     )
-    assert cli.config_from_args(cli.parse_args(["--integrator", "imex"]), cli.QTIPS_NETWORK_PRESETS) == qtips_config("small")
+    assert cli.config_from_args(cli.parse_args(["--integrator", "imex"]), cli.QTIPS_NETWORK_PRESETS) == qtips_config(
+        "small"
+    )
 
 
 def test_cli_unknown_integrator_or_config_exits_without_traceback():
