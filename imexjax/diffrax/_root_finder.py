@@ -34,12 +34,6 @@ def _with_fft_adjoint(root_find: Callable) -> Callable:
     return wrapped
 
 
-def _install_fft_adjoint() -> None:
-    """Wraps `optimistix.root_find` with `_with_fft_adjoint`, once per process."""
-    if not hasattr(optx.root_find, "without_fft_adjoint"):
-        optx.root_find = _with_fft_adjoint(optx.root_find)
-
-
 class FFTNewton(optx.AbstractRootFinder):
     """Newton's method whose linear solve is a division in Fourier space.
 
@@ -63,9 +57,9 @@ class FFTNewton(optx.AbstractRootFinder):
     (`optx.ImplicitAdjoint`): the stage's tangent or cotangent is one linear solve with
     the Jacobian `J` at the root, by default with lineax's `AutoLinearSolver`, which
     materialises `J` (N x N, N the state's size) and LU-factorises it. diffrax calls
-    `optx.root_find` without an `adjoint` argument, so constructing an `FFTNewton`
-    wraps `optimistix.root_find` (once per process; `optimistix.root_find.without_fft_adjoint`
-    is the original): a call whose solver is an `FFTNewton` with `linear=True` and
+    `optx.root_find` without an `adjoint` argument, so importing `imexjax.diffrax`
+    wraps `optimistix.root_find` (once; `optimistix.root_find.without_fft_adjoint` is the
+    original): a call whose solver is an `FFTNewton` with `linear=True` and
     `fft_adjoint=True`, and that passes no `adjoint`, gets
     `optx.ImplicitAdjoint(linear_solver=imexjax.diffrax.FFTLinearSolver())`, which
     measures `J`'s spectrum at the root as `init` does (one Jacobian-vector product) and
@@ -98,9 +92,6 @@ class FFTNewton(optx.AbstractRootFinder):
     kappa: float = 1e-2
     linear: bool = eqx.field(static=True, default=True)
     fft_adjoint: bool = eqx.field(static=True, default=True)
-
-    def __check_init__(self):
-        _install_fft_adjoint()
 
     def init(self, fn, y, args, options: dict[str, Any], f_struct, aux_struct, tags) -> _FFTNewtonState:
         del f_struct, aux_struct, tags
@@ -162,3 +153,9 @@ class FFTNewton(optx.AbstractRootFinder):
 
     def postprocess(self, fn, y, aux, args, options, state, tags, result):
         return y, aux, {}
+
+
+# Where diffrax's implicit solvers look `root_find` up (`optx.root_find`, at each call): wrapped
+# once, so that a linear FFTNewton's implicit adjoint solves by FFT (see FFTNewton).
+if not hasattr(optx.root_find, "without_fft_adjoint"):
+    optx.root_find = _with_fft_adjoint(optx.root_find)
