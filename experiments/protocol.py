@@ -1,0 +1,212 @@
+"""The protocol of the equal-size comparison: a learning-rate search on the selection split, then 3 seeds per row.
+
+    python experiments/protocol.py                     # print the commands (finals once the search has run)
+    python experiments/protocol.py --run --jobs 2      # run what is missing, two at a time; rerun to resume
+    python experiments/protocol.py --task depth --run  # the same on synthetic rooms (experiments/nyu_depth.py)
+
+Every row (a network: `imex`, `euler` (the ResNet), `unet`, `multilevel-imex`, any integrator
+name or `multilevel-INTEGRATOR`) gets the same preset (`--config`, its epochs, batch and
+optimizer) and the same search: each learning rate of `--lrs` trained `--search-epochs` epochs
+at seed 0 and scored on the selection split (`--eval-split select`, images no run trains or
+validates on); the rate with the best selection score (Q-tips: the highest IoU; depth: the
+lowest RMSE) is then trained at each seed of `--seeds` for the preset's epochs and scored on
+the validation split. Runs live in ROOT/search/ROW-lrLR and ROOT/final/ROW-sSEED (logs in
+ROOT/logs); a run whose metrics.json exists is done, an interrupted one resumes. ROOT/protocol.md
+gets the table: per row the parameters, the chosen rate, the mean and standard deviation of the
+validation score over the seeds and the median seconds per epoch.
+"""
+
+import argparse
+import concurrent.futures
+import dataclasses
+import json
+import pathlib
+import statistics
+import subprocess
+import sys
+
+from imexjax.models import INTEGRATORS, network_label
+
+ROOT = pathlib.Path(__file__).resolve().parent
+
+
+@dataclasses.dataclass(frozen=True)
+class Task:
+    """What the protocol runs for one task: the script, its fixed flags and the score it selects on."""
+
+    script: str
+    flags: tuple[str, ...]
+    metric: str
+    higher_is_better: bool
+
+
+TASKS = {
+    "qtips": Task("qtips.py", (), "val_iou", True),
+    "depth": Task("nyu_depth.py", ("--format", "synthetic"), "val_rmse", False),
+}
+DEFAULT_ROWS = ("imex", "euler", "unet", "multilevel-imex")
+
+
+def row_flags(row: str) -> list[str]:
+    """The network flags of a row: `unet`, `multilevel-INTEGRATOR` or an integrator name.
+
+    Raises:
+      ValueError: an unknown row.
+    """
+    network, _, integrator = row.rpartition("-")
+    if row == "unet":
+        return ["--network", "unet"]
+    if network in ("", "multilevel") and integrator in INTEGRATORS:
+        return ["--network", network or "timestepping", "--integrator", integrator]
+    raise ValueError(
+        f"unknown row {row!r}; use unet, an integrator ({', '.join(INTEGRATORS)}) or multilevel-INTEGRATOR"
+    )
+
+
+def row_label(row: str) -> str:
+    """`imex` -> `IMEX`, `unet` -> `U-Net`, `multilevel-euler` -> `multilevel ResNet`."""
+    network, _, integrator = row.rpartition("-")
+    return network_label("unet" if row == "unet" else network or "timestepping", integrator)
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+    """One training command of the protocol and its workdir."""
+
+    row: str
+    workdir: pathlib.Path
+    argv: tuple[str, ...]
+
+    @property
+    def metrics(self) -> dict | None:
+        path = self.workdir / "metrics.json"
+        return json.loads(path.read_text()) if path.exists() else None
+
+
+def make_run(args: argparse.Namespace, row: str, workdir: pathlib.Path, lr: float, seed: int, search: bool) -> Run:
+    task = TASKS[args.task]
+    argv = [sys.executable, str(ROOT / task.script), *task.flags, "--config", args.config, *row_flags(row)]
+    argv += ["--lr", f"{lr:g}", "--seed", str(seed), "--workdir", str(workdir), "--no-progress"]
+    if search:
+        argv += ["--eval-split", "select"] + (["--epochs", str(args.search_epochs)] if args.search_epochs else [])
+    return Run(row, workdir, tuple(argv))
+
+
+def search_runs(args: argparse.Namespace, row: str) -> list[tuple[float, Run]]:
+    return [(lr, make_run(args, row, args.root / "search" / f"{row}-lr{lr:g}", lr, 0, True)) for lr in args.lrs]
+
+
+def chosen_rate(args: argparse.Namespace, row: str) -> float | None:
+    """The learning rate of the row's best finished search run; None while a search run is missing."""
+    task = TASKS[args.task]
+    scores = {lr: run.metrics for lr, run in search_runs(args, row)}
+    if any(m is None for m in scores.values()):
+        return None
+    pick = max if task.higher_is_better else min
+    return pick(scores, key=lambda lr: scores[lr][task.metric])
+
+
+def final_runs(args: argparse.Namespace, row: str, lr: float) -> list[Run]:
+    return [make_run(args, row, args.root / "final" / f"{row}-s{seed}", lr, seed, False) for seed in args.seeds]
+
+
+def execute(runs: list[Run], jobs: int, logs: pathlib.Path) -> list[Run]:
+    """Runs the unfinished `runs`, `jobs` at a time, each logging to LOGS/NAME.log; returns those that failed."""
+    pending = [run for run in runs if run.metrics is None]
+    logs.mkdir(parents=True, exist_ok=True)
+
+    def one(run: Run) -> int:
+        print(" ".join(run.argv[1:]), flush=True)
+        with open(logs / f"{run.workdir.parent.name}-{run.workdir.name}.log", "a") as log:
+            return subprocess.run(run.argv, stdout=log, stderr=subprocess.STDOUT, check=False).returncode
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
+        codes = list(pool.map(one, pending))
+    return [run for run, code in zip(pending, codes, strict=True) if code != 0]
+
+
+def table(args: argparse.Namespace) -> str:
+    """The protocol's table from the finished runs (pending where a row is not done)."""
+    task = TASKS[args.task]
+    lines = [
+        f"| network | parameters | chosen lr | selection {task.metric} | {task.metric} (mean ± std over seeds) "
+        "| seeds done | s/epoch |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in args.rows:
+        lr = chosen_rate(args, row)
+        done = [m for m in (run.metrics for run in final_runs(args, row, lr)) if m is not None] if lr else []
+        if not done:
+            cells = ["pending"] * 2 if lr is None else [f"{lr:g}", f"{_search_score(args, row, lr):.3f}"]
+            lines.append(f"| {row_label(row)} | pending | " + " | ".join(cells) + " | pending | 0 | pending |")
+            continue
+        scores = [m[task.metric] for m in done]
+        spread = statistics.stdev(scores) if len(scores) > 1 else 0.0
+        seconds = statistics.median(m["seconds"] / m["epochs"] for m in done)
+        lines.append(
+            f"| {row_label(row)} | {done[0]['params']:,} | {lr:g} | {_search_score(args, row, lr):.3f} | "
+            f"{statistics.mean(scores):.3f} ± {spread:.3f} | {len(done)}/{len(args.seeds)} | {seconds:.1f} |"
+        )
+    return "\n".join(lines)
+
+
+def _search_score(args: argparse.Namespace, row: str, lr: float) -> float:
+    return dict(search_runs(args, row))[lr].metrics[TASKS[args.task].metric]
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--task", choices=tuple(TASKS), default="qtips", help="qtips (default) or depth")
+    parser.add_argument("--rows", default=",".join(DEFAULT_ROWS), help=f"networks (default {','.join(DEFAULT_ROWS)})")
+    parser.add_argument("--config", default="small", help="the preset of every run (default small)")
+    parser.add_argument("--lrs", default="1e-3,3e-3,1e-2", help="learning rates searched (default 1e-3,3e-3,1e-2)")
+    parser.add_argument(
+        "--search-epochs", type=int, default=10, help="epochs of a search run (default 10; 0: the preset's)"
+    )
+    parser.add_argument("--seeds", default="0,1,2", help="seeds of the final runs (default 0,1,2)")
+    parser.add_argument("--root", type=pathlib.Path, help="where the runs go (default runs/protocol-TASK-CONFIG)")
+    parser.add_argument("--jobs", type=int, default=1, help="runs at a time (default 1)")
+    parser.add_argument("--run", action="store_true", help="run what is missing (default: print the commands)")
+    args = parser.parse_args(argv)
+    args.rows = tuple(args.rows.split(","))
+    try:
+        for row in args.rows:
+            row_flags(row)
+        args.lrs = tuple(float(v) for v in args.lrs.split(","))
+        args.seeds = tuple(int(v) for v in args.seeds.split(","))
+    except ValueError as error:
+        parser.error(str(error))
+    if args.jobs < 1 or args.search_epochs < 0 or min(args.lrs) <= 0:
+        parser.error("--jobs must be >= 1, --search-epochs >= 0 and every learning rate > 0")
+    args.root = args.root or pathlib.Path(f"runs/protocol-{args.task}-{args.config}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    searches = [run for row in args.rows for _, run in search_runs(args, row)]
+    if not args.run:
+        print("# 1. learning-rate search, scored on the selection split")
+        print("\n".join(" ".join(run.argv[1:]) for run in searches))
+        print("# 2. final runs at the chosen rate, scored on the validation split")
+        for row in args.rows:
+            lr = chosen_rate(args, row)
+            if lr is None:
+                print(f"# {row}: after its search ({len(args.seeds)} seeds: {','.join(map(str, args.seeds))})")
+            else:
+                print("\n".join(" ".join(run.argv[1:]) for run in final_runs(args, row, lr)))
+        print(table(args))
+        return 0
+    failed = execute(searches, args.jobs, args.root / "logs")
+    finals = [run for row in args.rows if (lr := chosen_rate(args, row)) for run in final_runs(args, row, lr)]
+    failed += execute(finals, args.jobs, args.root / "logs")
+    text = table(args)
+    (args.root / "protocol.md").write_text(text + "\n")
+    print(text)
+    for run in failed:
+        print(f"error: {run.workdir} failed; see {args.root / 'logs'}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

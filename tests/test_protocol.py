@@ -1,0 +1,87 @@
+"""The comparison protocol: equal sizes at `small`, a selection split apart from train and val, the driver."""
+
+import json
+
+import numpy as np
+import pytest
+from flax import nnx
+from helpers import load_script
+
+from imexjax.data.qtips import qtips_splits
+from imexjax.models import count_parameters
+from imexjax.recipes import nyu_config, open_depth_data, qtips_config, qtips_selection_split
+from imexjax.train import ConfigError, build_model
+
+ROWS = [("timestepping", "imex"), ("timestepping", "euler"), ("unet", "imex"), ("multilevel", "imex")]
+ROWS += [("multilevel", "euler")]
+
+
+@pytest.mark.parametrize("preset, in_channels, outputs", [(qtips_config, 1, 4), (nyu_config, 3, 1)])
+def test_small_presets_of_every_network_are_within_15_percent_of_the_largest(preset, in_channels, outputs):
+    counts = {}
+    for network, integrator in ROWS:
+        config = preset("small", network).replace(integrator=integrator)
+        model = nnx.eval_shape(lambda c=config: build_model(c, in_channels=in_channels, num_outputs=outputs))
+        counts[config.label] = count_parameters(model)["total"]
+    assert min(counts.values()) >= 0.85 * max(counts.values()), counts
+    if preset is qtips_config:
+        assert counts["IMEX"] == 20_084 and counts["U-Net"] == 17_230 and counts["multilevel IMEX"] == 18_916
+
+
+def test_the_selection_split_shares_no_image_with_train_or_val():
+    splits = qtips_splits(seed=0, num_train=256, num_val=64)
+    select_images, select_labels = qtips_selection_split(0, 64)
+    assert select_images.shape == (64, 64, 64) and np.array_equal(qtips_selection_split(0, 64)[0], select_images)
+    for seed in (0, 1, 2):  # the reported runs' seeds
+        for images, _ in qtips_splits(seed=seed, num_train=256, num_val=64).values():
+            assert not (select_images[:, None] == images[None]).all(axis=(2, 3)).any()
+    assert set(np.unique(select_labels)) == {0, 1, 2, 3} and not np.array_equal(select_images, splits["val"][0])
+
+
+def test_a_select_run_evaluates_on_the_selection_split():
+    from imexjax.recipes import load_qtips_data
+
+    config = qtips_config("tiny").replace(eval_split="select")
+    data = load_qtips_data(config, None)
+    assert np.array_equal(data["val"][0], qtips_selection_split(config.seed, config.num_val)[0])
+    assert np.array_equal(data["train"][0], load_qtips_data(qtips_config("tiny"), None)["train"][0])
+    with pytest.raises(ConfigError, match="--eval-split select needs generated data"):
+        load_qtips_data(config, "/somewhere")
+
+
+def test_depth_selection_rooms_differ_and_need_synthetic_data():
+    config = nyu_config("tiny")
+    _, val, _ = open_depth_data(config, None, format="synthetic")
+    _, select, identity = open_depth_data(config.replace(eval_split="select"), None, format="synthetic")
+    assert len(select) == len(val) and not np.array_equal(select[0][1], val[0][1])
+    assert identity["num_val"] == config.num_val
+    with pytest.raises(ConfigError, match="--eval-split select needs --format synthetic"):
+        open_depth_data(config.replace(eval_split="select"), "/somewhere", format="fastdepth")
+
+
+def test_driver_prints_the_search_then_chooses_on_the_selection_score(tmp_path, capsys):
+    protocol = load_script("experiments/protocol.py")
+    argv = ["--rows", "imex,unet", "--lrs", "1e-3,1e-2", "--seeds", "0,1", "--root", str(tmp_path)]
+    assert protocol.main(argv) == 0
+    out = capsys.readouterr().out
+    assert out.count("--eval-split select --epochs 10") == 4 and "--network unet --lr 0.01" in out
+    assert "# unet: after its search" in out and "| U-Net | pending |" in out
+    for row, lr, iou in [("imex", "0.001", 0.5), ("imex", "0.01", 0.7), ("unet", "0.001", 0.6), ("unet", "0.01", 0.4)]:
+        (tmp_path / "search" / f"{row}-lr{lr}").mkdir(parents=True)
+        (tmp_path / "search" / f"{row}-lr{lr}" / "metrics.json").write_text(json.dumps({"val_iou": iou}))
+    for seed, iou in [(0, 0.8), (1, 0.9)]:
+        (tmp_path / "final" / f"imex-s{seed}").mkdir(parents=True)
+        metrics = {"val_iou": iou, "params": 20084, "seconds": 100.0, "epochs": 20}
+        (tmp_path / "final" / f"imex-s{seed}" / "metrics.json").write_text(json.dumps(metrics))
+    assert protocol.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "--network timestepping --integrator imex --lr 0.01 --seed 1" in out
+    assert "--network unet --lr 0.001 --seed 0" in out and "--eval-split" not in out.split("# 2.")[1].split("|")[0]
+    assert "| IMEX | 20,084 | 0.01 | 0.700 | 0.850 ± 0.071 | 2/2 | 5.0 |" in out
+    assert "| U-Net | pending | 0.001 | 0.600 | pending | 0 | pending |" in out
+
+
+def test_driver_refuses_unknown_rows(capsys):
+    with pytest.raises(SystemExit):
+        load_script("experiments/protocol.py").parse_args(["--rows", "imex,transformer"])
+    assert "unknown row 'transformer'" in capsys.readouterr().err
