@@ -17,7 +17,15 @@ from helpers import load_script, snapshot, tree_allclose
 from imexjax.data.qtips import qtips_splits, write_qtips_folder
 from imexjax.recipes import QtipsConfig, load_run, qtips_config, run_qtips
 from imexjax.tasks import SegmentationTask
-from imexjax.train import ArraySource, ConfigError, Loader, RunDir, TrainingDivergedError, train_and_evaluate
+from imexjax.train import (
+    ArraySource,
+    ConfigError,
+    Loader,
+    RunDir,
+    TrainingDivergedError,
+    build_model,
+    train_and_evaluate,
+)
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 CLI = ROOT / "experiments" / "qtips.py"
@@ -263,6 +271,41 @@ def test_cli_sets_every_config_field_under_its_own_name(capsys):
     assert cli.config_from_args(cli.parse_args(["--integrator", "imex"]), cli.QTIPS_NETWORK_PRESETS) == qtips_config(
         "small"
     )
+
+
+@pytest.mark.parametrize(
+    "flag, expected", [("reflect", "reflect"), ("zero,reflect", ("zero", "reflect")), ("periodic", "periodic")]
+)
+def test_boundary_flag_takes_one_name_or_one_per_block_and_reaches_every_block(flag, expected):
+    cli = load_cli()
+    argv = ["--integrator", "imex", "--config", "tiny", "--geometry", "2x4,2x4", "--boundary", flag]
+    config = cli.config_from_args(cli.parse_args(argv), cli.QTIPS_NETWORK_PRESETS)
+    assert config.boundary == expected
+    assert QtipsConfig.from_json(json.loads(json.dumps(config.to_json()))) == config
+    model = build_model(config, in_channels=1, num_outputs=4)
+    names = expected if isinstance(expected, tuple) else (expected,) * 2
+    assert tuple(block.implicit.boundary for block in model.blocks) == names
+    assert config.slug == {"reflect": "imex-reflect", "zero,reflect": "imex-zero-reflect", "periodic": "imex"}[flag]
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        (dict(boundary="mirror"), "unknown boundary .mirror.; choose one of"),
+        (dict(boundary=("zero", "reflect", "zero")), "boundary lists 3 names for 1 blocks"),
+        (dict(integrator="etd", boundary="zero"), "needs an exponential, which boundary zero lacks"),
+        (dict(network="multilevel", geometry=((2, 4), (2, 4)), boundary=("zero", "zero", "zero")), "one name per"),
+    ],
+)
+def test_boundaries_a_network_cannot_take_are_config_errors(changes, message):
+    with pytest.raises(ConfigError, match=message):
+        TINY.replace(**changes)
+
+
+def test_boundary_flag_rejects_unknown_names_in_one_line(capsys):
+    with pytest.raises(SystemExit):
+        load_cli().parse_args(["--integrator", "imex", "--boundary", "periodic,mirror"])
+    assert "unknown boundary 'mirror'" in capsys.readouterr().err
 
 
 def test_cli_unknown_integrator_or_config_exits_without_traceback():

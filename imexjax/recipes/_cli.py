@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from .._errors import ConfigError, UserError
+from ..operators import BOUNDARIES
 from ..train import TrainConfig, initialize_distributed
 
 FLAG_ALIASES: dict[str, tuple[str, ...]] = {"learning_rate": ("--lr",), "implicit_init_scale": ("--implicit-scale",)}
@@ -48,6 +49,15 @@ def parse_scale(text: str) -> float | tuple[float, float]:
     return values[0] if len(values) == 1 else values
 
 
+def parse_boundary(text: str) -> str | tuple[str, ...]:
+    """`"zero"` -> `"zero"`, `"periodic,reflect"` -> `("periodic", "reflect")`: one name, or one per block."""
+    names = tuple(name.strip() for name in text.split(","))
+    unknown = [name for name in names if name not in BOUNDARIES]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown boundary {unknown[0]!r}; choose from {', '.join(BOUNDARIES)}")
+    return names[0] if len(names) == 1 else names
+
+
 def _pair(text: str, separator: str, kind: type) -> tuple[Any, Any]:
     first, second = text.lower().split(separator)
     return kind(first), kind(second)
@@ -66,6 +76,8 @@ def format_value(name: str, value: Any) -> str:
         return ",".join(f"{n}x{w}" for n, w in value)
     if name == "remat":
         return {True: "on", False: "off", None: "auto"}[value]
+    if isinstance(value, tuple) and name == "boundary":
+        return ",".join(value)
     if isinstance(value, tuple) and name == "implicit_init_scale":
         return ":".join(f"{v:g}" for v in value)
     if isinstance(value, tuple):
@@ -136,6 +148,8 @@ def add_config_flags(
             options.update(type=parse_geometry, metavar="LAYERSxWIDTH[,...]")
         elif field.name == "implicit_init_scale":
             options.update(type=parse_scale, metavar="SCALE|LOW:HIGH")
+        elif field.name == "boundary":
+            options.update(type=parse_boundary, metavar="{" + ",".join(BOUNDARIES) + "}[,...]")
         elif field.name == "resolution":
             options.update(type=parse_resolution, metavar="HxW")
         elif isinstance(value, bool):

@@ -6,7 +6,8 @@ from typing import Any, ClassVar
 
 from .._errors import ConfigError
 from .._validate import check_choice, check_positive_integers
-from ..models import DTYPES, IMEX_FORMS, INTEGRATORS, NETWORKS, NORM_KINDS, network_label
+from ..models import DTYPES, IMEX_FORMS, INTEGRATORS, NETWORKS, NORM_KINDS, network_label, solver_from_name
+from ..operators import BOUNDARIES
 
 OPTIMIZERS: tuple[str, ...] = ("adam", "sgd")
 SCHEDULES: tuple[str, ...] = ("cosine", "constant")
@@ -58,6 +59,9 @@ class TrainConfig:
         image at 1/8 of its size).
       unet_base_width: the U-Net's width at full resolution, doubled at each coarser level
         (`--network unet` only).
+      boundary: of the implicit steps: `periodic` (the FFT solve), `zero` (zero padding, solved
+        by conjugate gradients; no exponential integrators) or `reflect` (mirrored edges, DCT,
+        doubly symmetric kernels); one name, or one per block for `timestepping`.
     """
 
     CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {
@@ -82,6 +86,7 @@ class TrainConfig:
         "implicit_kernel_size",
         "unroll",
         "remat",
+        "boundary",
     )
     """Fields of the time-stepping blocks: `unet` ignores them."""
 
@@ -114,11 +119,14 @@ class TrainConfig:
     network: str = "timestepping"
     unet_levels: int | None = None
     unet_base_width: int | None = None
+    boundary: str | tuple[str, ...] = "periodic"
 
     def __post_init__(self):
         object.__setattr__(self, "geometry", tuple(tuple(block) for block in self.geometry))
         if isinstance(self.implicit_init_scale, (list, tuple)):
             object.__setattr__(self, "implicit_init_scale", tuple(float(v) for v in self.implicit_init_scale))
+        if isinstance(self.boundary, list):
+            object.__setattr__(self, "boundary", tuple(self.boundary))
         self.validate()
 
     def validate(self) -> None:
@@ -143,6 +151,7 @@ class TrainConfig:
             for block in self.geometry
         ):
             raise ConfigError(f"geometry must list (layers >= 1, width >= 1) blocks, got {self.geometry}")
+        self._validate_boundary()
         if self.network == "unet":
             check_positive_integers(self, self.UNET_FIELDS)
         else:
@@ -152,6 +161,22 @@ class TrainConfig:
                         f"{field.replace('_', '-')} applies to --network unet only, not to {self.network}; "
                         "leave it out or pass --network unet"
                     )
+
+    def _validate_boundary(self) -> None:
+        names = self.boundary if isinstance(self.boundary, tuple) else (self.boundary,)
+        for name in names:
+            check_choice("boundary", name, BOUNDARIES)
+        if isinstance(self.boundary, tuple) and len(names) != len(self.geometry):
+            if self.network != "timestepping":
+                raise ConfigError(f"boundary takes one name per block with --network timestepping only, got {names}")
+            raise ConfigError(
+                f"boundary lists {len(names)} names for {len(self.geometry)} blocks; give one name or one per block"
+            )
+        if self.network != "unet" and "zero" in names and "exp" in solver_from_name(self.integrator).linear_methods:
+            raise ConfigError(
+                f"integrator {self.integrator} needs an exponential, which boundary zero lacks; "
+                "use boundary periodic or reflect, or integrator imex or imex2"
+            )
 
     def replace(self, **changes: Any) -> "TrainConfig":
         """A copy with `changes` applied (None values are ignored), validated."""
@@ -167,7 +192,7 @@ class TrainConfig:
                 "dtype": self.dtype,
             }
         names = ("geometry", "integrator", "h", "norm", "symmetric", "imex_form", "zero_mean")
-        names += ("implicit_init_scale", "implicit_kernel_size", "unroll", "remat", "dtype")
+        names += ("implicit_init_scale", "implicit_kernel_size", "unroll", "remat", "dtype", "boundary")
         return {name: getattr(self, name) for name in names}
 
     @property
@@ -177,10 +202,12 @@ class TrainConfig:
 
     @property
     def slug(self) -> str:
-        """The network's name in folder names: the integrator (`imex`, `euler`...), `unet`, `multilevel-imex`..."""
+        """The network's name in folder names: `imex`, `euler`..., `unet`, `multilevel-imex`, `imex-reflect`..."""
         if self.network == "unet":
             return "unet"
-        return f"multilevel-{self.integrator}" if self.network == "multilevel" else self.integrator
+        slug = f"multilevel-{self.integrator}" if self.network == "multilevel" else self.integrator
+        boundaries = self.boundary if isinstance(self.boundary, tuple) else (self.boundary,)
+        return slug if boundaries == ("periodic",) else "-".join((slug, *boundaries))
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict; `from_json` of the same class inverts it."""
