@@ -232,6 +232,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--steps", type=int, default=8, help="steps of the rolled and unrolled stacks")
     parser.add_argument("--repeats", type=int, default=15, help="timed rounds (>= 5)")
     parser.add_argument("--candidates", nargs="+", default=list(CANDIDATES), choices=list(CANDIDATES))
+    parser.add_argument(
+        "--skip-rolled", nargs="*", default=[], choices=list(CANDIDATES), help="no rolled stack for these"
+    )
     parser.add_argument("--errors", action="store_true", help="print errors against a float64 reference instead")
     parser.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     args = parser.parse_args(argv)
@@ -259,6 +262,8 @@ def main(argv: list[str] | None = None) -> dict:
             compiled[(name, "dy")] = (dy.lower(y, kernel, g).compile(), (y, kernel, g))
             compiled[(name, "dk")] = (dk.lower(y, kernel, g).compile(), (y, kernel, g))
             for loop, unroll, remat in (("scan", 1, True), ("unrolled", True, False)):
+                if loop == "scan" and name in args.skip_rolled:
+                    continue
                 function = stack_gradient(conv, unroll, remat)
                 compiled[(name, loop)] = (function.lower(kernels, y).compile(), (kernels, y))
         patches = jax.random.normal(key_y, (args.batch * args.size * args.size, 9 * width))
@@ -283,8 +288,8 @@ def main(argv: list[str] | None = None) -> dict:
             for name in args.candidates:
                 cells = []
                 for what in whats:
-                    ms = result[f"w{width}_{name}_{what}_ms"]
-                    cells.append(f"{ms:9.2f} ({ms / result[f'w{width}_conv2d_{what}_ms']:4.2f})")
+                    ms = result.get(f"w{width}_{name}_{what}_ms", float("nan"))
+                    cells.append(f"{ms:9.2f} ({ms / result.get(f'w{width}_conv2d_{what}_ms', float('nan')):4.2f})")
                 print(f"{name:10s}" + "".join(f"{c:>18s}" for c in cells))
             gflop = 2 * args.batch * args.size**2 * 9 * width**2 / 1e9
             for name in ("conv2d", "matmul"):
