@@ -44,7 +44,7 @@ TASKS = {
     "qtips": Task("qtips.py", (), "val_iou", True),
     "depth": Task("nyu_depth.py", ("--format", "synthetic"), "val_rmse", False),
 }
-DEFAULT_ROWS = ("imex", "euler", "unet", "multilevel-imex")
+DEFAULT_ROWS = ("imex", "euler", "unet", "multilevel-imex", "imex2")
 
 
 def row_flags(row: str) -> list[str]:
