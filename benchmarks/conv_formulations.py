@@ -202,7 +202,7 @@ def errors(width: int, size: int, names: list[str]) -> dict:
     for dtype in (jnp.float32, jnp.bfloat16):
         yy, kk, gg = (jnp.asarray(x, dtype) for x in (y, kernel, g))
         for name in names:
-            out, vjp = jax.vjp(CANDIDATES[name], yy, kk)
+            out, vjp = jax.vjp(jax.jit(CANDIDATES[name]), yy, kk)
             y_bar, k_bar = vjp(gg)
             for what, value in (("fwd", out), ("dy", y_bar), ("dk", k_bar)):
                 error = np.max(np.abs(np.asarray(value, np.float64) - exact[what])) / np.max(np.abs(exact[what]))
