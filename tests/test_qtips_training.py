@@ -346,3 +346,10 @@ def test_batch_norm_run_keeps_running_statistics_and_evaluates_with_them(tmp_pat
     images = np.asarray(np.random.default_rng(0).standard_normal((2, 16, 16, 1)), np.float32)
     assert tree_allclose(model(images)[:1], model(images[:1]), rtol=1e-5, atol=1e-5)
     assert metrics["norm"] == "batch"
+
+
+def test_a_zero_boundary_network_trains_through_the_engine(tmp_path):
+    config = TINY.replace(boundary="zero", epochs=1, num_train=8, num_val=8)
+    result = run_qtips(config, tmp_path / "zero", progress=False)
+    assert np.isfinite(result.metrics["val_loss"])
+    assert load_run(tmp_path / "zero").config.boundary == "zero"

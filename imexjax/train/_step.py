@@ -21,7 +21,9 @@ def make_train_step(
 
     Each device runs the step on its rows of the batch and the gradients are averaged over the
     `data` axis of `mesh` (shard_map: XLA's automatic partitioning of the FFT solve fails on
-    CPU, "fft_thunk ... IsMonotonicWithDim0Major"). The input state's buffers are donated.
+    CPU, "fft_thunk ... IsMonotonicWithDim0Major"). On a mesh of one device the step is plain
+    `jit`, without shard_map (lineax's solves, which the `zero` boundary uses, reject the
+    mesh-typed arrays inside shard_map). The input state's buffers are donated.
 
     Args:
       graphdef: the network's graph definition, from `nnx.split(model, nnx.Param, ...)`.
@@ -49,12 +51,20 @@ def make_train_step(
             return loss, (sums, rest)
 
         (_, (sums, rest)), grads = jax.value_and_grad(objective, has_aux=True)(state["params"])
+        if single_device:
+            return _apply(grads, rest, state), sums
         grads = jax.lax.pmean(grads, "data")
         rest = jax.lax.pmean(rest, "data")  # running statistics averaged over the devices' batches
+        return _apply(grads, rest, state), jax.lax.psum(sums, "data")
+
+    def _apply(grads, rest, state):
         updates, opt_state = optimizer.update(grads, state["opt_state"], state["params"])
         params = optax.apply_updates(state["params"], updates)
-        return {"params": params, "rest": rest, "opt_state": opt_state}, jax.lax.psum(sums, "data")
+        return {"params": params, "rest": rest, "opt_state": opt_state}
 
+    single_device = mesh.devices.size == 1
+    if single_device:
+        return jax.jit(local_train_step, donate_argnums=0)
     replicated, rows = PartitionSpec(), PartitionSpec("data")
     return jax.jit(
         jax.shard_map(
@@ -79,6 +89,8 @@ def make_eval_steps(eval_graphdef: nnx.GraphDef, task: Task, mesh: Mesh) -> dict
     def local_sums(params, rest, inputs, targets):
         return jax.lax.psum(sums(params, rest, inputs, targets), "data")
 
+    if mesh.devices.size == 1:
+        return {"sharded": jax.jit(sums), "replicated": jax.jit(sums)}
     replicated, rows = PartitionSpec(), PartitionSpec("data")
     return {
         "sharded": jax.jit(
