@@ -19,7 +19,7 @@ def fgsm(loss: Callable[[jax.Array], jax.Array], x: jax.Array, epsilon) -> jax.A
     Args:
       loss: a scalar JAX function of the input.
       x: the clean input, any shape.
-      epsilon: the L-infinity radius, >= 0.
+      epsilon (float | jax.Array): the L-infinity radius, >= 0 (a scalar).
 
     Returns:
       The adversarial input, the shape and dtype of `x`.
@@ -36,10 +36,10 @@ def pgd(loss: Callable[[jax.Array], jax.Array], x: jax.Array, epsilon, *, steps:
 
     Args:
       loss: a scalar JAX function of the input.
-      x: the clean input.
-      epsilon: the radius, >= 0.
+      x: the clean input, any shape.
+      epsilon (float | jax.Array): the radius, >= 0 (a scalar).
       steps: the number of steps, >= 1.
-      step_size: the size of each step; `2.5 * epsilon / steps` when None.
+      step_size (float | jax.Array | None): the size of each step (a scalar); `2.5 * epsilon / steps` when None.
 
     Returns:
       The adversarial input, within `epsilon` of `x` in every entry.
