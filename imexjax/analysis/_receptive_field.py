@@ -96,7 +96,10 @@ def receptive_field(
     IMEX step, whose implicit solve couples every pixel of a channel, gives the whole image.
 
     Args:
-      model, images, pixel, classes: as `input_gradient`.
+      model: maps images (B, H, W, C) to per-pixel outputs (B, H, W, K), as in `input_gradient`.
+      images: one image (H, W, C) or a batch (N, H, W, C).
+      pixel: the output pixel (row, column); the centre `(H // 2, W // 2)` when None.
+      classes: `"argmax"`, `"all"` or a class index, as in `input_gradient`.
       threshold: relative threshold in [0, 1); 0 counts every pixel with a nonzero gradient.
 
     Returns:
