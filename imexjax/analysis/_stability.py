@@ -57,8 +57,8 @@ def amplification_factor(solver: AbstractSolver, z, *, h_alpha=0.0, imex_form: s
 
     Args:
       solver: any imexjax solver.
-      z: h lambda, complex, any shape.
-      h_alpha: h alpha >= 0 of the implicit term L = alpha I; used by IMEX solvers only.
+      z (complex | jax.Array): h lambda, complex, any shape.
+      h_alpha (float | jax.Array): h alpha >= 0 of the implicit term L = alpha I; used by IMEX solvers only.
       imex_form: `paper` (the test equation is y' = lambda y exactly) or `code` (the authors'
         code: y' = (lambda - alpha) y, explicit lambda y, implicit -alpha y).
 
