@@ -37,7 +37,7 @@ class MultiLevelNet(nnx.Module):
       dtype: the dtype of the states and convolutions, a name in `DTYPES` (as in
         `TimeSteppingNet`).
       rngs: random number streams.
-      **block_options: passed to every `Block` (h, norm, symmetric, zero_mean, imex_form,
+      **block_options (Any): passed to every `Block` (h, norm, symmetric, zero_mean, imex_form,
         implicit_init_scale...); `norm` and `kernel_size` also set the merge layers'.
     """
 
