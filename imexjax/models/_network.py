@@ -263,7 +263,7 @@ class TimeSteppingNet(nnx.Module):
         `bfloat16` the images are cast on the way in; parameters, normalization
         statistics and the FFT solves stay float32, and so do the head's outputs.
       rngs: random number streams.
-      **block_options: passed to every `Block` (h, norm, symmetric, zero_mean, imex_form...).
+      **block_options (Any): passed to every `Block` (h, norm, symmetric, zero_mean, imex_form...).
     """
 
     def __init__(
