@@ -45,7 +45,9 @@ def integrator_label(name: str) -> str:
 
 ImexForm = Literal["paper", "code"]
 IMEX_FORMS: tuple[str, ...] = ("paper", "code")
+"""The splits of an IMEX block: `paper` (`f + LY` explicit, `-LY` implicit) or `code` (`dY/dt = f(Y) - LY`)."""
 DTYPES: tuple[str, ...] = ("float32", "bfloat16")
+"""The dtypes of a network's states and convolutions; parameters and FFT solves stay float32."""
 
 
 def solver_from_name(name: str) -> AbstractSolver:
