@@ -11,6 +11,7 @@ from ..tasks import confusion_matrix, segmentation_metrics, weighted_cross_entro
 from ._functional import apply_model, split_model
 
 ATTACKS: tuple[str, ...] = ("fgsm", "pgd")
+"""The attacks `adversarial_metrics` runs, by name: `fgsm` and `pgd`."""
 
 
 def fgsm(loss: Callable[[jax.Array], jax.Array], x: jax.Array, epsilon) -> jax.Array:
