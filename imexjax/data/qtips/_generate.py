@@ -3,7 +3,9 @@
 import numpy as np
 
 NUM_CLASSES = 4
+"""Classes of a Q-tips label map: the background and the three kinds of bar."""
 CLASS_NAMES = ("background", "white-white", "white-black", "black-black")
+"""The name of each class, by label value (0 is the background)."""
 
 BACKGROUND_GREY = 64
 BODY_GREY = 128
