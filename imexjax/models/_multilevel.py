@@ -7,7 +7,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from ._layers import OpeningLayer
-from ._network import DTYPES, Block, _is_positive_int, solver_from_name
+from ._network import Block, check_network_arguments
 from ._resample import UpConv, average_pool, check_pooled_size, crop, pad_to_multiple
 
 
@@ -52,15 +52,7 @@ class MultiLevelNet(nnx.Module):
         rngs: nnx.Rngs,
         **block_options,
     ):
-        if dtype not in DTYPES:
-            raise ValueError(f"unknown dtype {dtype!r}; choose one of {', '.join(DTYPES)}")
-        geometry = tuple(tuple(level) for level in geometry)
-        if not geometry or any(len(level) != 2 or not all(_is_positive_int(v) for v in level) for level in geometry):
-            raise ValueError(f"geometry must be a non-empty list of (layers >= 1, width >= 1) integers, got {geometry}")
-        for name, value in (("in_channels", in_channels), ("num_outputs", num_outputs)):
-            if not _is_positive_int(value):
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        solver_from_name(integrator)
+        geometry = check_network_arguments(geometry, in_channels, num_outputs, integrator, dtype)
         self.geometry = geometry
         self.integrator = integrator
         self.dtype = dtype

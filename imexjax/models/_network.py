@@ -84,6 +84,27 @@ def implicit_scales(scale: float | tuple[float, float], width: int) -> jax.Array
     return jnp.geomspace(low, high, width, dtype=jnp.float32) if width > 1 else jnp.full((1,), low, jnp.float32)
 
 
+def check_network_arguments(
+    geometry: Sequence[tuple[int, int]], in_channels: int, num_outputs: int, integrator: str, dtype: str
+) -> tuple[tuple[int, int], ...]:
+    """Checks what every time-stepping network takes; returns `geometry` as a tuple of pairs.
+
+    Raises:
+      ValueError: an unknown dtype or integrator, a geometry that is not `(layers >= 1,
+        width >= 1)` pairs, or channels that are not positive integers.
+    """
+    if dtype not in DTYPES:
+        raise ValueError(f"unknown dtype {dtype!r}; choose one of {', '.join(DTYPES)}")
+    geometry = tuple(tuple(block) for block in geometry)
+    if not geometry or any(len(block) != 2 or not all(_is_positive_int(v) for v in block) for block in geometry):
+        raise ValueError(f"geometry must be a non-empty list of (layers >= 1, width >= 1) integers, got {geometry}")
+    for name, value in (("in_channels", in_channels), ("num_outputs", num_outputs)):
+        if not _is_positive_int(value):
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    solver_from_name(integrator)
+    return geometry
+
+
 class Block(nnx.Module):
     """An opening layer to `width` channels, then `num_steps` steps of the chosen integrator.
 
@@ -280,15 +301,7 @@ class TimeSteppingNet(nnx.Module):
         rngs: nnx.Rngs,
         **block_options,
     ):
-        if dtype not in DTYPES:
-            raise ValueError(f"unknown dtype {dtype!r}; choose one of {', '.join(DTYPES)}")
-        geometry = tuple(tuple(block) for block in geometry)
-        if not geometry or any(len(block) != 2 or not all(_is_positive_int(v) for v in block) for block in geometry):
-            raise ValueError(f"geometry must be a non-empty list of (layers >= 1, width >= 1) integers, got {geometry}")
-        for name, value in (("in_channels", in_channels), ("num_outputs", num_outputs)):
-            if not _is_positive_int(value):
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        solver_from_name(integrator)
+        geometry = check_network_arguments(geometry, in_channels, num_outputs, integrator, dtype)
         boundaries = _block_boundaries(boundary, len(geometry))
         self.geometry = geometry
         self.integrator = integrator
