@@ -6,13 +6,15 @@
 
 Every row (a network: `imex`, `euler` (the ResNet), `unet`, `multilevel-imex`, any integrator
 name or `multilevel-INTEGRATOR`) gets the same preset (`--config`, its epochs, batch and
-optimizer) and the same search: each learning rate of `--lrs` trained `--search-epochs` epochs
-at seed 0 and scored on the selection split (`--eval-split select`, images no run trains or
-validates on); the rate with the best selection score (Q-tips: the highest IoU; depth: the
-lowest RMSE) is then trained at each seed of `--seeds` for the preset's epochs and scored on
-the validation split. Runs live in ROOT/search/ROW-lrLR and ROOT/final/ROW-sSEED (logs in
-ROOT/logs); a run whose metrics.json exists is done, an interrupted one resumes. ROOT/protocol.md
-gets the table: per row the parameters, the chosen rate, the mean and standard deviation of the
+optimizer) and the same search: each normalization of `--norms` (those that do not leak the
+image's statistics at evaluation: `channel`, per pixel, and `batch`, running statistics) and
+each learning rate of `--lrs`, trained `--search-epochs` epochs at seed 0 and scored on the
+selection split (`--eval-split select`, images no run trains or validates on); the pair with
+the best selection score (Q-tips: the highest IoU; depth: the lowest RMSE) is then trained at
+each seed of `--seeds` for the preset's epochs and scored on the validation split. Runs live in
+ROOT/search/ROW-NORM-lrLR and ROOT/final/ROW-sSEED (logs in ROOT/logs); a run whose
+metrics.json exists is done, an interrupted one resumes. ROOT/protocol.md gets the table: per
+row the parameters, the chosen normalization and rate, the mean and standard deviation of the
 validation score over the seeds and the median seconds per epoch.
 """
 
@@ -45,6 +47,8 @@ TASKS = {
     "depth": Task("nyu_depth.py", ("--format", "synthetic"), "val_rmse", False),
 }
 DEFAULT_ROWS = ("imex", "euler", "unet", "multilevel-imex", "imex2")
+FAIR_NORMS = ("channel", "batch")
+"""The normalizations that give a pixel no statistics of its image at evaluation."""
 
 
 def row_flags(row: str) -> list[str]:
@@ -83,31 +87,40 @@ class Run:
         return json.loads(path.read_text()) if path.exists() else None
 
 
-def make_run(args: argparse.Namespace, row: str, workdir: pathlib.Path, lr: float, seed: int, search: bool) -> Run:
+Choice = tuple[str, float]
+"""A search's outcome: `(normalization, learning rate)`."""
+
+
+def make_run(args: argparse.Namespace, row: str, workdir: pathlib.Path, choice: Choice, seed: int, search: bool) -> Run:
     task = TASKS[args.task]
+    norm, lr = choice
     argv = [sys.executable, str(ROOT / task.script), *task.flags, "--config", args.config, *row_flags(row)]
-    argv += ["--lr", f"{lr:g}", "--seed", str(seed), "--workdir", str(workdir), "--no-progress"]
+    argv += ["--norm", norm, "--lr", f"{lr:g}", "--seed", str(seed), "--workdir", str(workdir), "--no-progress"]
     if search:
         argv += ["--eval-split", "select"] + (["--epochs", str(args.search_epochs)] if args.search_epochs else [])
     return Run(row, workdir, tuple(argv))
 
 
-def search_runs(args: argparse.Namespace, row: str) -> list[tuple[float, Run]]:
-    return [(lr, make_run(args, row, args.root / "search" / f"{row}-lr{lr:g}", lr, 0, True)) for lr in args.lrs]
+def search_runs(args: argparse.Namespace, row: str) -> list[tuple[Choice, Run]]:
+    choices = [(norm, lr) for norm in args.norms for lr in args.lrs]
+    return [
+        (choice, make_run(args, row, args.root / "search" / f"{row}-{choice[0]}-lr{choice[1]:g}", choice, 0, True))
+        for choice in choices
+    ]
 
 
-def chosen_rate(args: argparse.Namespace, row: str) -> float | None:
-    """The learning rate of the row's best finished search run; None while a search run is missing."""
+def chosen(args: argparse.Namespace, row: str) -> Choice | None:
+    """The normalization and rate of the row's best finished search run; None while one is missing."""
     task = TASKS[args.task]
-    scores = {lr: run.metrics for lr, run in search_runs(args, row)}
+    scores = {choice: run.metrics for choice, run in search_runs(args, row)}
     if any(m is None for m in scores.values()):
         return None
     pick = max if task.higher_is_better else min
-    return pick(scores, key=lambda lr: scores[lr][task.metric])
+    return pick(scores, key=lambda choice: scores[choice][task.metric])
 
 
-def final_runs(args: argparse.Namespace, row: str, lr: float) -> list[Run]:
-    return [make_run(args, row, args.root / "final" / f"{row}-s{seed}", lr, seed, False) for seed in args.seeds]
+def final_runs(args: argparse.Namespace, row: str, choice: Choice) -> list[Run]:
+    return [make_run(args, row, args.root / "final" / f"{row}-s{seed}", choice, seed, False) for seed in args.seeds]
 
 
 def execute(runs: list[Run], jobs: int, logs: pathlib.Path) -> list[Run]:
@@ -129,29 +142,33 @@ def table(args: argparse.Namespace) -> str:
     """The protocol's table from the finished runs (pending where a row is not done)."""
     task = TASKS[args.task]
     lines = [
-        f"| network | parameters | chosen lr | selection {task.metric} | {task.metric} (mean ± std over seeds) "
+        f"| network | parameters | chosen norm, lr | selection {task.metric} | {task.metric} (mean ± std over seeds) "
         "| seeds done | s/epoch |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for row in args.rows:
-        lr = chosen_rate(args, row)
-        done = [m for m in (run.metrics for run in final_runs(args, row, lr)) if m is not None] if lr else []
+        choice = chosen(args, row)
+        done = [m for m in (run.metrics for run in final_runs(args, row, choice)) if m is not None] if choice else []
         if not done:
-            cells = ["pending"] * 2 if lr is None else [f"{lr:g}", f"{_search_score(args, row, lr):.3f}"]
+            cells = ["pending"] * 2 if choice is None else [_name(choice), f"{_search_score(args, row, choice):.3f}"]
             lines.append(f"| {row_label(row)} | pending | " + " | ".join(cells) + " | pending | 0 | pending |")
             continue
         scores = [m[task.metric] for m in done]
         spread = statistics.stdev(scores) if len(scores) > 1 else 0.0
         seconds = statistics.median(m["seconds"] / m["epochs"] for m in done)
         lines.append(
-            f"| {row_label(row)} | {done[0]['params']:,} | {lr:g} | {_search_score(args, row, lr):.3f} | "
+            f"| {row_label(row)} | {done[0]['params']:,} | {_name(choice)} | {_search_score(args, row, choice):.3f} | "
             f"{statistics.mean(scores):.3f} ± {spread:.3f} | {len(done)}/{len(args.seeds)} | {seconds:.1f} |"
         )
     return "\n".join(lines)
 
 
-def _search_score(args: argparse.Namespace, row: str, lr: float) -> float:
-    return dict(search_runs(args, row))[lr].metrics[TASKS[args.task].metric]
+def _search_score(args: argparse.Namespace, row: str, choice: Choice) -> float:
+    return dict(search_runs(args, row))[choice].metrics[TASKS[args.task].metric]
+
+
+def _name(choice: Choice) -> str:
+    return f"{choice[0]}, {choice[1]:g}"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -160,6 +177,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rows", default=",".join(DEFAULT_ROWS), help=f"networks (default {','.join(DEFAULT_ROWS)})")
     parser.add_argument("--config", default="small", help="the preset of every run (default small)")
     parser.add_argument("--lrs", default="1e-3,3e-3,1e-2", help="learning rates searched (default 1e-3,3e-3,1e-2)")
+    parser.add_argument(
+        "--norms", default="channel,batch", help="normalizations searched (default channel,batch: neither leaks)"
+    )
     parser.add_argument(
         "--search-epochs", type=int, default=10, help="epochs of a search run (default 10; 0: the preset's)"
     )
@@ -174,6 +194,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             row_flags(row)
         args.lrs = tuple(float(v) for v in args.lrs.split(","))
         args.seeds = tuple(int(v) for v in args.seeds.split(","))
+        args.norms = tuple(args.norms.split(","))
+        for norm in args.norms:
+            if norm not in FAIR_NORMS:
+                raise ValueError(
+                    f"normalization {norm!r} is not searched; choose from {', '.join(FAIR_NORMS)} "
+                    "(instance and group norms pool over the image and leak the class to every pixel)"
+                )
     except ValueError as error:
         parser.error(str(error))
     if args.jobs < 1 or args.search_epochs < 0 or min(args.lrs) <= 0:
@@ -186,19 +213,19 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     searches = [run for row in args.rows for _, run in search_runs(args, row)]
     if not args.run:
-        print("# 1. learning-rate search, scored on the selection split")
+        print("# 1. normalization and learning-rate search, scored on the selection split")
         print("\n".join(" ".join(run.argv[1:]) for run in searches))
-        print("# 2. final runs at the chosen rate, scored on the validation split")
+        print("# 2. final runs at the chosen normalization and rate, scored on the validation split")
         for row in args.rows:
-            lr = chosen_rate(args, row)
-            if lr is None:
+            choice = chosen(args, row)
+            if choice is None:
                 print(f"# {row}: after its search ({len(args.seeds)} seeds: {','.join(map(str, args.seeds))})")
             else:
-                print("\n".join(" ".join(run.argv[1:]) for run in final_runs(args, row, lr)))
+                print("\n".join(" ".join(run.argv[1:]) for run in final_runs(args, row, choice)))
         print(table(args))
         return 0
     failed = execute(searches, args.jobs, args.root / "logs")
-    finals = [run for row in args.rows if (lr := chosen_rate(args, row)) for run in final_runs(args, row, lr)]
+    finals = [run for row in args.rows if (choice := chosen(args, row)) for run in final_runs(args, row, choice)]
     failed += execute(finals, args.jobs, args.root / "logs")
     text = table(args)
     (args.root / "protocol.md").write_text(text + "\n")

@@ -64,24 +64,32 @@ def test_driver_prints_the_search_then_chooses_on_the_selection_score(tmp_path, 
     argv = ["--rows", "imex,unet", "--lrs", "1e-3,1e-2", "--seeds", "0,1", "--root", str(tmp_path)]
     assert protocol.main(argv) == 0
     out = capsys.readouterr().out
-    assert out.count("--eval-split select --epochs 10") == 4 and "--network unet --lr 0.01" in out
+    assert out.count("--eval-split select --epochs 10") == 8 and "--network unet --norm batch --lr 0.01" in out
     assert "# unet: after its search" in out and "| U-Net | pending |" in out
-    for row, lr, iou in [("imex", "0.001", 0.5), ("imex", "0.01", 0.7), ("unet", "0.001", 0.6), ("unet", "0.01", 0.4)]:
-        (tmp_path / "search" / f"{row}-lr{lr}").mkdir(parents=True)
-        (tmp_path / "search" / f"{row}-lr{lr}" / "metrics.json").write_text(json.dumps({"val_iou": iou}))
+    scores = {"imex": [0.5, 0.7, 0.6, 0.65], "unet": [0.6, 0.4, 0.3, 0.75]}
+    for row, row_scores in scores.items():
+        choices = [(norm, lr) for norm in ("channel", "batch") for lr in ("0.001", "0.01")]
+        for (norm, lr), iou in zip(choices, row_scores, strict=True):
+            folder = tmp_path / "search" / f"{row}-{norm}-lr{lr}"
+            folder.mkdir(parents=True)
+            (folder / "metrics.json").write_text(json.dumps({"val_iou": iou}))
     for seed, iou in [(0, 0.8), (1, 0.9)]:
         (tmp_path / "final" / f"imex-s{seed}").mkdir(parents=True)
         metrics = {"val_iou": iou, "params": 20084, "seconds": 100.0, "epochs": 20}
         (tmp_path / "final" / f"imex-s{seed}" / "metrics.json").write_text(json.dumps(metrics))
     assert protocol.main(argv) == 0
     out = capsys.readouterr().out
-    assert "--network timestepping --integrator imex --lr 0.01 --seed 1" in out
-    assert "--network unet --lr 0.001 --seed 0" in out and "--eval-split" not in out.split("# 2.")[1].split("|")[0]
-    assert "| IMEX | 20,084 | 0.01 | 0.700 | 0.850 ± 0.071 | 2/2 | 5.0 |" in out
-    assert "| U-Net | pending | 0.001 | 0.600 | pending | 0 | pending |" in out
+    assert "--network timestepping --integrator imex --norm channel --lr 0.01 --seed 1" in out
+    assert "--network unet --norm batch --lr 0.01 --seed 0" in out
+    assert "--eval-split" not in out.split("# 2.")[1].split("|")[0]
+    assert "| IMEX | 20,084 | channel, 0.01 | 0.700 | 0.850 ± 0.071 | 2/2 | 5.0 |" in out
+    assert "| U-Net | pending | batch, 0.01 | 0.750 | pending | 0 | pending |" in out
 
 
 def test_driver_refuses_unknown_rows(capsys):
     with pytest.raises(SystemExit):
         load_script("experiments/protocol.py").parse_args(["--rows", "imex,transformer"])
     assert "unknown row 'transformer'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        load_script("experiments/protocol.py").parse_args(["--norms", "channel,instance"])
+    assert "normalization 'instance' is not searched" in capsys.readouterr().err
