@@ -25,14 +25,13 @@ against a float64 `lax.conv_general_dilated`, in float32 and in bfloat16.
 
 import argparse
 import json
-import statistics
 import sys
-import time
 from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from _timing import interleaved_medians
 
 from imexjax.models import conv2d
 
@@ -269,15 +268,8 @@ def main(argv: list[str] | None = None) -> dict:
         patches = jax.random.normal(key_y, (args.batch * args.size * args.size, 9 * width))
         weights = kernel.reshape(9 * width, width)
         compiled[("matmul", "fwd")] = (jax.jit(jnp.matmul).lower(patches, weights).compile(), (patches, weights))
-        times = {key: [] for key in compiled}
-        for _ in range(args.repeats):
-            for key, (function, inputs) in compiled.items():
-                jax.block_until_ready(function(*inputs))
-                start = time.perf_counter()
-                jax.block_until_ready(function(*inputs))
-                times[key].append(time.perf_counter() - start)
-        for (name, what), samples in times.items():
-            result[f"w{width}_{name}_{what}_ms"] = 1e3 * statistics.median(samples)
+        for (name, what), seconds in interleaved_medians(compiled, args.repeats).items():
+            result[f"w{width}_{name}_{what}_ms"] = 1e3 * seconds
     if args.json:
         print(json.dumps(result))
     else:

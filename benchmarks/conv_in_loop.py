@@ -13,13 +13,12 @@ synchronized with `block_until_ready`; compile time of `jit(...).lower(...).comp
 
 import argparse
 import json
-import statistics
 import sys
-import time
 from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
+from _timing import compile_seconds, median_seconds
 
 from imexjax.models import conv2d, conv2d_transpose
 
@@ -52,20 +51,6 @@ def loss_and_gradient(convolutions: tuple[Callable, Callable], unroll: int | boo
     return jax.jit(jax.value_and_grad(loss))
 
 
-def time_ms(function: Callable, *args, repeats: int) -> tuple[float, float]:
-    """(median milliseconds per call, seconds to compile) of a jitted function."""
-    start = time.perf_counter()
-    compiled = function.lower(*args).compile()
-    compile_s = time.perf_counter() - start
-    jax.block_until_ready(compiled(*args))
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        jax.block_until_ready(compiled(*args))
-        times.append(time.perf_counter() - start)
-    return 1e3 * statistics.median(times), compile_s
-
-
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=8)
@@ -83,8 +68,8 @@ def main(argv: list[str] | None = None) -> dict:
     result = {k: v for k, v in vars(args).items() if k != "json"}
     for name, convolutions in CONVOLUTIONS.items():
         for loop, unroll in (("scan", 1), ("unrolled", True)):
-            step_ms, compile_s = time_ms(loss_and_gradient(convolutions, unroll), kernels, y, repeats=args.repeats)
-            result[f"{name}_{loop}_ms"] = step_ms
+            compiled, compile_s = compile_seconds(loss_and_gradient(convolutions, unroll), kernels, y)
+            result[f"{name}_{loop}_ms"] = 1e3 * median_seconds(compiled, kernels, y, repeats=args.repeats)
             result[f"{name}_{loop}_compile_s"] = compile_s
     result.update(backend=jax.default_backend(), device_kind=jax.devices()[0].device_kind, jax_version=jax.__version__)
     if args.json:

@@ -37,12 +37,12 @@ import argparse
 import json
 import statistics
 import sys
-import time
 
 import diffrax
 import jax
 import jax.numpy as jnp
 import numpy as np
+from _timing import call_seconds, compile_seconds
 
 import imexjax.diffrax as ixd
 
@@ -99,15 +99,8 @@ def make_solve(root: str, rtol: float, max_steps: int):
 def run(root: str, size: int, channels: int, rtol: float, max_steps: int, repeats: int) -> dict:
     kernel, y0 = make_problem(size, channels)
     solve = make_solve(root, rtol, max_steps)
-    start = time.perf_counter()
-    compiled = solve.lower(kernel, y0).compile()
-    compile_s = time.perf_counter() - start
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        out = jax.block_until_ready(compiled(kernel, y0))
-        times.append(time.perf_counter() - start)
-    y1, accepted, rejected, result = out
+    compiled, compile_s = compile_seconds(solve, kernel, y0)
+    times, (y1, accepted, rejected, result) = call_seconds(compiled, kernel, y0, repeats=repeats, warm_up=False)
     return dict(
         root=root,
         size=size,
@@ -139,14 +132,8 @@ def time_gradient(adjoint: str, size: int, channels: int, rtol: float, max_steps
         )
         return jnp.sum(sol.ys[-1] ** 2)
 
-    start = time.perf_counter()
-    compiled = grad.lower((kernel, y0)).compile()
-    compile_s = time.perf_counter() - start
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        out = jax.block_until_ready(compiled((kernel, y0)))
-        times.append(time.perf_counter() - start)
+    compiled, compile_s = compile_seconds(grad, (kernel, y0))
+    times, out = call_seconds(compiled, (kernel, y0), repeats=repeats, warm_up=False)
     return dict(
         adjoint=adjoint,
         size=size,

@@ -23,15 +23,14 @@ kernel gradient reuses the same four transforms in the others).
 
 import argparse
 import json
-import statistics
 import sys
-import time
 from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import scipy.fft
+from _timing import interleaved_medians
 
 import imexjax as ix
 
@@ -140,15 +139,8 @@ def main(argv: list[str] | None = None) -> dict:
         scipy_gradient = jax.jit(jax.value_and_grad(lambda b, g, solve=scipy_solve: jnp.sum(g * solve(b))))
         compiled[("scipy", "fwd")] = (jax.jit(scipy_solve).lower(b).compile(), (b,))
         compiled[("scipy", "fwd+bwd")] = (scipy_gradient.lower(b, g).compile(), (b, g))
-        times = {key: [] for key in compiled}
-        for _ in range(args.repeats):
-            for key, (function, inputs) in compiled.items():
-                jax.block_until_ready(function(*inputs))
-                start = time.perf_counter()
-                jax.block_until_ready(function(*inputs))
-                times[key].append(time.perf_counter() - start)
-        for (name, what), samples in times.items():
-            result[f"{shape_text}_{name}_{what}_ms"] = 1e3 * statistics.median(samples)
+        for (name, what), seconds in interleaved_medians(compiled, args.repeats).items():
+            result[f"{shape_text}_{name}_{what}_ms"] = 1e3 * seconds
     if args.json:
         print(json.dumps(result))
     else:

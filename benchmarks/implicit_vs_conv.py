@@ -13,12 +13,11 @@ Medians over the timed calls after a warm-up, each synchronized with `block_unti
 
 import argparse
 import json
-import statistics
 import sys
-import time
 
 import jax
 import jax.numpy as jnp
+from _timing import median_seconds
 
 from imexjax import ConvDiffusion
 from imexjax.models import conv2d
@@ -31,16 +30,6 @@ def resolve_channels_last(y: jax.Array, kernel: jax.Array) -> jax.Array:
     spectrum = kernel_spectrum(kernel - jnp.mean(kernel, axis=(0, 1)), height, width)  # (C, H, W//2+1)
     factor = jnp.moveaxis(1.0 / (1.0 + spectrum.real**2 + spectrum.imag**2), 0, -1)  # (H, W//2+1, C)
     return jnp.fft.irfft2(jnp.fft.rfft2(y, axes=(1, 2)) * factor, s=(height, width), axes=(1, 2))
-
-
-def median_ms(function, *args, repeats: int) -> float:
-    jax.block_until_ready(function(*args))
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        jax.block_until_ready(function(*args))
-        times.append(time.perf_counter() - start)
-    return 1e3 * statistics.median(times)
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -74,8 +63,8 @@ def main(argv: list[str] | None = None) -> dict:
     for name, (operation, kernel) in operations.items():
         forward = jax.jit(operation)
         backward = jax.jit(jax.grad(lambda y, k, op=operation: jnp.sum(op(y, k) ** 2), argnums=(0, 1)))
-        result[f"{name}_fwd_ms"] = median_ms(forward, y, kernel, repeats=args.repeats)
-        result[f"{name}_fwd_bwd_ms"] = median_ms(backward, y, kernel, repeats=args.repeats)
+        result[f"{name}_fwd_ms"] = 1e3 * median_seconds(forward, y, kernel, repeats=args.repeats)
+        result[f"{name}_fwd_bwd_ms"] = 1e3 * median_seconds(backward, y, kernel, repeats=args.repeats)
     result.update(backend=jax.default_backend(), device_kind=jax.devices()[0].device_kind, jax_version=jax.__version__)
     if args.json:
         print(json.dumps(result))

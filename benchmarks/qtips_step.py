@@ -21,9 +21,9 @@ import dataclasses
 import json
 import statistics
 import sys
-import time
 
 import jax
+from _timing import call_seconds, compile_seconds
 from flax import nnx
 
 from imexjax.data.qtips import NUM_CLASSES, generate_qtips
@@ -100,18 +100,15 @@ def main(argv=None) -> dict:
     gflop = unrolled_step.lower(unrolled_state, inputs, targets).cost_analysis()["flops"] / 1e9
 
     train_step, state, remat = _step_and_state(config, steps_per_epoch, task, mesh)
-    start = time.perf_counter()
-    compiled = train_step.lower(state, inputs, targets).compile()
-    compile_s = time.perf_counter() - start
+    compiled, compile_s = compile_seconds(train_step, state, inputs, targets)
     memory = compiled.memory_analysis()
-    state, sums = compiled(state, inputs, targets)
-    jax.block_until_ready(sums)
-    times = []
-    for _ in range(args.repeats):
-        start = time.perf_counter()
+
+    def step() -> dict:
+        nonlocal state
         state, sums = compiled(state, inputs, targets)
-        jax.block_until_ready(sums)
-        times.append(time.perf_counter() - start)
+        return sums
+
+    times, sums = call_seconds(step, repeats=args.repeats)
     step_s = statistics.median(times)
     device = jax.devices()[0]
     result = {

@@ -19,13 +19,12 @@ with `block_until_ready`; ratios to `resolve` and to `conv` side by side.
 import argparse
 import json
 import platform
-import statistics
 import sys
-import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from _timing import median_seconds
 
 import imexjax as ix
 from imexjax.models import conv2d
@@ -33,16 +32,6 @@ from imexjax.operators import kernel_power
 
 SHAPES = ((8, 64, 64, 32), (1, 240, 320, 32), (1, 480, 640, 32))
 QUICK_SHAPES = ((1, 16, 16, 4),)
-
-
-def median_ms(function, *args, repeats: int) -> float:
-    jax.block_until_ready(function(*args))
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        jax.block_until_ready(function(*args))
-        times.append(time.perf_counter() - start)
-    return 1e3 * statistics.median(times)
 
 
 def implicit_quarter(channels: int, stiffness: float, seed: int = 0) -> jax.Array:
@@ -81,8 +70,8 @@ def time_shapes(shapes, stiffness: float, repeats: int) -> list[dict]:
             parameter = make_parameter(shape[-1])
             forward = jax.jit(operation)
             backward = jax.jit(jax.grad(lambda y, p, op=operation: jnp.sum(op(y, p) ** 2), argnums=(0, 1)))
-            row[f"{name}_fwd_ms"] = median_ms(forward, y, parameter, repeats=repeats)
-            row[f"{name}_fwd_bwd_ms"] = median_ms(backward, y, parameter, repeats=repeats)
+            row[f"{name}_fwd_ms"] = 1e3 * median_seconds(forward, y, parameter, repeats=repeats)
+            row[f"{name}_fwd_bwd_ms"] = 1e3 * median_seconds(backward, y, parameter, repeats=repeats)
         kernel = implicit_quarter(shape[-1], stiffness)
         row["cg_steps"] = int(jax.jit(ix.ConvDiffusion(boundary="zero").cg_steps)(1.0, y, kernel))
         rows.append(row)

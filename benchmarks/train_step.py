@@ -18,9 +18,9 @@ import argparse
 import json
 import statistics
 import sys
-import time
 
 import jax
+from _timing import call_seconds, compile_seconds
 from flax import nnx
 
 from imexjax.models import IMEX_FORMS, INTEGRATORS, NORM_KINDS
@@ -106,25 +106,16 @@ def main(argv=None) -> dict:
     def forward(params, rest, images, labels):
         return task.loss(nnx.merge(graphdef, params, rest)(images), labels)[0]
 
-    start = time.perf_counter()
-    compiled = train_step.lower(state, images, labels).compile()
-    compile_s = time.perf_counter() - start
+    compiled, compile_s = compile_seconds(train_step, state, images, labels)
     memory = compiled.memory_analysis()
-    state, sums = compiled(state, images, labels)
-    jax.block_until_ready(sums)
-    times = []
-    for _ in range(args.repeats):
-        start = time.perf_counter()
+
+    def step() -> dict:
+        nonlocal state
         state, sums = compiled(state, images, labels)
-        jax.block_until_ready(sums)
-        times.append(time.perf_counter() - start)
-    loss = forward(state["params"], state["rest"], images, labels)
-    jax.block_until_ready(loss)
-    forward_times = []
-    for _ in range(args.repeats):
-        start = time.perf_counter()
-        jax.block_until_ready(forward(state["params"], state["rest"], images, labels))
-        forward_times.append(time.perf_counter() - start)
+        return sums
+
+    times, _ = call_seconds(step, repeats=args.repeats)
+    forward_times, loss = call_seconds(forward, state["params"], state["rest"], images, labels, repeats=args.repeats)
     device = jax.devices()[0]
     stats = device.memory_stats() or {}
     result = {

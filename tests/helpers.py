@@ -7,6 +7,7 @@ new scheme runs through every contract test that is parametrized by them.
 import importlib.util
 import inspect
 import pathlib
+import sys
 
 import jax
 import numpy as np
@@ -141,8 +142,14 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
 def load_script(relative_path: str):
-    """Imports a script of the repository (e.g. `experiments/qtips.py`) as a module, without running it."""
+    """Imports a script of the repository (e.g. `experiments/qtips.py`) as a module, without running it.
+
+    The script's folder goes on `sys.path` (last, so that it shadows nothing), as `python SCRIPT` puts
+    it first: the scripts import their folder's private modules (`benchmarks/_timing.py`).
+    """
     path = ROOT / relative_path
+    if str(path.parent) not in sys.path:
+        sys.path.append(str(path.parent))
     spec = importlib.util.spec_from_file_location(path.stem + "_script", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

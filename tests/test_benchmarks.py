@@ -1,22 +1,17 @@
 """The benchmark scripts run at tiny sizes and report what benchmarks/README.md quotes (no timings asserted)."""
 
-import importlib.util
 import json
-import pathlib
 
 import pytest
+from helpers import load_script
 
 pytestmark = pytest.mark.benchmark
 
-BENCHMARKS = pathlib.Path(__file__).resolve().parents[1] / "benchmarks"
 TINY = ["--batch", "2", "--repeats", "5", "--json"]
 
 
 def load(name: str):
-    spec = importlib.util.spec_from_file_location(f"benchmark_{name}", BENCHMARKS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(f"benchmarks/{name}.py")
 
 
 @pytest.mark.parametrize("options", [[], ["--unroll", "0", "--remat"], ["--dtype", "bfloat16"]])
