@@ -39,8 +39,6 @@ def call_seconds(
 
     Args:
         function: the callable to time; its outputs are waited for with `jax.block_until_ready`.
-            A stateful step (a training step threading its state) can be passed as a closure of
-            no arguments that updates the state and returns what to wait for.
         *args: its arguments, the same for every call.
         repeats: how many timed calls.
         warm_up: whether to make one untimed call first (not needed after `compile_seconds`
@@ -59,6 +57,34 @@ def call_seconds(
         output = jax.block_until_ready(function(*args))
         seconds.append(time.perf_counter() - start)
     return seconds, output
+
+
+def step_seconds(
+    step: Callable[..., tuple[Any, Any]], state: Any, *args: Any, repeats: int
+) -> tuple[list[float], Any, Any]:
+    """Times `repeats` calls of a step that threads its state, after one untimed warm-up step.
+
+    Each call is `state, output = step(state, *args)`, the next call taking the state the last
+    one returned; what is waited for is `output`.
+
+    Args:
+        step: the step, e.g. a compiled training step `(state, *batch) -> (state, sums)`.
+        state: the state the warm-up step starts from.
+        *args: the step's other arguments, the same for every call.
+        repeats: how many timed steps.
+
+    Returns:
+        The seconds of each timed step, in order, the state after the last step, and the last
+        step's output.
+    """
+
+    def call() -> Any:
+        nonlocal state
+        state, output = step(state, *args)
+        return output
+
+    seconds, output = call_seconds(call, repeats=repeats)
+    return seconds, state, output
 
 
 def median_seconds(function: Callable[..., Any], *args: Any, repeats: int) -> float:

@@ -23,7 +23,7 @@ import statistics
 import sys
 
 import jax
-from _timing import call_seconds, compile_seconds
+from _timing import compile_seconds, step_seconds
 from flax import nnx
 
 from imexjax.data.qtips import NUM_CLASSES, generate_qtips
@@ -102,13 +102,7 @@ def main(argv=None) -> dict:
     train_step, state, remat = _step_and_state(config, steps_per_epoch, task, mesh)
     compiled, compile_s = compile_seconds(train_step, state, inputs, targets)
     memory = compiled.memory_analysis()
-
-    def step() -> dict:
-        nonlocal state
-        state, sums = compiled(state, inputs, targets)
-        return sums
-
-    times, sums = call_seconds(step, repeats=args.repeats)
+    times, _, sums = step_seconds(compiled, state, inputs, targets, repeats=args.repeats)
     step_s = statistics.median(times)
     device = jax.devices()[0]
     result = {

@@ -20,7 +20,7 @@ import statistics
 import sys
 
 import jax
-from _timing import call_seconds, compile_seconds
+from _timing import call_seconds, compile_seconds, step_seconds
 from flax import nnx
 
 from imexjax.models import IMEX_FORMS, INTEGRATORS, NORM_KINDS
@@ -108,13 +108,7 @@ def main(argv=None) -> dict:
 
     compiled, compile_s = compile_seconds(train_step, state, images, labels)
     memory = compiled.memory_analysis()
-
-    def step() -> dict:
-        nonlocal state
-        state, sums = compiled(state, images, labels)
-        return sums
-
-    times, _ = call_seconds(step, repeats=args.repeats)
+    times, state, _ = step_seconds(compiled, state, images, labels, repeats=args.repeats)
     forward_times, loss = call_seconds(forward, state["params"], state["rest"], images, labels, repeats=args.repeats)
     device = jax.devices()[0]
     stats = device.memory_stats() or {}
