@@ -6,28 +6,22 @@ Each candidate of `benchmarks/conv_formulations.py` is checked against `imexjax.
 sizes (no timings asserted).
 """
 
-import importlib.util
 import json
-import pathlib
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from helpers import load_script
 
 import imexjax as ix
 from imexjax.models import conv2d
 
 pytestmark = pytest.mark.benchmark
 
-BENCHMARKS = pathlib.Path(__file__).resolve().parents[1] / "benchmarks"
-
 
 def load(name: str):
-    spec = importlib.util.spec_from_file_location(f"benchmark_{name}", BENCHMARKS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(f"benchmarks/{name}.py")
 
 
 CONV = load("conv_formulations")
