@@ -12,8 +12,9 @@ each learning rate of `--lrs`, trained `--search-epochs` epochs at seed 0 and sc
 selection split (`--eval-split select`, images no run trains or validates on); the pair with
 the best selection score (Q-tips: the highest IoU; depth: the lowest RMSE) is then trained at
 each seed of `--seeds` for the preset's epochs and scored on the validation split. Runs live in
-ROOT/search/ROW-NORM-lrLR and ROOT/final/ROW-sSEED (logs in ROOT/logs); a run whose
-metrics.json exists is done, an interrupted one resumes. ROOT/protocol.md gets the table: per
+ROOT/search/ROW-NORM-lrLR and ROOT/final/ROW-NORM-lrLR-sSEED (logs in ROOT/logs); a run
+whose metrics.json exists is done, an interrupted one resumes, and a wider search that
+changes a row's choice starts that row's finals afresh beside the old ones. ROOT/protocol.md gets the table: per
 row the parameters, the chosen normalization and rate, the mean and standard deviation of the
 validation score over the seeds and the median seconds per epoch.
 """
@@ -120,7 +121,8 @@ def chosen(args: argparse.Namespace, row: str) -> Choice | None:
 
 
 def final_runs(args: argparse.Namespace, row: str, choice: Choice) -> list[Run]:
-    return [make_run(args, row, args.root / "final" / f"{row}-s{seed}", choice, seed, False) for seed in args.seeds]
+    name = f"{row}-{choice[0]}-lr{choice[1]:g}"
+    return [make_run(args, row, args.root / "final" / f"{name}-s{seed}", choice, seed, False) for seed in args.seeds]
 
 
 def execute(runs: list[Run], jobs: int, logs: pathlib.Path) -> list[Run]:

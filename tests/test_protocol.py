@@ -74,9 +74,10 @@ def test_driver_prints_the_search_then_chooses_on_the_selection_score(tmp_path, 
             folder.mkdir(parents=True)
             (folder / "metrics.json").write_text(json.dumps({"val_iou": iou}))
     for seed, iou in [(0, 0.8), (1, 0.9)]:
-        (tmp_path / "final" / f"imex-s{seed}").mkdir(parents=True)
+        final = tmp_path / "final" / f"imex-channel-lr0.01-s{seed}"
+        final.mkdir(parents=True)
         metrics = {"val_iou": iou, "params": 20084, "seconds": 100.0, "epochs": 20}
-        (tmp_path / "final" / f"imex-s{seed}" / "metrics.json").write_text(json.dumps(metrics))
+        (final / "metrics.json").write_text(json.dumps(metrics))
     assert protocol.main(argv) == 0
     out = capsys.readouterr().out
     assert "--network timestepping --integrator imex --norm channel --lr 0.01 --seed 1" in out
@@ -84,6 +85,14 @@ def test_driver_prints_the_search_then_chooses_on_the_selection_score(tmp_path, 
     assert "--eval-split" not in out.split("# 2.")[1].split("|")[0]
     assert "| IMEX | 20,084 | channel, 0.01 | 0.700 | 0.850 ± 0.071 | 2/2 | 5.0 |" in out
     assert "| U-Net | pending | batch, 0.01 | 0.750 | pending | 0 | pending |" in out
+    for norm, iou in [("channel", 0.5), ("batch", 0.9)]:  # a wider search moves IMEX's choice
+        folder = tmp_path / "search" / f"imex-{norm}-lr0.03"
+        folder.mkdir(parents=True)
+        (folder / "metrics.json").write_text(json.dumps({"val_iou": iou}))
+    assert protocol.main(["--rows", "imex", "--lrs", "1e-3,1e-2,3e-2", *argv[4:]]) == 0
+    out = capsys.readouterr().out
+    assert "--norm batch --lr 0.03 --seed 0 --workdir " + str(tmp_path / "final" / "imex-batch-lr0.03-s0") in out
+    assert "| IMEX | pending | batch, 0.03 | 0.900 | pending | 0 | pending |" in out  # the old finals are not reused
 
 
 def test_driver_refuses_unknown_rows(capsys):
