@@ -144,8 +144,8 @@ def table(args: argparse.Namespace) -> str:
     """The protocol's table from the finished runs (pending where a row is not done)."""
     task = TASKS[args.task]
     lines = [
-        f"| network | parameters | chosen norm, lr | selection {task.metric} | {task.metric} (mean ± std over seeds) "
-        "| seeds done | s/epoch |",
+        f"| network | parameters | chosen norm, lr | selection {task.metric} "
+        f"| {task.metric} (mean ± std over seeds; each seed) | seeds done | s/epoch |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for row in args.rows:
@@ -155,14 +155,20 @@ def table(args: argparse.Namespace) -> str:
             cells = ["pending"] * 2 if choice is None else [_name(choice), f"{_search_score(args, row, choice):.3f}"]
             lines.append(f"| {row_label(row)} | pending | " + " | ".join(cells) + " | pending | 0 | pending |")
             continue
-        scores = [m[task.metric] for m in done]
-        spread = statistics.stdev(scores) if len(scores) > 1 else 0.0
         seconds = statistics.median(m["seconds"] / m["epochs"] for m in done)
         lines.append(
             f"| {row_label(row)} | {done[0]['params']:,} | {_name(choice)} | {_search_score(args, row, choice):.3f} | "
-            f"{statistics.mean(scores):.3f} ± {spread:.3f} | {len(done)}/{len(args.seeds)} | {seconds:.1f} |"
+            f"{_mean_and_spread([m[task.metric] for m in done])} | {len(done)}/{len(args.seeds)} | {seconds:.1f} |"
         )
     return "\n".join(lines)
+
+
+def _mean_and_spread(scores: list[float]) -> str:
+    """`mean ± sd (each score)`, to 3 decimals, or 4 where the spread is below 0.001."""
+    spread = statistics.stdev(scores) if len(scores) > 1 else 0.0
+    digits = 3 if spread >= 1e-3 else 4
+    each = ", ".join(f"{score:.{digits}f}" for score in scores)
+    return f"{statistics.mean(scores):.{digits}f} ± {spread:.{digits}f} ({each})"
 
 
 def _search_score(args: argparse.Namespace, row: str, choice: Choice) -> float:

@@ -83,7 +83,7 @@ def test_driver_prints_the_search_then_chooses_on_the_selection_score(tmp_path, 
     assert "--network timestepping --integrator imex --norm channel --lr 0.01 --seed 1" in out
     assert "--network unet --norm batch --lr 0.01 --seed 0" in out
     assert "--eval-split" not in out.split("# 2.")[1].split("|")[0]
-    assert "| IMEX | 20,084 | channel, 0.01 | 0.700 | 0.850 ± 0.071 | 2/2 | 5.0 |" in out
+    assert "| IMEX | 20,084 | channel, 0.01 | 0.700 | 0.850 ± 0.071 (0.800, 0.900) | 2/2 | 5.0 |" in out
     assert "| U-Net | pending | batch, 0.01 | 0.750 | pending | 0 | pending |" in out
     for norm, iou in [("channel", 0.5), ("batch", 0.9)]:  # a wider search moves IMEX's choice
         folder = tmp_path / "search" / f"imex-{norm}-lr0.03"
@@ -102,3 +102,9 @@ def test_driver_refuses_unknown_rows(capsys):
     with pytest.raises(SystemExit):
         load_script("experiments/protocol.py").parse_args(["--norms", "channel,instance"])
     assert "normalization 'instance' is not searched" in capsys.readouterr().err
+
+
+def test_a_spread_below_a_thousandth_is_shown_to_four_decimals():
+    protocol = load_script("experiments/protocol.py")
+    assert protocol._mean_and_spread([0.999, 0.9995, 1.0]) == "0.9995 ± 0.0005 (0.9990, 0.9995, 1.0000)"
+    assert protocol._mean_and_spread([0.46, 0.456, 0.421]) == "0.446 ± 0.021 (0.460, 0.456, 0.421)"
