@@ -16,7 +16,8 @@ ROOT/search/ROW-NORM-lrLR and ROOT/final/ROW-NORM-lrLR-sSEED (logs in ROOT/logs)
 whose metrics.json exists is done, an interrupted one resumes, and a wider search that
 changes a row's choice starts that row's finals afresh beside the old ones. ROOT/protocol.md gets the table: per
 row the parameters, the chosen normalization and rate, the mean and standard deviation of the
-validation score over the seeds and the median seconds per epoch.
+validation score over the seeds with each seed's score, the mean of a second metric (Q-tips: IoU
+per class; depth: delta1) and the median seconds per epoch.
 """
 
 import argparse
@@ -41,11 +42,13 @@ class Task:
     flags: tuple[str, ...]
     metric: str
     higher_is_better: bool
+    also: str
+    """A second metric the table reports (mean over seeds; per entry where it is a list)."""
 
 
 TASKS = {
-    "qtips": Task("qtips.py", (), "val_iou", True),
-    "depth": Task("nyu_depth.py", ("--format", "synthetic"), "val_rmse", False),
+    "qtips": Task("qtips.py", (), "val_iou", True, "val_iou_per_class"),
+    "depth": Task("nyu_depth.py", ("--format", "synthetic"), "val_rmse", False, "val_delta1"),
 }
 DEFAULT_ROWS = ("imex", "euler", "unet", "multilevel-imex", "imex2")
 FAIR_NORMS = ("channel", "batch")
@@ -145,20 +148,23 @@ def table(args: argparse.Namespace) -> str:
     task = TASKS[args.task]
     lines = [
         f"| network | parameters | chosen norm, lr | selection {task.metric} "
-        f"| {task.metric} (mean ± std over seeds; each seed) | seeds done | s/epoch |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        f"| {task.metric} (mean ± std over seeds; each seed) | {task.also} (mean) | seeds done | s/epoch |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in args.rows:
         choice = chosen(args, row)
         done = [m for m in (run.metrics for run in final_runs(args, row, choice)) if m is not None] if choice else []
         if not done:
             cells = ["pending"] * 2 if choice is None else [_name(choice), f"{_search_score(args, row, choice):.3f}"]
-            lines.append(f"| {row_label(row)} | pending | " + " | ".join(cells) + " | pending | 0 | pending |")
+            lines.append(
+                f"| {row_label(row)} | pending | " + " | ".join(cells) + " | pending | pending | 0 | pending |"
+            )
             continue
         seconds = statistics.median(m["seconds"] / m["epochs"] for m in done)
         lines.append(
             f"| {row_label(row)} | {done[0]['params']:,} | {_name(choice)} | {_search_score(args, row, choice):.3f} | "
-            f"{_mean_and_spread([m[task.metric] for m in done])} | {len(done)}/{len(args.seeds)} | {seconds:.1f} |"
+            f"{_mean_and_spread([m[task.metric] for m in done])} | {_mean_of([m[task.also] for m in done])} | "
+            f"{len(done)}/{len(args.seeds)} | {seconds:.1f} |"
         )
     return "\n".join(lines)
 
@@ -169,6 +175,13 @@ def _mean_and_spread(scores: list[float]) -> str:
     digits = 3 if spread >= 1e-3 else 4
     each = ", ".join(f"{score:.{digits}f}" for score in scores)
     return f"{statistics.mean(scores):.{digits}f} ± {spread:.{digits}f} ({each})"
+
+
+def _mean_of(values: list[float] | list[list[float]]) -> str:
+    """The mean over seeds to 3 decimals; of each entry, joined by ` / `, where the values are lists."""
+    if isinstance(values[0], list):
+        return " / ".join(f"{statistics.mean(entry):.3f}" for entry in zip(*values, strict=True))
+    return f"{statistics.mean(values):.3f}"
 
 
 def _search_score(args: argparse.Namespace, row: str, choice: Choice) -> float:

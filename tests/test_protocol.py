@@ -76,15 +76,24 @@ def test_driver_prints_the_search_then_chooses_on_the_selection_score(tmp_path, 
     for seed, iou in [(0, 0.8), (1, 0.9)]:
         final = tmp_path / "final" / f"imex-channel-lr0.01-s{seed}"
         final.mkdir(parents=True)
-        metrics = {"val_iou": iou, "params": 20084, "seconds": 100.0, "epochs": 20}
+        metrics = {
+            "val_iou": iou,
+            "val_iou_per_class": [iou, 0.5, 1.0],
+            "params": 20084,
+            "seconds": 100.0,
+            "epochs": 20,
+        }
         (final / "metrics.json").write_text(json.dumps(metrics))
     assert protocol.main(argv) == 0
     out = capsys.readouterr().out
     assert "--network timestepping --integrator imex --norm channel --lr 0.01 --seed 1" in out
     assert "--network unet --norm batch --lr 0.01 --seed 0" in out
     assert "--eval-split" not in out.split("# 2.")[1].split("|")[0]
-    assert "| IMEX | 20,084 | channel, 0.01 | 0.700 | 0.850 ± 0.071 (0.800, 0.900) | 2/2 | 5.0 |" in out
-    assert "| U-Net | pending | batch, 0.01 | 0.750 | pending | 0 | pending |" in out
+    assert (
+        "| IMEX | 20,084 | channel, 0.01 | 0.700 | 0.850 ± 0.071 (0.800, 0.900) | 0.850 / 0.500 / 1.000 | 2/2 | 5.0 |"
+        in out
+    )
+    assert "| U-Net | pending | batch, 0.01 | 0.750 | pending | pending | 0 | pending |" in out
     for norm, iou in [("channel", 0.5), ("batch", 0.9)]:  # a wider search moves IMEX's choice
         folder = tmp_path / "search" / f"imex-{norm}-lr0.03"
         folder.mkdir(parents=True)
@@ -92,7 +101,9 @@ def test_driver_prints_the_search_then_chooses_on_the_selection_score(tmp_path, 
     assert protocol.main(["--rows", "imex", "--lrs", "1e-3,1e-2,3e-2", *argv[4:]]) == 0
     out = capsys.readouterr().out
     assert "--norm batch --lr 0.03 --seed 0 --workdir " + str(tmp_path / "final" / "imex-batch-lr0.03-s0") in out
-    assert "| IMEX | pending | batch, 0.03 | 0.900 | pending | 0 | pending |" in out  # the old finals are not reused
+    assert (
+        "| IMEX | pending | batch, 0.03 | 0.900 | pending | pending | 0 | pending |" in out
+    )  # the old finals are not reused
 
 
 def test_driver_refuses_unknown_rows(capsys):
