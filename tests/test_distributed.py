@@ -88,3 +88,17 @@ def test_batch_size_must_divide_over_devices():
         check_batch_size(10, 4)
     with pytest.raises(ConfigError, match="use --batch-size 3$"):
         check_batch_size(2, 3)
+
+
+def test_a_zero_boundary_on_several_devices_stops_in_one_line_before_making_its_folder(tmp_path):
+    workdir = tmp_path / "zero"
+    process = run_cli(
+        workdir, "--boundary", "zero", env_extra={"XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    )
+    _, err = process.communicate(timeout=300)
+    assert process.returncode == 1 and "Traceback" not in err
+    assert err.strip() == (
+        "error: boundary zero trains on one device only, and 2 are visible; "
+        "make one visible (CUDA_VISIBLE_DEVICES=0) or use boundary periodic or reflect"
+    )
+    assert not workdir.exists()

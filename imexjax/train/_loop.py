@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 from .._errors import ConfigError, TrainingDivergedError
 from ..models import count_parameters
 from ._config import TrainConfig
-from ._distributed import check_batch_size, data_mesh, replicate, shard_batch
+from ._distributed import check_batch_size, check_boundary_devices, data_mesh, replicate, shard_batch
 from ._loader import Loader
 from ._model import build_model, make_optimizer
 from ._rundir import RunDir, json_ready
@@ -77,14 +77,15 @@ def train_and_evaluate(
       The final metrics, the history, and the model with the best checkpoint's parameters.
 
     Raises:
-      ConfigError: `workdir` holds a run of another configuration, or the batch size does
-        not divide over the devices.
+      ConfigError: `workdir` holds a run of another configuration, the batch size does
+        not divide over the devices, or a `zero` boundary meets several devices.
       TrainingDivergedError: the loss became NaN or infinite.
     """
     run_dir = workdir if isinstance(workdir, RunDir) else RunDir(workdir)
     run_dir.check_config(config)
     mesh = data_mesh()
     check_batch_size(train_loader.batch_size, mesh.size)
+    check_boundary_devices(config.boundary, mesh.size)
     writer = jax.process_index() == 0
     data = {**(data or {}), "in_channels": in_channels, "num_outputs": task.num_outputs}
     model = build_model(config, in_channels=in_channels, num_outputs=task.num_outputs)
