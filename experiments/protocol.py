@@ -50,7 +50,7 @@ TASKS = {
     "qtips": Task("qtips.py", (), "val_iou", True, "val_iou_per_class"),
     "depth": Task("nyu_depth.py", ("--format", "synthetic"), "val_rmse", False, "val_delta1"),
 }
-DEFAULT_ROWS = ("imex", "euler", "unet", "multilevel-imex", "imex2")
+DEFAULT_ROWS = ("imex", "euler", "unet", "multilevel-imex", "multilevel-euler", "imex2")
 FAIR_NORMS = ("channel", "batch")
 """The normalizations that give a pixel no statistics of its image at evaluation."""
 
