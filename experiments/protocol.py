@@ -14,10 +14,10 @@ the best selection score (Q-tips: the highest IoU; depth: the lowest RMSE) is th
 each seed of `--seeds` for the preset's epochs and scored on the validation split. Runs live in
 ROOT/search/ROW-NORM-lrLR and ROOT/final/ROW-NORM-lrLR-sSEED (logs in ROOT/logs); a run
 whose metrics.json exists is done, an interrupted one resumes, and a wider search that
-changes a row's choice starts that row's finals afresh beside the old ones. ROOT/protocol.md gets the table: per
-row the parameters, the chosen normalization and rate, the mean and standard deviation of the
-validation score over the seeds with each seed's score, the mean of a second metric (Q-tips: IoU
-per class; depth: delta1) and the median seconds per epoch.
+changes a row's choice starts that row's finals afresh beside the old ones. ROOT/protocol.md
+gets the table: per row the parameters, the chosen normalization and rate, the mean and
+standard deviation of the validation score over the seeds with each seed's score, the mean of
+a second metric (Q-tips: IoU per class; depth: delta1) and the median seconds per epoch.
 """
 
 import argparse
