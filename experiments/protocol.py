@@ -29,7 +29,7 @@ import statistics
 import subprocess
 import sys
 
-from imexjax.models import INTEGRATORS, network_label
+from imexjax.models import INTEGRATORS, ONE_STAGE_INTEGRATORS, network_label
 
 ROOT = pathlib.Path(__file__).resolve().parent
 
@@ -105,8 +105,14 @@ def make_run(args: argparse.Namespace, row: str, workdir: pathlib.Path, choice: 
     return Run(row, workdir, tuple(argv))
 
 
+def row_norms(args: argparse.Namespace, row: str) -> list[str]:
+    """The normalizations of `--norms` that the row's network takes (batch norm needs a one-stage integrator)."""
+    one_stage = row == "unet" or row.rpartition("-")[2] in ONE_STAGE_INTEGRATORS
+    return [norm for norm in args.norms if one_stage or norm != "batch"]
+
+
 def search_runs(args: argparse.Namespace, row: str) -> list[tuple[Choice, Run]]:
-    choices = [(norm, lr) for norm in args.norms for lr in args.lrs]
+    choices = [(norm, lr) for norm in row_norms(args, row) for lr in args.lrs]
     return [
         (choice, make_run(args, row, args.root / "search" / f"{row}-{choice[0]}-lr{choice[1]:g}", choice, 0, True))
         for choice in choices

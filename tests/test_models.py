@@ -452,7 +452,7 @@ def test_batch_norm_trains_on_batch_statistics_and_evaluates_on_running_ones():
     assert not tree_allclose(norm(x[:1]), expected[:1], rtol=1e-3, atol=1e-3)
 
 
-@pytest.mark.parametrize("integrator", integrator_names())
+@pytest.mark.parametrize("integrator", models.ONE_STAGE_INTEGRATORS)
 def test_batch_norm_statistics_of_every_step_are_carried_out_of_the_scan(integrator):
     # A block of two steps (h = 0.5) in training mode: each step's running mean must be
     # momentum * 0 + (1 - momentum) * the batch mean of K_n Y, averaged over the stages Y of

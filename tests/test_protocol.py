@@ -119,3 +119,16 @@ def test_a_spread_below_a_thousandth_is_shown_to_four_decimals():
     protocol = load_script("experiments/protocol.py")
     assert protocol._mean_and_spread([0.999, 0.9995, 1.0]) == "0.9995 ± 0.0005 (0.9990, 0.9995, 1.0000)"
     assert protocol._mean_and_spread([0.46, 0.456, 0.421]) == "0.446 ± 0.021 (0.460, 0.456, 0.421)"
+
+
+def test_multi_stage_rows_search_without_batch_norm():
+    protocol = load_script("experiments/protocol.py")
+    args = protocol.parse_args(["--rows", "imex2,imex,unet,multilevel-rk4,multilevel-euler"])
+    norms = {row: {choice[0] for choice, _ in protocol.search_runs(args, row)} for row in args.rows}
+    assert norms == {
+        "imex2": {"channel"},
+        "imex": {"channel", "batch"},
+        "unet": {"channel", "batch"},
+        "multilevel-rk4": {"channel"},
+        "multilevel-euler": {"channel", "batch"},
+    }

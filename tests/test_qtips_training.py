@@ -9,12 +9,15 @@ import subprocess
 import sys
 import time
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 from flax import nnx
 from helpers import load_script, snapshot, tree_allclose
 
 from imexjax.data.qtips import qtips_splits, write_qtips_folder
+from imexjax.models import ONE_STAGE_INTEGRATORS, TimeSteppingNet
 from imexjax.recipes import QtipsConfig, load_run, qtips_config, run_qtips
 from imexjax.tasks import SegmentationTask
 from imexjax.train import (
@@ -353,3 +356,23 @@ def test_a_zero_boundary_network_trains_through_the_engine(tmp_path):
     result = run_qtips(config, tmp_path / "zero", progress=False)
     assert np.isfinite(result.metrics["val_loss"])
     assert load_run(tmp_path / "zero").config.boundary == "zero"
+
+
+@pytest.mark.parametrize("integrator", ["midpoint", "rk4", "imex2", "etd2"])
+def test_batch_norm_with_a_multi_stage_integrator_is_refused_by_config_and_network(integrator):
+    with pytest.raises(ConfigError, match=f"integrator {integrator} evaluates each step's layer at several stages"):
+        TINY.replace(integrator=integrator, norm="batch")
+    with pytest.raises(ValueError, match="use norm='channel' or an integrator of euler, imex, etd"):
+        TimeSteppingNet([(2, 4)], in_channels=1, num_outputs=2, integrator=integrator, norm="batch", rngs=nnx.Rngs(0))
+    for one_stage in ONE_STAGE_INTEGRATORS:
+        TINY.replace(integrator=one_stage, norm="batch")  # accepted
+
+
+def test_batch_norm_of_a_one_stage_network_evaluates_as_it_trains():
+    """Once the running statistics have settled on one batch, evaluation reproduces training's output on it."""
+    images = jax.random.normal(jax.random.key(1), (4, 8, 8, 1))
+    net = TimeSteppingNet([(3, 4)], in_channels=1, num_outputs=2, integrator="imex", norm="batch", rngs=nnx.Rngs(0))
+    for _ in range(150):
+        trained = net(images)
+    net.eval()
+    assert jnp.allclose(net(images), trained, atol=1e-4 * float(jnp.abs(trained).max()))

@@ -10,6 +10,7 @@ from ._multilevel import MultiLevelNet as MultiLevelNet
 from ._network import DTYPES as DTYPES
 from ._network import IMEX_FORMS as IMEX_FORMS
 from ._network import INTEGRATORS as INTEGRATORS
+from ._network import ONE_STAGE_INTEGRATORS as ONE_STAGE_INTEGRATORS
 from ._network import Block as Block
 from ._network import TimeSteppingNet as TimeSteppingNet
 from ._network import count_parameters as count_parameters

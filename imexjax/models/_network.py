@@ -27,6 +27,11 @@ INTEGRATORS: dict[str, AbstractSolver] = {
 }
 """The integrators a network can be built on, by name; `euler` is the ResNet."""
 
+ONE_STAGE_INTEGRATORS = ("euler", "imex", "etd")
+"""The integrators that evaluate a step's layer once per step: the only ones batch normalization
+fits, since it keeps one set of running statistics per step while training normalizes every
+stage by that stage's own statistics."""
+
 _LABELS: dict[str, str] = {
     "euler": "ResNet",
     "midpoint": "midpoint",
@@ -180,6 +185,12 @@ class Block(nnx.Module):
             raise ValueError(
                 f"integrator {integrator!r} needs an exponential, which boundary='zero' lacks; "
                 "use boundary='periodic' or 'reflect', or an IMEX integrator (imex, imex2)"
+            )
+        if norm == "batch" and integrator not in ONE_STAGE_INTEGRATORS:
+            raise ValueError(
+                f"norm='batch' keeps one set of running statistics per step, and {integrator!r} evaluates each "
+                "step's layer at several stages, so evaluation would not match training; use norm='channel' or "
+                f"an integrator of {', '.join(ONE_STAGE_INTEGRATORS)}"
             )
         self.h = h
         self.num_steps = num_steps

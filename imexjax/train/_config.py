@@ -6,7 +6,16 @@ from typing import Any, ClassVar
 
 from .._errors import ConfigError
 from .._validate import check_choice, check_positive_integers
-from ..models import DTYPES, IMEX_FORMS, INTEGRATORS, NETWORKS, NORM_KINDS, network_label, solver_from_name
+from ..models import (
+    DTYPES,
+    IMEX_FORMS,
+    INTEGRATORS,
+    NETWORKS,
+    NORM_KINDS,
+    ONE_STAGE_INTEGRATORS,
+    network_label,
+    solver_from_name,
+)
 from ..operators import BOUNDARIES
 
 OPTIMIZERS: tuple[str, ...] = ("adam", "sgd")
@@ -152,6 +161,12 @@ class TrainConfig:
         ):
             raise ConfigError(f"geometry must list (layers >= 1, width >= 1) blocks, got {self.geometry}")
         self._validate_boundary()
+        if self.network != "unet" and self.norm == "batch" and self.integrator not in ONE_STAGE_INTEGRATORS:
+            raise ConfigError(
+                f"norm batch keeps one set of running statistics per step, and integrator {self.integrator} "
+                "evaluates each step's layer at several stages, so evaluation would not match training; "
+                f"use norm channel or an integrator of {', '.join(ONE_STAGE_INTEGRATORS)}"
+            )
         if self.network == "unet":
             check_positive_integers(self, self.UNET_FIELDS)
         else:
