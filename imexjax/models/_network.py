@@ -132,7 +132,8 @@ class Block(nnx.Module):
       num_steps: time steps after the opening layer (>= 0).
       integrator: a name in `INTEGRATORS`.
       h: the step size.
-      norm: the normalization of every layer (see `Normalization`).
+      norm: the normalization of every layer (see `Normalization`); `batch` needs an integrator
+        of `ONE_STAGE_INTEGRATORS`.
       symmetric: explicit layers `-K^T sigma(N(K Y))` rather than `K2 sigma(N(K1 Y))`.
       kernel_size: of the explicit convolutions.
       implicit_kernel_size: of the ConvDiffusion kernels.
