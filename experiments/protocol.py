@@ -140,7 +140,8 @@ def execute(runs: list[Run], jobs: int, logs: pathlib.Path) -> list[Run]:
     logs.mkdir(parents=True, exist_ok=True)
 
     def one(run: Run) -> int:
-        print(" ".join(run.argv[1:]), flush=True)
+        sys.stdout.write(" ".join(run.argv[1:]) + "\n")  # one write: the threads' lines do not interleave
+        sys.stdout.flush()
         with open(logs / f"{run.workdir.parent.name}-{run.workdir.name}.log", "a") as log:
             return subprocess.run(run.argv, stdout=log, stderr=subprocess.STDOUT, check=False).returncode
 

@@ -47,6 +47,27 @@ def test_order_is_a_positive_int_class_attribute(solver):
 
 
 @pytest.mark.parametrize("solver", all_solvers(), ids=solver_id)
+def test_stages_counts_the_vector_field_evaluations_of_a_step(solver):
+    # `stages` decides where batch normalization fits (one set of statistics per step), so it
+    # must be the number of calls a step makes to the (explicit) field, counted here.
+    calls = []
+
+    def field(t, y, b):
+        calls.append(t)
+        return b @ y
+
+    y0 = jnp.ones(3)
+    b = jnp.asarray(_stable_matrix(0, 3))
+    if solver.imex:
+        a = -jnp.eye(3)
+        solver.step((field, DenseLinearTerm()), 0.0, y0, (b, a), 0.1)
+    else:
+        solver.step(field, 0.0, y0, b, 0.1)
+    assert type(type(solver).stages) is int
+    assert len(calls) == solver.stages
+
+
+@pytest.mark.parametrize("solver", all_solvers(), ids=solver_id)
 def test_solvers_are_immutable_and_hashable(solver):
     with pytest.raises(dataclasses.FrozenInstanceError):
         solver.order = 7

@@ -27,10 +27,10 @@ INTEGRATORS: dict[str, AbstractSolver] = {
 }
 """The integrators a network can be built on, by name; `euler` is the ResNet."""
 
-ONE_STAGE_INTEGRATORS = ("euler", "imex", "etd")
-"""The integrators that evaluate a step's layer once per step: the only ones batch normalization
-fits, since it keeps one set of running statistics per step while training normalizes every
-stage by that stage's own statistics."""
+ONE_STAGE_INTEGRATORS: tuple[str, ...] = tuple(name for name, solver in INTEGRATORS.items() if solver.stages == 1)
+"""The integrators that evaluate a step's layer once per step (`stages == 1`): the only ones batch
+normalization fits, since it keeps one set of running statistics per step while training
+normalizes every stage by that stage's own statistics."""
 
 _LABELS: dict[str, str] = {
     "euler": "ResNet",

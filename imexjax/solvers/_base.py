@@ -13,6 +13,9 @@ class AbstractSolver(abc.ABC):
 
     Attributes:
       order: the global order of accuracy (error `O(h**order)` at fixed final time).
+      stages: how many times a step evaluates the vector field (for IMEX-type solvers, the
+        explicit field). A layer normalized by batch statistics fits one-stage solvers only:
+        it keeps one set of running statistics per step, not per stage.
       imex: whether `terms` is an `(explicit_field, implicit_linear_term)` pair and `args`
         an `(explicit_args, implicit_args)` pair, rather than one vector field.
       linear_methods: for IMEX-type solvers, the methods the linear term must have
@@ -21,6 +24,7 @@ class AbstractSolver(abc.ABC):
     """
 
     order: ClassVar[int]
+    stages: ClassVar[int]
     imex: ClassVar[bool] = False
     linear_methods: ClassVar[tuple[str, ...]] = ()
 

@@ -29,6 +29,7 @@ class ETDRK2(AbstractSolver):
     """
 
     order: ClassVar[int] = 2
+    stages: ClassVar[int] = 2
     imex: ClassVar[bool] = True
     linear_methods: ClassVar[tuple[str, ...]] = ("exp", "phi1", "phi2")
 

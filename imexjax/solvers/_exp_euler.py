@@ -21,6 +21,7 @@ class ExpEuler(AbstractSolver):
     """
 
     order: ClassVar[int] = 1
+    stages: ClassVar[int] = 1
     imex: ClassVar[bool] = True
     linear_methods: ClassVar[tuple[str, ...]] = ("exp", "phi1")
 

@@ -17,6 +17,7 @@ class IMEXEuler(AbstractSolver):
     """
 
     order: ClassVar[int] = 1
+    stages: ClassVar[int] = 1
     imex: ClassVar[bool] = True
     linear_methods: ClassVar[tuple[str, ...]] = ("mv", "resolve")
 

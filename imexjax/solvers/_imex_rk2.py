@@ -48,6 +48,7 @@ class IMEXRK2(AbstractSolver):
     """
 
     order: ClassVar[int] = 2
+    stages: ClassVar[int] = 2
     imex: ClassVar[bool] = True
     linear_methods: ClassVar[tuple[str, ...]] = ("mv", "resolve")
 

@@ -13,6 +13,7 @@ class Midpoint(AbstractSolver):
     """Explicit midpoint: `y1 = y0 + h f(t0 + h/2, y0 + h/2 f(t0, y0))`."""
 
     order: ClassVar[int] = 2
+    stages: ClassVar[int] = 2
 
     def step(self, terms: VectorField, t0: Scalar, y0: PyTree, args: PyTree, h: Scalar) -> PyTree:
         k1 = terms(t0, y0, args)

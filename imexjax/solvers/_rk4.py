@@ -13,6 +13,7 @@ class RK4(AbstractSolver):
     """Classical RK4 (the 1/6, 1/3, 1/3, 1/6 rule; torchdiffeq's 'rk4' is the 3/8 rule instead)."""
 
     order: ClassVar[int] = 4
+    stages: ClassVar[int] = 4
 
     def step(self, terms: VectorField, t0: Scalar, y0: PyTree, args: PyTree, h: Scalar) -> PyTree:
         k1 = terms(t0, y0, args)
