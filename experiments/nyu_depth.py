@@ -46,7 +46,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--workdir",
         help="where metrics, checkpoints and figures go (default runs/nyu-FORMAT-CONFIG-NETWORK-sSEED, NETWORK the "
-        "integrator, unet or multilevel-INTEGRATOR; -select added with --eval-split select)",
+        "integrator, unet or multilevel-INTEGRATOR, then -BOUNDARY for a non-periodic boundary; -select added "
+        "with --eval-split select)",
     )
     parser.add_argument(
         "--compare",
@@ -62,6 +63,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         NYU_NETWORK_PRESETS,
         default="small",
         preset_help="tiny: seconds; small: minutes on 2 CPU cores; paper: the authors' geometry, for a GPU",
+        required=("integrator",),
     )
     add_cluster_flags(parser)
     args = parser.parse_args(argv)

@@ -7,7 +7,8 @@
 Every row (a network: `imex`, `euler` (the ResNet), `unet`, `multilevel-imex`, any integrator
 name or `multilevel-INTEGRATOR`) gets the same preset (`--config`, its epochs, batch and
 optimizer) and the same search: each normalization of `--norms` (those that do not leak the
-image's statistics at evaluation: `channel`, per pixel, and `batch`, running statistics) and
+image's statistics at evaluation: `channel`, per pixel, and `batch`, running statistics; `batch`
+only for the U-Net and one-stage integrators, see `imexjax.models.ONE_STAGE_INTEGRATORS`) and
 each learning rate of `--lrs`, trained `--search-epochs` epochs at seed 0 and scored on the
 selection split (`--eval-split select`, images no run trains or validates on); the pair with
 the best selection score (Q-tips: the highest IoU; depth: the lowest RMSE) is then trained at
@@ -206,7 +207,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--config", default="small", help="the preset of every run (default small)")
     parser.add_argument("--lrs", default="1e-3,3e-3,1e-2", help="learning rates searched (default 1e-3,3e-3,1e-2)")
     parser.add_argument(
-        "--norms", default="channel,batch", help="normalizations searched (default channel,batch: neither leaks)"
+        "--norms",
+        default="channel,batch",
+        help="normalizations searched (default channel,batch: neither leaks; no batch for multi-stage integrators)",
     )
     parser.add_argument(
         "--search-epochs", type=int, default=10, help="epochs of a search run (default 10; 0: the preset's)"

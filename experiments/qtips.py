@@ -38,7 +38,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--workdir",
         help="where metrics, checkpoints and figures go (default runs/qtips-CONFIG-NETWORK-sSEED, NETWORK the "
-        "integrator, unet or multilevel-INTEGRATOR; -select added with --eval-split select)",
+        "integrator, unet or multilevel-INTEGRATOR, then -BOUNDARY for a non-periodic boundary; -select added "
+        "with --eval-split select)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_config_flags(

@@ -332,3 +332,11 @@ def test_cli_usage_errors_exit_2(tmp_path, capsys):
     assert cli.main(["--compare", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "o")]) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and "holds no finished run" in err and "\n" not in err
+
+
+def test_cli_help_says_integrator_is_required(capsys):
+    # The help must match the parser: without --integrator (and not --network unet) it refuses.
+    with pytest.raises(SystemExit):
+        load_cli().parse_args(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "the ResNet. (required, except with --network unet)" in text

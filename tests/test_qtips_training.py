@@ -245,6 +245,8 @@ def test_cli_sets_every_config_field_under_its_own_name(capsys):
     for field in dataclasses.fields(QtipsConfig):
         if field.name != "name":
             assert f"--{field.name.replace('_', '-')}" in help_text, field.name
+    assert "(preset: )" not in help_text  # every flag names its preset value (`auto` for remat)
+    assert "(preset: auto)" in help_text
     argv = ["--integrator", "euler", "--config", "tiny", "--geometry", "2x4,3x6", "--implicit-scale", "1:8"]
     argv += [
         "--no-symmetric",

@@ -68,7 +68,7 @@ class FFTNewton(optx.AbstractRootFinder):
     through `diffrax.diffeqsolve` with the default `RecursiveCheckpointAdjoint`, or
     `DirectAdjoint` / `ForwardMode`, costs a few FFTs per stage and never forms an N x N
     array. (`BacksolveAdjoint` never differentiates a root find: its backward solve runs
-    the solver on the adjoint system, see the README.)
+    the solver on the adjoint system; the diffrax guide of the documentation says more.)
 
     It falls back to the dense solve when the Jacobian at the root is not a periodic
     convolution: with `linear=False` (a non-linear stage), with `fft_adjoint=False`, or

@@ -78,25 +78,25 @@ def run_qtips(
 ) -> RunResult:
     """Trains and evaluates a Q-tips segmentation network; writes metrics, checkpoints, figures.
 
-        Inputs are standardized by the training set's mean and std; the cross entropy is weighted
-        by `1 - class frequency` when `config.class_weighted`; validation uses the validation split (the
-    selection split with `config.eval_split == "select"`).
-        The config and the data are checked against `workdir` before anything is written, so a
-        resumed run trains on the data it started on.
+    Inputs are standardized by the training set's mean and std; the cross entropy is weighted
+    by `1 - class frequency` when `config.class_weighted`; validation uses the validation split
+    (the selection split with `config.eval_split == "select"`).
+    The config and the data are checked against `workdir` before anything is written, so a
+    resumed run trains on the data it started on.
 
-        Args:
-          config: the run's configuration.
-          workdir: the run's folder (resumed if it holds checkpoints of the same config and data).
-          data_dir: a folder in the authors' layout (`train/`, `val/`), or None to generate data.
-          progress: show progress bars.
+    Args:
+      config: the run's configuration.
+      workdir: the run's folder (resumed if it holds checkpoints of the same config and data).
+      data_dir: a folder in the authors' layout (`train/`, `val/`), or None to generate data.
+      progress: show progress bars.
 
-        Returns:
-          The run's metrics, history and best model.
+    Returns:
+      The run's metrics, history and best model.
 
-        Raises:
-          ConfigError: a bad config, or `workdir` holds another run.
-          QtipsDataError: `data_dir` is missing or malformed.
-          TrainingDivergedError: the loss became NaN or infinite.
+    Raises:
+      ConfigError: a bad config, or `workdir` holds another run.
+      QtipsDataError: `data_dir` is missing or malformed.
+      TrainingDivergedError: the loss became NaN or infinite.
     """
     splits = load_qtips_data(config, data_dir)
     train_images, train_labels = splits["train"]

@@ -74,7 +74,7 @@ QTIPS_NETWORK_PRESETS: dict[tuple[str, str], QtipsConfig] = presets_by_network(
     },
 )
 """`(preset, network) -> config`: each preset on each network kind. At `small` the parameter
-counts of all kinds lie within 15% of the largest (`tests/test_unet.py`): the U-Net has 4
+counts of all kinds lie within 15% of the largest (`tests/test_protocol.py`): the U-Net has 4
 levels (the coarsest at 8x8, a receptive field wider than the bars) of widths 3, 6, 12, 24;
 the multilevel network 4 levels of widths 8, 12, 12, 16, two implicit steps at full resolution
 and one at each coarser level."""
