@@ -28,11 +28,14 @@ def test_train_step_reports_the_contract_keys(capsys, options):
 
 
 def test_train_step_rejects_bad_options(capsys):
-    for options in (["--unroll", "-1"], ["--repeats", "2"], ["--width", "0"]):
+    for options, message in (
+        (["--unroll", "-1"], "--unroll must be >= 0"),
+        (["--repeats", "2"], "--repeats must be >= 5"),
+        (["--width", "0"], "--width must be positive"),
+    ):
         with pytest.raises(SystemExit) as exit_info:
             load("train_step").main(["--integrator", "imex", *options])
-        assert exit_info.value.code == 2
-    assert "--unroll must be >= 0" in capsys.readouterr().err
+        assert exit_info.value.code == 2 and message in capsys.readouterr().err
 
 
 def test_conv_in_loop_times_both_convolutions_in_both_loops(capsys):

@@ -191,9 +191,20 @@ def test_gradients_match_finite_differences(x64, boundary):
     def every_method(b, p, h):
         return tuple(_apply(op, kind, h, b, expand(p)) for kind in METHODS[boundary])
 
-    check_grads(every_method, (jnp.asarray(y), params, H_STEP), order=1, modes=["rev"], eps=1e-6)
-    if boundary == "zero":
-        check_grads(every_method, (jnp.asarray(y), params, H_STEP), order=1, modes=["fwd"], eps=1e-6)
+    check_grads(every_method, (jnp.asarray(y), params, H_STEP), order=1, modes=["fwd", "rev"], eps=1e-6)
+
+
+def test_reflect_gradients_of_a_traced_asymmetric_kernel_match_finite_differences(x64):
+    # A traced kernel is replaced by its symmetric part, so its gradient is the symmetric part of
+    # the gradient: finite differences of the full (not symmetric) kernel check both.
+    y, _ = _problem(8, 5, 6, 3, "reflect", batch=())
+    kernel = jnp.asarray(np.random.default_rng(9).standard_normal((3, 3, 2)) / 3)
+    op = ix.ConvDiffusion(boundary="reflect")
+    resolve = jax.jit(lambda k: op.resolve(H_STEP, jnp.asarray(y), k))
+    check_grads(resolve, (kernel,), order=1, modes=["fwd", "rev"], eps=1e-6)
+    gradient = jax.grad(lambda k: jnp.sum(jnp.sin(resolve(k))))(kernel)
+    assert tree_allclose(gradient, gradient[::-1], rtol=1e-12, atol=1e-14)
+    assert tree_allclose(gradient, gradient[:, ::-1], rtol=1e-12, atol=1e-14)
 
 
 @pytest.mark.parametrize("boundary", ["zero", "reflect"])
@@ -224,10 +235,41 @@ def test_zero_solve_on_a_large_float32_grid_converges():
 
 
 def test_zero_solve_returns_its_iterate_when_max_steps_are_spent(x64):
-    y, kernel = _problem(13, 6, 7, 3, "zero")
+    # Two CG steps: the iterate, not zero, the right side or an error. CG minimizes the error in
+    # the norm of A = I + h C^T C, so that error lies strictly between the exact solve's and x = 0's.
+    y, kernel = _problem(13, 6, 7, 3, "zero", batch=())
     op = ix.ConvDiffusion(boundary="zero", tol=F64_TOL, max_steps=2)
     assert int(op.cg_steps(H_STEP, jnp.asarray(y), jnp.asarray(kernel))) == 2
-    assert bool(jnp.all(jnp.isfinite(op.resolve(H_STEP, jnp.asarray(y), jnp.asarray(kernel)))))
+    iterate = np.asarray(op.resolve(H_STEP, jnp.asarray(y), jnp.asarray(kernel))).reshape(-1)
+    c = _boundary_matrix(kernel, 6, 7, "zero")
+    a = np.eye(c.shape[0]) + H_STEP * c.T @ c
+    exact = np.linalg.solve(a, y.reshape(-1))
+
+    def energy_error(x):
+        return float((exact - x) @ a @ (exact - x))
+
+    assert 1e-6 * energy_error(0 * exact) < energy_error(iterate) < 0.5 * energy_error(0 * exact)
+
+
+@pytest.mark.parametrize("scale", [1e-8, 1e6])
+def test_zero_solve_and_its_gradient_do_not_depend_on_the_scale_of_the_right_side(scale):
+    # The CG stopping rule is relative to max |b|: a right side (or a cotangent) of 1e-8 is
+    # solved to the same relative accuracy as one of 1, in float32.
+    y, kernel = _problem(14, 6, 7, 3, "zero", batch=())
+    op = ix.ConvDiffusion(boundary="zero")
+    b, k = jnp.asarray(y, jnp.float32), jnp.asarray(kernel, jnp.float32)
+    solve = jax.jit(lambda b, k: op.resolve(H_STEP, b, k))
+
+    def assert_scales(scaled, unit):  # equal to a few tolerances of the largest entry
+        unit = np.asarray(unit, np.float64)
+        error = np.max(np.abs(np.asarray(scaled, np.float64) / scale - unit))
+        assert error < 10 * op.tol * np.max(np.abs(unit)), error
+
+    assert_scales(solve(scale * b, k), solve(b, k))
+    _, pullback = jax.vjp(solve, b, k)
+    cotangent = jnp.asarray(np.random.default_rng(15).standard_normal(y.shape), jnp.float32)
+    for scaled, unit in zip(pullback(scale * cotangent), pullback(cotangent), strict=True):
+        assert_scales(scaled, unit)
 
 
 def test_zero_solve_of_zero_is_zero():
@@ -262,10 +304,19 @@ def test_zero_boundary_has_no_exponential(method):
 
 
 @pytest.mark.parametrize("method", ["mv", "resolve", "exp", "phi1", "phi2"])
-def test_reflect_rejects_a_concrete_asymmetric_kernel(method):
-    kernel = jnp.ones((3, 3, 2)).at[0, 1, 0].set(2.0)
-    with pytest.raises(ValueError, match="needs a kernel symmetric under flipping its rows"):
+@pytest.mark.parametrize("entry,axis", [((0, 1, 0), "rows"), ((1, 0, 1), "columns")])
+def test_reflect_rejects_a_concrete_asymmetric_kernel(method, entry, axis):
+    kernel = jnp.ones((3, 3, 2)).at[entry].set(2.0)
+    with pytest.raises(ValueError, match=f"needs a kernel symmetric under flipping its {axis}"):
         _apply(ix.ConvDiffusion(boundary="reflect"), method, 1.0, jnp.ones((5, 6, 2)), kernel)
+
+
+def test_reflect_accepts_a_kernel_symmetric_to_rounding(x64):
+    y, kernel = _problem(16, 5, 6, 3, "reflect", batch=())
+    nearly = kernel.copy()
+    nearly[0, 1, 0] *= 1 + 1e-9  # rounding-sized asymmetry, e.g. a kernel saved in float32 and reloaded
+    out = ix.ConvDiffusion(boundary="reflect").resolve(H_STEP, jnp.asarray(y), jnp.asarray(nearly))
+    assert tree_allclose(out, _dense("resolve", H_STEP, y, kernel, "reflect"), rtol=1e-8, atol=1e-8)
 
 
 def test_cg_steps_needs_the_zero_boundary_and_symmetric_kernel_needs_a_square_quarter():

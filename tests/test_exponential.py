@@ -175,14 +175,17 @@ def test_zero_mean_keeps_each_channels_spatial_mean(x64):
 
 
 @pytest.mark.parametrize("method", PHI_METHODS)
-def test_bad_kernels_raise_before_tracing(method):
-    op = ix.ConvDiffusion()
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "jit"])
+def test_bad_kernels_raise_with_one_line(method, compiled):
+    # The checks read shapes and dtypes only, so they stop a call under jit (at tracing) as well.
+    apply = getattr(ix.ConvDiffusion(), method)
+    call = jax.jit(apply) if compiled else apply
     with pytest.raises(ValueError, match="odd"):
-        getattr(op, method)(0.5, jnp.zeros((5, 6, 2)), jnp.zeros((4, 4, 2)))
+        call(0.5, jnp.zeros((5, 6, 2)), jnp.zeros((4, 4, 2)))
     with pytest.raises(ValueError, match="kernel has 2 channels but the state has 3"):
-        getattr(op, method)(0.5, jnp.zeros((5, 6, 3)), jnp.zeros((3, 3, 2)))
+        call(0.5, jnp.zeros((5, 6, 3)), jnp.zeros((3, 3, 2)))
     with pytest.raises(TypeError, match="state must be floating point"):
-        getattr(op, method)(0.5, jnp.zeros((5, 6, 2), jnp.int32), jnp.zeros((3, 3, 2)))
+        call(0.5, jnp.zeros((5, 6, 2), jnp.int32), jnp.zeros((3, 3, 2)))
 
 
 # --------------------------------------------------------------------------------------

@@ -11,9 +11,10 @@ import scipy.linalg
 from helpers import conv_matrix, solver_id, tree_allclose
 
 import imexjax as ix
-from imexjax.solvers._imex_rk2 import DELTA, GAMMA
 
 T_FINAL = 1.0
+GAMMA = 1.0 - 1.0 / np.sqrt(2.0)  # ARS(2,2,2)'s tableaus, written out here, not read from the solver
+DELTA = 1.0 - 1.0 / (2.0 * GAMMA)
 
 
 def _problem(seed=2, height=4, width=5, channels=2, kernel_scale=0.6):
@@ -66,9 +67,25 @@ def test_amplification_factor(x64, z, w):
     y0 = np.random.default_rng(6).standard_normal((3, 4, 2))
     y1 = np.asarray(ix.IMEXRK2().step((field, ix.ConvDiffusion()), 0.0, jnp.asarray(y0), (None, kernel), 1.0))
     assert tree_allclose(y1[..., 0] + 1j * y1[..., 1], factor * (y0[..., 0] + 1j * y0[..., 1]), rtol=1e-12, atol=1e-12)
-    # the pure implicit part is the second-order SDIRK function, which vanishes at -inf
-    if z == 0:
-        assert abs(factor - (1 + (1 - 2 * g) * w) / d**2) < 1e-12
+
+
+@pytest.mark.parametrize("z", [0.0, -0.5, 0.3 + 0.4j])
+def test_amplification_factor_vanishes_as_the_implicit_part_stiffens(x64, z):
+    # L-stability of the implicit part: R(z, w) -> 0 as w -> -inf for fixed z, measured on steps.
+    z = complex(z)
+
+    def field(t, y, args):
+        re, im = y[..., 0], y[..., 1]
+        return jnp.stack([z.real * re - z.imag * im, z.imag * re + z.real * im], axis=-1)
+
+    y0 = jnp.asarray(np.random.default_rng(7).standard_normal((3, 4, 2)))
+    sizes = []
+    for w in (-1e2, -1e4, -1e6):
+        kernel = np.zeros((3, 3, 2))
+        kernel[1, 1, :] = np.sqrt(-w)
+        y1 = ix.IMEXRK2().step((field, ix.ConvDiffusion()), 0.0, y0, (None, jnp.asarray(kernel)), 1.0)
+        sizes.append(float(jnp.max(jnp.abs(y1)) / jnp.max(jnp.abs(y0))))
+    assert sizes[0] > sizes[1] > sizes[2] and sizes[2] < 1e-5, sizes
 
 
 def test_analysis_amplification_factor_runs_it(x64):

@@ -176,6 +176,42 @@ def test_network_trains_under_nnx_jit_and_grad(integrator):
     assert float(jnp.mean((_apply(net, x) - target) ** 2)) < float(loss)
 
 
+@pytest.mark.parametrize(
+    "integrator,boundary",
+    [("imex", "periodic"), ("imex2", "periodic"), ("etd2", "periodic"), ("imex", "zero"), ("imex", "reflect")],
+)
+def test_network_gradient_of_the_implicit_kernels_matches_finite_differences(integrator, boundary):
+    # The implicit solves' derivatives (FFT, DCT, CG through lineax) seen through a whole network:
+    # the directional derivative along random implicit-kernel directions by central differences.
+    # ReLU makes the loss only piecewise smooth (a difference across a kink is off by O(1) in float32
+    # at any usable step), so the layers get softplus here.
+    net = _net(integrator, boundary=boundary)
+    layers = [m for _, m in nnx.iter_graph(net) if isinstance(m, (ExplicitLayer, models.OpeningLayer))]
+    assert len(layers) == 4  # per block: the opening layer and the (stacked) step layers
+    for layer in layers:
+        layer.activation = nnx.softplus
+    graphdef, params = nnx.split(net, nnx.Param)
+    x = _images((2, 8, 8, 1))
+    target = _images((2, 8, 8, 3), seed=1)
+
+    @jax.jit
+    def loss(params):
+        return jnp.mean((nnx.merge(graphdef, params)(x) - target) ** 2)
+
+    grads = jax.grad(loss)(params)
+    rng = np.random.default_rng(2)
+    direction = jax.tree.map(jnp.zeros_like, params)
+    for name in grads["blocks"]:
+        shape = params["blocks"][name]["implicit_kernels"][...].shape
+        direction["blocks"][name]["implicit_kernels"][...] = jnp.asarray(rng.standard_normal(shape), jnp.float32)
+    eps = 1e-2
+    shifted = lambda s: jax.tree.map(lambda p, d: p + s * eps * d, params, direction)  # noqa: E731
+    numeric = (loss(shifted(1)) - loss(shifted(-1))) / (2 * eps)
+    analytic = sum(jnp.sum(g * d) for g, d in zip(jax.tree.leaves(grads), jax.tree.leaves(direction), strict=True))
+    assert abs(float(analytic)) > 1e-6
+    np.testing.assert_allclose(analytic, numeric, rtol=2e-2)
+
+
 # --------------------------------------------------------------------------------------
 # the explicit layer and its convolutions
 # --------------------------------------------------------------------------------------

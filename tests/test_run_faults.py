@@ -141,6 +141,22 @@ def test_a_read_only_workdir_is_one_line(tmp_path, capsys):
     assert code == 1 and err.startswith("error: cannot create workdir")
 
 
+def test_a_workdir_the_system_refuses_is_one_line(tmp_path, capsys, monkeypatch):
+    # As root a read-only folder does not refuse (the test above is skipped): the refusal is simulated.
+    target = tmp_path / "refused" / "run"
+    real_mkdir = pathlib.Path.mkdir
+
+    def mkdir(path, *args, **kwargs):
+        if path == target:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_mkdir(path, *args, **kwargs)
+
+    monkeypatch.setattr(pathlib.Path, "mkdir", mkdir)
+    code, err = cli(["--workdir", str(target)], capsys)
+    assert code == 1
+    assert err.strip() == f"error: cannot create workdir {target} (Permission denied); pass another --workdir"
+
+
 def test_a_workdir_under_a_file_is_one_line(tmp_path, capsys):
     (tmp_path / "file").write_text("x")
     code, err = cli(["--workdir", str(tmp_path / "file" / "run")], capsys)
