@@ -48,6 +48,7 @@ def test_operators_against_the_dense_definition(x64, shape):
     centred = ixd.ConvDiffusionOperator(kernel, v, zero_mean=True)
     c0 = conv_matrix(kernel - kernel.mean(axis=(0, 1)), *shape[:2])
     assert tree_allclose(centred.as_matrix(), np.eye(len(c)) + c0.T @ c0, rtol=1e-12, atol=1e-12)
+    assert tree_allclose(lx.diagonal(centred), 1.0 + np.diag(c0.T @ c0), rtol=1e-12, atol=1e-12)
 
 
 def test_operator_tags():
@@ -119,6 +120,21 @@ def test_bad_inputs():
         lx.linear_solve(identity, jnp.ones((4, 4)), ixd.FFTLinearSolver())
     with pytest.raises(ValueError, match="square operator"):
         ixd.FFTLinearSolver().init(lx.MatrixLinearOperator(jnp.ones((3, 4))), {})
+    with pytest.raises(TypeError, match="the state must be floating point"):
+        ixd.ConvOperator(kernel, np.ones((5, 7, 2), np.int32))
+    with pytest.raises(TypeError, match="real floating states, got dtype complex64"):
+        complex_ = lx.FunctionLinearOperator(lambda x: x, jax.ShapeDtypeStruct((5, 7, 2), jnp.complex64))
+        lx.linear_solve(complex_, jnp.ones((5, 7, 2), jnp.complex64), ixd.FFTLinearSolver())
+
+
+def test_a_singular_operator_is_reported_not_solved(x64):
+    # C^T C of a zero-mean kernel annihilates constants: lineax's `singular`, or its error when thrown.
+    kernel, b = _kernel_and_state((5, 6, 2), seed=4)
+    singular = ixd.ConvDiffusionOperator(kernel, b, shift=0.0, zero_mean=True)
+    solution = lx.linear_solve(singular, jnp.asarray(b), ixd.FFTLinearSolver(), throw=False)
+    assert solution.result == lx.RESULTS.singular
+    with pytest.raises(Exception, match="singular"):
+        lx.linear_solve(singular, jnp.asarray(b), ixd.FFTLinearSolver())
 
 
 def _loss_fn(fft_adjoint=True, linear=True, t1=0.5, rtol=1e-8):
