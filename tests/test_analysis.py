@@ -226,6 +226,13 @@ def test_perturbation_growth_is_bounded_by_the_jacobian_norm(x64):
     assert len(growth.by_layer) == 2 and all(r > 0 for r in growth.by_layer)
     sigma = float(jacobian_spectral_norm(_tiny_imex_logits, image[0], num_iterations=200, key=jax.random.key(3)))
     assert 0 < growth.output <= sigma * (1 + 1e-6)
+    # the ratios are ||J_n d|| / ||d|| of the perturbation drawn from key(0), J_n the Jacobian of layer n
+    d = jax.random.normal(jax.random.key(0), image.shape, image.dtype)
+    states, tangents = jax.jvp(lambda x: layer_states(net, x), (image,), (d,))
+    _, output_tangent = jax.jvp(net, (image,), (d,))
+    linear = [float(jnp.linalg.norm(t) / jnp.linalg.norm(d)) for t in tangents]
+    assert len(states) == 2 and tree_allclose(growth.by_layer, linear, rtol=1e-4, atol=0)
+    assert tree_allclose(growth.output, float(jnp.linalg.norm(output_tangent) / jnp.linalg.norm(d)), rtol=1e-4, atol=0)
     # linear regime: a ten times smaller perturbation gives the same ratios
     smaller = perturbation_growth(net, image, scale=1e-7)
     assert tree_allclose(smaller.by_layer, growth.by_layer, rtol=1e-4, atol=0)
