@@ -166,7 +166,8 @@ def _preset_values(presets: Mapping[tuple[str, str], TrainConfig], field: str) -
     values: dict[str, str] = {}
     for (name, network), preset in presets.items():
         value = getattr(preset, field)
-        if (value is None and field != "remat") or (network == "unet" and field in preset.TIMESTEPPING_FIELDS):
+        other_kinds = preset.TIMESTEPPING_FIELDS if network == "unet" else preset.UNET_FIELDS
+        if field in other_kinds:  # a field another network kind uses
             continue
         key = name if network == "timestepping" else f"{name}/{network}"
         values[key] = format_value(field, value)
