@@ -163,3 +163,16 @@ def snapshot(directory: pathlib.Path) -> dict[str, tuple[int, int]]:
         for p in directory.rglob("*")
         if p.is_file()
     }
+
+
+def assert_directional_derivative(loss, params, direction, *, eps: float = 1e-2, rtol: float = 2e-2) -> None:
+    """Asserts that `grad(loss)(params)` along `direction` matches the central difference at step `eps`."""
+    grads = jax.grad(loss)(params)
+    shifted = lambda s: jax.tree.map(lambda p, d: p + s * eps * d, params, direction)  # noqa: E731
+    numeric = (loss(shifted(1)) - loss(shifted(-1))) / (2 * eps)
+    analytic = sum(
+        np.sum(np.asarray(g) * np.asarray(d))
+        for g, d in zip(jax.tree.leaves(grads), jax.tree.leaves(direction), strict=True)
+    )
+    assert abs(float(analytic)) > 1e-6, "the direction does not change the loss"
+    np.testing.assert_allclose(analytic, numeric, rtol=rtol)

@@ -176,7 +176,7 @@ def test_zero_mean_keeps_each_channels_spatial_mean(x64):
 
 @pytest.mark.parametrize("method", PHI_METHODS)
 @pytest.mark.parametrize("compiled", [False, True], ids=["eager", "jit"])
-def test_bad_kernels_raise_with_one_line(method, compiled):
+def test_bad_kernels_raise_eagerly_and_under_jit(method, compiled):
     # The checks read shapes and dtypes only, so they stop a call under jit (at tracing) as well.
     apply = getattr(ix.ConvDiffusion(), method)
     call = jax.jit(apply) if compiled else apply

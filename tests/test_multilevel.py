@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from flax import nnx
-from helpers import integrator_names, tree_allclose
+from helpers import assert_directional_derivative, integrator_names, tree_allclose
 
 from imexjax.analysis import receptive_field
 from imexjax.models import MultiLevelNet, TimeSteppingNet, count_parameters
@@ -77,11 +77,7 @@ def test_jit_and_gradients_of_the_parameters():
     kernels = grads["blocks"][1]["implicit_kernels"][...]
     assert kernels.shape == (1, 3, 3, 4) and float(jnp.abs(kernels).max()) > 0  # the coarse level's solve learns
     direction = jax.tree.map(lambda g: jnp.asarray(np.random.default_rng(1).standard_normal(g.shape), g.dtype), grads)
-    eps = 1e-2
-    shifted = lambda s: jax.tree.map(lambda p, d: p + s * eps * d, params, direction)  # noqa: E731
-    numeric = (loss(shifted(1)) - loss(shifted(-1))) / (2 * eps)
-    analytic = sum(jnp.sum(g * d) for g, d in zip(jax.tree.leaves(grads), jax.tree.leaves(direction), strict=True))
-    np.testing.assert_allclose(analytic, numeric, rtol=2e-2)
+    assert_directional_derivative(loss, params, direction, eps=1e-2, rtol=2e-2)
 
 
 @pytest.mark.parametrize(
