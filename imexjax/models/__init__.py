@@ -1,5 +1,6 @@
 """Flax NNX layers and networks whose layers are integrator steps."""
 
+from ._build import build_compiled as build_compiled
 from ._conv import conv2d as conv2d
 from ._conv import conv2d_transpose as conv2d_transpose
 from ._kinds import NETWORKS as NETWORKS

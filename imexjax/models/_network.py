@@ -211,6 +211,9 @@ class Block(nnx.Module):
             stored = implicit_kernel_size // 2 + 1 if boundary == "reflect" else implicit_kernel_size
             shape = (num_steps, stored, stored, width)
             noise = jax.random.normal(rngs.params(), shape, jnp.float32)
+            # The barrier keeps XLA from folding the scales into the sampler's constants when the
+            # constructor is compiled (`build_compiled`), so the kernels are those of an eager call.
+            noise = jax.lax.optimization_barrier(noise)
             self.implicit_kernels = nnx.Param(noise * implicit_scales(implicit_init_scale, width))
         else:
             self.implicit_kernels = None

@@ -3,7 +3,7 @@
 import optax
 from flax import nnx
 
-from ..models import MultiLevelNet, TimeSteppingNet, UNet
+from ..models import MultiLevelNet, TimeSteppingNet, UNet, build_compiled
 from ._config import TrainConfig
 
 NETWORK_CLASSES: dict[str, type[nnx.Module]] = {
@@ -15,10 +15,15 @@ NETWORK_CLASSES: dict[str, type[nnx.Module]] = {
 
 
 def build_model(config: TrainConfig, *, in_channels: int, num_outputs: int) -> nnx.Module:
-    """The network of `config` (a `TimeSteppingNet`, `UNet` or `MultiLevelNet`), initialized from `config.seed`."""
+    """The network of `config` (a `TimeSteppingNet`, `UNet` or `MultiLevelNet`), initialized from `config.seed`.
+
+    Its parameters are computed in one compiled call (`imexjax.models.build_compiled`), the
+    values of the eager constructor.
+    """
     network = NETWORK_CLASSES[config.network]
-    return network(
-        in_channels=in_channels, num_outputs=num_outputs, rngs=nnx.Rngs(config.seed), **config.model_options()
+    options = config.model_options()
+    return build_compiled(
+        lambda: network(in_channels=in_channels, num_outputs=num_outputs, rngs=nnx.Rngs(config.seed), **options)
     )
 
 
