@@ -23,10 +23,12 @@ from imexjax.data.nyu import FORMATS
 from imexjax.recipes import (
     NYU_NETWORK_PRESETS,
     add_cluster_flags,
+    add_compilation_cache_flags,
     add_config_flags,
     check_network_flags,
     compare_depth_runs,
     config_from_args,
+    enable_cache_from_flags,
     initialize_from_flags,
     metrics_table,
     run_command,
@@ -66,6 +68,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         required=("integrator",),
     )
     add_cluster_flags(parser)
+    add_compilation_cache_flags(parser)
     args = parser.parse_args(argv)
     if args.compare is None:
         check_network_flags(parser, args, required=("integrator",))
@@ -82,6 +85,7 @@ def compare(args: argparse.Namespace) -> int:
 
 
 def train(args: argparse.Namespace) -> int:
+    enable_cache_from_flags(args)
     initialize_from_flags(args)
     config = config_from_args(args, NYU_NETWORK_PRESETS)
     name = args.format if args.format != "auto" else "nyu"

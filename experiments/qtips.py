@@ -19,9 +19,11 @@ import jax
 from imexjax.recipes import (
     QTIPS_NETWORK_PRESETS,
     add_cluster_flags,
+    add_compilation_cache_flags,
     add_config_flags,
     check_network_flags,
     config_from_args,
+    enable_cache_from_flags,
     initialize_from_flags,
     run_command,
     run_qtips,
@@ -50,6 +52,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         required=("integrator",),
     )
     add_cluster_flags(parser)
+    add_compilation_cache_flags(parser)
     args = parser.parse_args(argv)
     check_network_flags(parser, args, required=("integrator",))
     return args
@@ -59,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
 
     def train() -> int:
+        enable_cache_from_flags(args)
         initialize_from_flags(args)
         config = config_from_args(args, QTIPS_NETWORK_PRESETS)
         split = "-select" if config.eval_split == "select" else ""

@@ -6,6 +6,8 @@ Tests that need float64 (dense-matrix oracles, convergence orders, finite differ
 request the `x64` fixture, which enables it only for the duration of that test.
 """
 
+import os
+
 import jax
 import pytest
 
@@ -15,6 +17,17 @@ jax.config.update("jax_enable_x64", False)
 # On GPU, float32 matmuls and convolutions default to TF32 (~1e-3 relative error), which
 # the float32 tolerances of the operator tests are not meant to absorb. No effect on CPU.
 jax.config.update("jax_default_matmul_precision", "highest")
+# The experiment scripts turn on JAX's persistent compilation cache; in the test process (which
+# calls their `main`) it stays off, so every test compiles what it runs and leaves no files.
+jax.config.update("jax_enable_compilation_cache", False)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def compilation_cache_of_subprocesses(tmp_path_factory):
+    """Scripts started as subprocesses keep their compilation cache in a folder of the session, not the user's."""
+    os.environ.pop("JAX_COMPILATION_CACHE_DIR", None)
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("xdg_cache"))
+    yield
 
 
 @pytest.fixture

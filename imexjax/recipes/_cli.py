@@ -11,7 +11,7 @@ from typing import Any
 
 from .._errors import ConfigError, UserError
 from ..operators import BOUNDARIES
-from ..train import TrainConfig, initialize_distributed
+from ..train import TrainConfig, enable_compilation_cache, initialize_distributed
 
 FLAG_ALIASES: dict[str, tuple[str, ...]] = {"learning_rate": ("--lr",), "implicit_init_scale": ("--implicit-scale",)}
 """Short flags kept beside a field's own flag (`--learning-rate` is also `--lr`)."""
@@ -237,6 +237,37 @@ def add_cluster_flags(parser: argparse.ArgumentParser) -> None:
     cluster.add_argument("--coordinator", metavar="HOST:PORT", help="address of process 0, for a run JAX cannot detect")
     cluster.add_argument("--num-processes", type=int, help="number of processes (with --coordinator)")
     cluster.add_argument("--process-id", type=int, help="this process's index (with --coordinator)")
+
+
+def add_compilation_cache_flags(parser: argparse.ArgumentParser) -> None:
+    """Adds `--compilation-cache-dir DIR` and `--no-compilation-cache` (see `enable_cache_from_flags`)."""
+    group = parser.add_argument_group("start-up: compiled steps are kept on disk and reused by later runs")
+    group.add_argument(
+        "--compilation-cache-dir",
+        metavar="DIR",
+        help="the folder of JAX's compilation cache (default $JAX_COMPILATION_CACHE_DIR, else "
+        "$XDG_CACHE_HOME/imexjax/jax or ~/.cache/imexjax/jax)",
+    )
+    group.add_argument(
+        "--no-compilation-cache", action="store_true", help="compile every step anew and keep nothing on disk"
+    )
+
+
+def enable_cache_from_flags(args: argparse.Namespace) -> None:
+    """Turns on JAX's persistent compilation cache (`imexjax.train.enable_compilation_cache`) unless
+    `--no-compilation-cache`, in `--compilation-cache-dir` if given.
+
+    Raises:
+      ConfigError: both flags given, or the folder cannot be created.
+    """
+    if args.no_compilation_cache:
+        if args.compilation_cache_dir is not None:
+            raise ConfigError("--compilation-cache-dir and --no-compilation-cache contradict each other; give one")
+        return
+    try:
+        enable_compilation_cache(args.compilation_cache_dir)
+    except ConfigError as error:
+        raise ConfigError(f"{error}; pass another --compilation-cache-dir or --no-compilation-cache") from None
 
 
 def initialize_from_flags(args: argparse.Namespace) -> None:

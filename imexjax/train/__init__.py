@@ -8,6 +8,9 @@ from .._errors import ConfigError as ConfigError
 from .._errors import TrainingDivergedError as TrainingDivergedError
 from ._checkpoints import DamagedCheckpointError as DamagedCheckpointError
 from ._checkpoints import RunCheckpoints as RunCheckpoints
+from ._compilation_cache import compilation_cache_info as compilation_cache_info
+from ._compilation_cache import default_compilation_cache_dir as default_compilation_cache_dir
+from ._compilation_cache import enable_compilation_cache as enable_compilation_cache
 from ._config import TrainConfig as TrainConfig
 from ._distributed import check_batch_size as check_batch_size
 from ._distributed import data_mesh as data_mesh

@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 
 from .._errors import ConfigError, TrainingDivergedError
 from ..models import count_parameters
+from ._compilation_cache import compilation_cache_info
 from ._config import TrainConfig
 from ._distributed import check_batch_size, check_boundary_devices, data_mesh, replicate, shard_batch
 from ._loader import Loader
@@ -89,6 +90,8 @@ def train_and_evaluate(
     writer = jax.process_index() == 0
     data = {**(data or {}), "in_channels": in_channels, "num_outputs": task.num_outputs}
     model = build_model(config, in_channels=in_channels, num_outputs=task.num_outputs)
+    if progress and writer:
+        print(_model_line(config, model, train_loader), file=sys.stderr, flush=True)
     _check_inputs_fit(model, val_loader)
     if writer:
         run_dir.create()
@@ -118,13 +121,16 @@ def train_and_evaluate(
             run_dir.write_history(history)
 
         start = time.perf_counter()
-        for epoch in range(len(history) + 1, config.epochs + 1):
+        first_epoch = len(history) + 1
+        for epoch in range(first_epoch, config.epochs + 1):
             epoch_start = time.perf_counter()
             state, train_sums = _train_epoch(
-                train_step, state, train_loader, mesh, epoch, config, task, progress and writer
+                train_step, state, train_loader, mesh, epoch, config, task, progress and writer, epoch == first_epoch
             )
             train_seconds = time.perf_counter() - epoch_start
-            val = evaluate(eval_steps, state["params"], state["rest"], val_loader, task, mesh)
+            val = evaluate(
+                eval_steps, state["params"], state["rest"], val_loader, task, mesh, progress=progress and writer
+            )
             if not math.isfinite(val["loss"]):
                 raise TrainingDivergedError(
                     f"validation loss is {val['loss']} after epoch {epoch}; {_kept(epoch)}. "
@@ -168,13 +174,19 @@ def train_and_evaluate(
     return RunResult(metrics, history, nnx.merge(eval_graphdef, best_state["params"], best_state["rest"]))
 
 
-def _train_epoch(train_step, state, loader, mesh, epoch, config, task, progress) -> tuple[Any, dict[str, float]]:
-    """Runs one epoch of `train_step`; returns the new state and the summed training stats."""
+def _train_epoch(
+    train_step, state, loader, mesh, epoch, config, task, progress, compiles
+) -> tuple[Any, dict[str, float]]:
+    """Runs one epoch of `train_step`; returns the new state and the summed training stats.
+
+    With `compiles` (the process's first epoch) the bar says that its first step compiles.
+    """
     totals: dict[str, float] = {}
     pending: list[dict[str, jax.Array]] = []
+    description = f"epoch {epoch}/{config.epochs}"
     bar = tqdm(
         total=len(loader),
-        desc=f"epoch {epoch}/{config.epochs}",
+        desc=f"{description} (compiling the training step)" if compiles else description,
         unit="batch",
         disable=not progress,
         leave=False,
@@ -185,6 +197,8 @@ def _train_epoch(train_step, state, loader, mesh, epoch, config, task, progress)
     with bar:
         for step, batch in enumerate(loader.epoch(epoch), 1):
             state, sums = train_step(state, *shard_batch(mesh, batch, process_local=True))
+            if compiles and step == 1:
+                bar.set_description(description, refresh=False)
             pending.append(sums)
             if step % 10 == 0 or step == len(loader):
                 for fetched in jax.device_get(pending):
@@ -203,7 +217,9 @@ def _train_epoch(train_step, state, loader, mesh, epoch, config, task, progress)
     return state, totals
 
 
-def evaluate(eval_steps, params, rest, loader: Loader, task: Task, mesh: Mesh) -> dict[str, Any]:
+def evaluate(
+    eval_steps, params, rest, loader: Loader, task: Task, mesh: Mesh, *, progress: bool = False
+) -> dict[str, Any]:
     """Accumulates `task.eval_sums` over every batch of `loader` and summarizes them.
 
     Batches that divide over the devices run sharded, a smaller last batch replicated.
@@ -215,9 +231,19 @@ def evaluate(eval_steps, params, rest, loader: Loader, task: Task, mesh: Mesh) -
       loader: the split, unsharded (every process reads every batch).
       task: the metrics.
       mesh: the devices.
+      progress: show a progress bar.
     """
     totals: dict[str, np.ndarray] = {}
-    for inputs, targets in loader.epoch(0):
+    batches = tqdm(
+        loader.epoch(0),
+        total=len(loader),
+        desc="validation",
+        unit="batch",
+        disable=not progress,
+        leave=False,
+        file=sys.stderr,
+    )
+    for inputs, targets in batches:
         mode = "sharded" if len(inputs) % mesh.size == 0 else "replicated"
         sums = jax.device_get(eval_steps[mode](params, rest, *shard_batch(mesh, (inputs, targets))))
         for key, value in sums.items():
@@ -226,7 +252,7 @@ def evaluate(eval_steps, params, rest, loader: Loader, task: Task, mesh: Mesh) -
 
 
 def environment_info() -> dict[str, Any]:
-    """Versions and devices, for `metrics.json`."""
+    """Versions, devices and the compilation cache (`compilation_cache_info`), for `metrics.json`."""
     devices = jax.devices()
     return {
         "devices": len(devices),
@@ -239,6 +265,7 @@ def environment_info() -> dict[str, Any]:
             "optax": optax.__version__,
             "numpy": np.__version__,
         },
+        "compilation_cache": compilation_cache_info(),
     }
 
 
@@ -258,6 +285,16 @@ def _check_inputs_fit(model: nnx.Module, loader: Loader) -> None:
             f"inputs of shape {inputs.shape[1:]} do not fit the network ({reason}); "
             "pass larger images or a smaller --implicit-kernel-size"
         ) from None
+
+
+def _model_line(config: TrainConfig, model: nnx.Module, train_loader: Loader) -> str:
+    """What the run trains, printed as soon as the network exists: `multilevel IMEX (small): 18,916 parameters, ...`."""
+    images = train_loader.batch_size * len(train_loader)
+    epochs = f"{config.epochs} epoch" + ("s" if config.epochs != 1 else "")
+    return (
+        f"{config.label} ({config.name}): {count_parameters(model)['total']:,} parameters, "
+        f"{epochs} of {images:,} images in batches of {train_loader.batch_size}"
+    )
 
 
 def _kept(epoch: int) -> str:
