@@ -8,7 +8,7 @@ stage, or of the whole budget, is skipped with the reason written down):
 
 1. `tests`: the tests that exercise device code (FFT operators against their dense oracles,
    solver orders, `models.conv2d` and its gradient against `lax.conv`, network gradients,
-   bfloat16), in one pytest process;
+   bfloat16), in one pytest process (without pytest-xdist);
 2. `presets`: `qtips_step.py` for the Q-tips presets (paper and small, imex and euler, float32
    and bfloat16, remat on and off): step and compile time, XLA's FLOP count, TFLOP/s, the
    fraction of the H200's dense peak and the projected 100-epoch run;
@@ -17,18 +17,26 @@ stage, or of the whole budget, is skipped with the reason written down):
 4. `depth`: `train_step.py` from 8 to 128 steps, remat on and off (step time, compile time,
    memory), and `implicit_vs_conv.py`: the FFT solve against one 3x3 convolution;
 5. `paper_run`: `experiments/qtips.py --config paper --integrator imex --epochs 2`, stopped when
-   its stage's time runs out, whose epoch times (the first compiles) project the 100-epoch run.
+   its stage's time runs out, whose epoch times (the first compiles) project the 100-epoch run
+   (stopped after an epoch, it passed; the only stage that needs grain).
 
 Every command runs in a fresh process (JAX preallocates most of the GPU's memory per process;
 this script never initializes a device itself). OUT/results.json is rewritten after every
 command, so a run cut short keeps what it measured; OUT/log.txt holds each command and the end
-of its output; OUT/gpu_check.png plots the presets and the depth sweep.
+of its output and whether it passed; OUT/gpu_check.png plots the presets and the depth sweep
+(each panel only where something was measured; no figure when nothing was).
+
+Each command passes (exit status 0 and, for a `--json` script, a JSON last line) or fails (its
+last error line is kept), or is skipped. The run ends with one line of counts, e.g.
+`8 commands: 6 passed, 1 failed, 1 skipped`, then `failed: STAGE / COMMAND: ERROR LINE` for each
+failure, and exits with status 1 when a command failed (0 otherwise, skips included).
 """
 
 import argparse
 import json
 import os
 import pathlib
+import re
 import shutil
 import statistics
 import subprocess
@@ -44,6 +52,10 @@ DEVICE_TESTS = (
     "dense or order or conv2d or grad or bfloat16",
 )
 SMOKE_TESTS = (["tests/test_operators.py"], "kernel_power")
+PYTEST = ["-m", "pytest", "-p", "no:xdist", "-o", "addopts=", "-q", "-x"]
+"""pytest in one process, without the project's `addopts` (`-n auto` needs pytest-xdist)."""
+ERROR_LINE = re.compile(r"(FAILED |ERROR |error: |[\w.]*(Error|Exception)\b)")
+"""The start of a line that reports an error: pytest's summary, a CLI's message, a Python exception."""
 
 
 def plan(smoke: bool) -> list[tuple[str, float, list[tuple[str, list[str]]]]]:
@@ -93,7 +105,7 @@ def plan(smoke: bool) -> list[tuple[str, float, list[tuple[str, list[str]]]]]:
         for o in ops
     ]
     return [
-        ("tests", 0.2, [("device tests", [python, "-m", "pytest", "-x", *tests[0], "-k", tests[1]])]),
+        ("tests", 0.2, [("device tests", [python, *PYTEST, *tests[0], "-k", tests[1]])]),
         ("presets", 0.3, [(label, [python, str(HERE / "qtips_step.py"), *o, "--json"]) for label, o in presets]),
         ("torch", 0.1, torch_runs),
         ("depth", 0.15, depth_runs),
@@ -127,27 +139,54 @@ def child_env(**extra: str) -> dict:
 
 
 def run_command(label: str, command: list[str], timeout: float, log) -> dict:
-    """Runs `command` for at most `timeout` seconds; its result is the JSON of its last line, if any."""
+    """Runs `command` for at most `timeout` seconds and records whether it passed.
+
+    Returns:
+      `label`, `status` ("passed" or "failed"), `returncode` (None: it ran out of time) and
+      `seconds`; for a passed command, what its last line reported (the JSON of a `--json`
+      script, pytest's summary); for a failed one, `error`: the last error line of its output.
+    """
     start = time.perf_counter()
     log.write(f"\n$ {' '.join(command)}\n")
     try:
         done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=child_env(), timeout=timeout)
-        stdout, stderr, status = done.stdout, done.stderr, done.returncode
+        stdout, stderr, returncode = done.stdout, done.stderr, done.returncode
     except subprocess.TimeoutExpired as expired:
-        stdout, stderr = (_text(expired.stdout), _text(expired.stderr))
-        status = "timeout"
+        stdout, stderr, returncode = _text(expired.stdout), _text(expired.stderr), None
     output = stdout + stderr
-    log.write(output[-4000:])
-    log.flush()
-    result: dict = {"label": label, "status": status, "seconds": time.perf_counter() - start}
     lines = stdout.strip().splitlines()
-    if status == 0 and lines and lines[-1].startswith("{"):
-        result.update(json.loads(lines[-1]))
-    elif status != 0:
-        result["error"] = (output.strip().splitlines() or ["no output"])[-1][:300]
-    elif "pytest" in command:
-        result["summary"] = lines[-1] if lines else ""
+    last = lines[-1] if lines else ""
+    reported, error = {}, None
+    if returncode is None:
+        error = f"ran out of its {timeout:.0f} s"
+    elif returncode != 0:
+        error = error_line(output)
+    elif "--json" in command:
+        reported = _json_object(last) or {}
+        error = None if reported else f"its last line is not a JSON object: {last[:200]}"
+    else:
+        reported = {"summary": last}
+    result = {**reported, "label": label, "status": "failed" if error else "passed", "returncode": returncode}
+    result["seconds"] = time.perf_counter() - start
+    if error:
+        result["error"] = error
+    log.write(output[-4000:])
     return result
+
+
+def error_line(output: str) -> str:
+    """The last line of `output` that reads as an error (`ERROR_LINE`), or its last line if none does."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    errors = [line for line in lines if ERROR_LINE.match(line)]
+    return ((errors or lines or ["no output"])[-1])[:300]
+
+
+def _json_object(line: str) -> dict | None:
+    try:
+        value = json.loads(line)
+    except json.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def _text(data: bytes | str | None) -> str:
@@ -172,30 +211,74 @@ def paper_run_figures(out: pathlib.Path) -> dict:
     }
 
 
-def plot(results: dict, path: pathlib.Path) -> None:
-    """Two panels: the presets' step times, and step time against depth."""
+def paper_run_result(run: dict, out: pathlib.Path) -> dict:
+    """`run` (the timed Q-tips run) with its epoch times; stopped at its stage's end after an epoch, it passed."""
+    run = {**run, **paper_run_figures(out)}
+    if run["returncode"] is None and run.get("epochs_done"):  # cut as planned: its epochs project the run
+        run["status"], run["stopped"] = "passed", run.pop("error")
+    return run
+
+
+def plot(results: dict, path: pathlib.Path) -> bool:
+    """The presets' step times and step time against depth, one panel for each that measured something.
+
+    Returns:
+      whether the figure was written; with nothing to plot, an older figure at `path` is removed.
+    """
+    presets = [r for r in results["stages"].get("presets", {}).get("runs", []) if "step_ms" in r]
+    depth = [r for r in results["stages"].get("depth", {}).get("runs", []) if "step_ms" in r and "remat" in r]
+    panels = [(draw, runs) for draw, runs in ((_presets_panel, presets), (_depth_panel, depth)) if runs]
+    if not panels:
+        path.unlink(missing_ok=True)
+        return False
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(12, 4.2))
-    presets_ax, depth_ax = fig.subplots(1, 2)
-    rows = [r for r in results["stages"].get("presets", {}).get("runs", []) if "step_ms" in r]
-    presets_ax.barh([r["label"] for r in rows], [r["step_ms"] for r in rows], color="#3fa7d6")
-    presets_ax.set(xlabel="training step (ms)", title="Q-tips presets (qtips_step.py)")
-    presets_ax.tick_params(axis="y", labelsize=7)
-    for remat in ("off", "on"):
-        runs = [r for r in results["stages"].get("depth", {}).get("runs", []) if "step_ms" in r and "remat" in r]
-        runs = [r for r in runs if bool(r["remat"]) == (remat == "on")]
-        depth_ax.plot([r["steps"] for r in runs], [r["step_ms"] for r in runs], "-o", label=f"remat {remat}")
-    first = next((r for r in results["stages"].get("depth", {}).get("runs", []) if "width" in r), {})
-    title = f"imex, width {first.get('width')}, batch {first.get('batch')}, {first.get('size')}x{first.get('size')}"
-    depth_ax.set(xlabel="steps", ylabel="training step (ms)", title=title, xscale="log")
-    depth_ax.legend()
+    fig = Figure(figsize=(6 * len(panels), 4.2))
+    for ax, (draw, runs) in zip(fig.subplots(1, len(panels), squeeze=False)[0], panels, strict=True):
+        draw(ax, runs)
     fig.suptitle(f"{results['environment'].get('device_kind', '?')}, jax {results['environment'].get('jax', '?')}")
     fig.tight_layout()
     fig.savefig(path, dpi=90)
+    return True
+
+
+def _presets_panel(ax, runs: list[dict]) -> None:
+    ax.barh([r["label"] for r in runs], [r["step_ms"] for r in runs], color="#3fa7d6")
+    ax.set(xlabel="training step (ms)", title="Q-tips presets (qtips_step.py)")
+    ax.tick_params(axis="y", labelsize=7)
+
+
+def _depth_panel(ax, runs: list[dict]) -> None:
+    for remat in ("off", "on"):
+        line = [r for r in runs if bool(r["remat"]) == (remat == "on")]
+        if line:
+            ax.plot([r["steps"] for r in line], [r["step_ms"] for r in line], "-o", label=f"remat {remat}")
+    first = runs[0]
+    title = f"imex, width {first['width']}, batch {first['batch']}, {first['size']}x{first['size']}"
+    ax.set(xlabel="steps", ylabel="training step (ms)", title=title, xscale="log")
+    ax.legend()
+
+
+def failed_runs(results: dict) -> list[tuple[str, dict]]:
+    """`(stage, run)` for every command that ran and failed."""
+    stages = results["stages"].items()
+    return [(name, run) for name, stage in stages for run in stage["runs"] if run["status"] == "failed"]
+
+
+def summary(results: dict) -> dict:
+    """How many commands passed, failed and were skipped."""
+    stages = results["stages"].values()
+    ran = [run for stage in stages for run in stage["runs"]]
+    passed = sum(run["status"] == "passed" for run in ran)
+    return {"passed": passed, "failed": len(ran) - passed, "skipped": sum(len(stage["skipped"]) for stage in stages)}
 
 
 def main(argv: list[str] | None = None) -> dict:
+    """Runs the check (see the module's docstring) and prints its summary.
+
+    Returns:
+      what OUT/results.json holds.
+    """
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="gpu-check", help="folder for results.json, log.txt and gpu_check.png")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, seconds on CPU: checks the script itself")
@@ -226,16 +309,24 @@ def main(argv: list[str] | None = None) -> dict:
                 elif available < 5:
                     stage["skipped"].append({"label": label, "reason": f"{max(available, 0):.0f} s left in the stage"})
                 else:
-                    stage["runs"].append(run_command(label, command, available, log))
-                    if name == "paper_run":
-                        stage["runs"][-1].update(paper_run_figures(out))
+                    run = run_command(label, command, available, log)
+                    run = paper_run_result(run, out) if name == "paper_run" else run
+                    stage["runs"].append(run)
+                    log.write(f"\n# {run['status']}" + (f": {run['error']}" if "error" in run else "") + "\n")
+                    log.flush()
                 (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    plot(results, out / "gpu_check.png")
-    ran = sum(len(s["runs"]) for s in results["stages"].values())
-    skipped = sum(len(s["skipped"]) for s in results["stages"].values())
-    print(f"{ran} commands ran, {skipped} skipped; results in {out}/results.json, log.txt, gpu_check.png")
+    results["summary"] = summary(results)
+    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    written = ["results.json", "log.txt", *(["gpu_check.png"] if plot(results, out / "gpu_check.png") else [])]
+    counts = results["summary"]
+    print(
+        f"{sum(counts.values())} commands: {counts['passed']} passed, {counts['failed']} failed, "
+        f"{counts['skipped']} skipped; {', '.join(written)} in {out}"
+    )
+    for name, run in failed_runs(results):
+        print(f"failed: {name} / {run['label']}: {run['error']}")
     return results
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    sys.exit(1 if failed_runs(main(sys.argv[1:])) else 0)

@@ -1,17 +1,64 @@
 """The benchmark scripts run at tiny sizes and report what benchmarks/README.md quotes (no timings asserted)."""
 
 import json
+import os
+import pathlib
+import re
+import subprocess
+import sys
 
 import pytest
 from helpers import load_script
 
 pytestmark = pytest.mark.benchmark
 
+ROOT = pathlib.Path(__file__).resolve().parents[1]
 TINY = ["--batch", "2", "--repeats", "5", "--json"]
+HIDE_PACKAGES = """
+import importlib.machinery
+import sys
+
+HIDDEN = {hidden!r}
+
+
+class Hidden:
+    @staticmethod
+    def find_spec(name, path=None, target=None):
+        if name.partition(".")[0] in HIDDEN:
+            raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
+        return None
+
+
+def installed(*args, _find=importlib.machinery.PathFinder.find_distributions, **kwargs):
+    return (d for d in _find(*args, **kwargs) if (d.metadata["Name"] or "").lower().replace("_", "-") not in HIDDEN)
+
+
+sys.meta_path.insert(0, Hidden())
+importlib.machinery.PathFinder.find_distributions = staticmethod(installed)
+"""
+NO_GRAIN = "the data loader needs the grain package, which is not installed: pip install grain"
 
 
 def load(name: str):
     return load_script(f"benchmarks/{name}.py")
+
+
+def without(folder: pathlib.Path, *hidden: str) -> dict[str, str]:
+    """An environment in which Python runs as if `hidden` (import or distribution names) were not installed.
+
+    A `sitecustomize.py` in `folder`, first on PYTHONPATH (so every child process inherits it),
+    makes importing them raise ModuleNotFoundError and hides them from `importlib.metadata` (so
+    pytest loads no plugin of theirs).
+    """
+    (folder / "sitecustomize.py").write_text(HIDE_PACKAGES.format(hidden=hidden))
+    paths = [str(folder), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
+
+
+def run_python(arguments: list[str], env: dict[str, str] | None, timeout: float) -> subprocess.CompletedProcess:
+    """`python ARGUMENTS` in the repository's root, its output captured."""
+    command = [sys.executable, *arguments]
+    return subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=env, timeout=timeout)
 
 
 @pytest.mark.parametrize("options", [[], ["--unroll", "0", "--remat"], ["--dtype", "bfloat16"]])
@@ -136,24 +183,82 @@ def test_sweep_presets_group_times_both_presets_and_shows_the_fraction_of_peak()
     assert "| paper | euler | float32 | 40 | 3.0 | 1000.0 | 25 | - | 10.0 | 1024 |" in table
 
 
-def test_gpu_check_smoke_runs_every_stage_and_writes_what_it_measured(tmp_path, capsys):
-    results = load("gpu_check").main(["--smoke", "--out", str(tmp_path), "--budget", "1500"])
-    assert json.loads((tmp_path / "results.json").read_text()) == results
+def test_the_training_engine_imports_without_grain_and_its_loader_says_how_to_install_it(tmp_path):
+    code = (
+        "import numpy as np\n"
+        "from imexjax import UserError\n"
+        "from imexjax.train import ArraySource, Loader, TrainConfig, build_model, make_train_step\n"
+        "try:\n"
+        "    Loader(ArraySource(np.zeros(4), np.zeros(4)), 2, shuffle=False, drop_remainder=False)\n"
+        "except UserError as error:\n"
+        "    print(error)\n"
+    )
+    finished = run_python(["-c", code], without(tmp_path, "grain"), timeout=120)
+    assert finished.returncode == 0, finished.stderr
+    assert finished.stdout.strip() == NO_GRAIN
+
+
+def test_gpu_check_smoke_without_grain_or_xdist_runs_every_stage_and_reports_the_failed_one(tmp_path):
+    # Where grain is not installed (the GPU machine's image) only the timed Q-tips run, which
+    # loads data, can fail: the rest of the check must pass, and the failure must show.
+    out = tmp_path / "out"
+    hidden = without(tmp_path, "grain", "xdist", "pytest-xdist")
+    finished = run_python(["benchmarks/gpu_check.py", "--smoke", "--out", str(out), "--budget", "1500"], hidden, 600)
+    assert finished.returncode == 1, finished.stdout + finished.stderr
+    results = json.loads((out / "results.json").read_text())
     stages = results["stages"]
     assert list(stages) == ["tests", "presets", "torch", "depth", "paper_run"]
-    ran = [run for stage in stages.values() for run in stage["runs"]]
-    assert ran and all(run["status"] == 0 for run in ran), [run.get("error") for run in ran]
+    ran = [run for name, stage in stages.items() if name != "paper_run" for run in stage["runs"]]
+    assert ran and all(run["status"] == "passed" for run in ran), [run.get("error") for run in ran]
     assert "passed" in stages["tests"]["runs"][0]["summary"]
     assert stages["presets"]["runs"][0]["step_ms"] > 0 and stages["presets"]["runs"][0]["gflop"] > 0
     assert {run["remat"] for run in stages["depth"]["runs"] if "remat" in run} == {False, True}
-    assert stages["paper_run"]["runs"][0]["epochs_done"] == 1
-    assert stages["paper_run"]["runs"][0]["projected_100_epochs_s"] > 0
-    assert (tmp_path / "gpu_check.png").stat().st_size > 1000 and "$ " in (tmp_path / "log.txt").read_text()
+    (paper_run,) = stages["paper_run"]["runs"]
+    assert (paper_run["status"], paper_run["returncode"], paper_run["error"]) == ("failed", 1, f"error: {NO_GRAIN}")
+    counts = results["summary"]
+    assert counts == {"passed": len(ran), "failed": 1, "skipped": sum(len(s["skipped"]) for s in stages.values())}
+    lines = finished.stdout.strip().splitlines()
+    assert re.fullmatch(rf"{sum(counts.values())} commands: {len(ran)} passed, 1 failed, \d+ skipped; .*", lines[-2])
+    assert lines[-1] == f"failed: paper_run / {paper_run['label']}: error: {NO_GRAIN}"
+    assert (out / "gpu_check.png").stat().st_size > 1000 and "# failed: error: " in (out / "log.txt").read_text()
 
 
-def test_gpu_check_skips_with_a_reason_what_the_budget_cannot_hold(tmp_path, capsys):
-    results = load("gpu_check").main(["--smoke", "--out", str(tmp_path), "--budget", "11"])
+def test_gpu_check_skips_with_a_reason_what_the_budget_cannot_hold_and_exits_0(tmp_path):
+    (tmp_path / "gpu_check.png").write_bytes(b"a figure of an older run")
+    finished = run_python(["benchmarks/gpu_check.py", "--smoke", "--out", str(tmp_path), "--budget", "11"], None, 120)
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    results = json.loads((tmp_path / "results.json").read_text())
     skipped = [entry for stage in results["stages"].values() for entry in stage["skipped"]]
     assert skipped and all("left in the stage" in entry["reason"] or "torch" in entry["reason"] for entry in skipped)
     assert not any(stage["runs"] for stage in results["stages"].values())
-    assert (tmp_path / "results.json").is_file() and (tmp_path / "gpu_check.png").is_file()
+    assert results["summary"] == {"passed": 0, "failed": 0, "skipped": len(skipped)}
+    assert finished.stdout.strip().splitlines()[-1].startswith(f"{len(skipped)} commands: 0 passed, 0 failed")
+    assert not (tmp_path / "gpu_check.png").exists()  # nothing measured, nothing plotted
+
+
+def test_gpu_check_keeps_the_epochs_of_a_paper_run_its_stage_cut_short(tmp_path):
+    module = load("gpu_check")
+    timed_out = {"label": "qtips.py", "status": "failed", "returncode": None, "error": "ran out of its 90 s"}
+    assert module.paper_run_result(timed_out, tmp_path) == timed_out  # not one epoch: it failed
+    (tmp_path / "paper_run").mkdir()
+    history = [{"epoch": e, "epoch_seconds": s, "val_iou": 0.5} for e, s in ((1, 30.0), (2, 10.0), (3, 12.0))]
+    (tmp_path / "paper_run" / "history.jsonl").write_text("".join(json.dumps(r) + "\n" for r in history))
+    run = module.paper_run_result(timed_out, tmp_path)
+    assert (run["status"], run["stopped"], run["epochs_done"]) == ("passed", "ran out of its 90 s", 3)
+    assert "error" not in run
+    assert run["projected_100_epochs_s"] == pytest.approx(30.0 + 99 * 11.0)
+    finished = dict(timed_out, status="passed", returncode=0)
+    del finished["error"]
+    assert module.paper_run_result(finished, tmp_path)["status"] == "passed"
+
+
+def test_gpu_check_takes_the_last_error_line_of_a_command(tmp_path):
+    module = load("gpu_check")
+    traceback = "Traceback (most recent call last):\n  File x\nModuleNotFoundError: No module named 'grain'\n"
+    assert module.error_line(traceback + "W0000 a warning\n") == "ModuleNotFoundError: No module named 'grain'"
+    pytest_output = "F\nFAILED tests/t.py::test_x - AssertionError: 1 != 2\n1 failed in 2.0s\n"
+    assert module.error_line(pytest_output) == "FAILED tests/t.py::test_x - AssertionError: 1 != 2"
+    assert module.error_line("just output\n") == "just output" and module.error_line("") == "no output"
+    with open(tmp_path / "log.txt", "w") as log:
+        no_json = module.run_command("echo", [sys.executable, "-c", "print('done')", "--json"], 60, log)
+    assert (no_json["status"], no_json["error"]) == ("failed", "its last line is not a JSON object: done")

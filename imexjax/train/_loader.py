@@ -1,13 +1,17 @@
-"""Batches of a random-access dataset on grain: shuffled per (seed, epoch), read ahead in threads."""
+"""Batches of a random-access dataset on grain: shuffled per (seed, epoch), read ahead in threads.
+
+grain is imported when a `Loader` is built, not with this module, so the rest of the engine
+(models, steps, configs) runs where grain is not installed.
+"""
 
 import hashlib
 from collections.abc import Callable, Iterator
+from types import ModuleType
 from typing import Any, Protocol
 
-import grain
 import numpy as np
 
-from .._errors import ConfigError
+from .._errors import ConfigError, UserError
 
 Batch = tuple[np.ndarray, np.ndarray]
 """`(inputs, targets)`, numpy arrays with a leading batch axis."""
@@ -71,6 +75,7 @@ class Loader:
     Raises:
       ConfigError: the batch size is not positive, exceeds the examples while dropping the
         remainder, or does not divide over the shards.
+      UserError: grain is not installed.
     """
 
     def __init__(
@@ -100,6 +105,7 @@ class Loader:
             )
         if shard_count > 1 and not drop_remainder:
             raise ConfigError("a sharded loader must drop the remainder (a partial last batch cannot be split evenly)")
+        _grain()  # here, before a run starts, rather than at its first batch
         self.source = source
         self.batch_size = batch_size
         self.shuffle, self.seed, self.drop_remainder = shuffle, seed, drop_remainder
@@ -129,6 +135,7 @@ class Loader:
 
     def epoch(self, epoch: int) -> Iterator[Batch]:
         """Yields the `(inputs, targets)` batches of epoch `epoch`, the same every time it is asked."""
+        grain = _grain()
         dataset = grain.MapDataset.source(self.source)
         if self.shuffle:
             dataset = dataset.shuffle(seed=epoch_seed(self.seed, epoch))
@@ -166,6 +173,21 @@ def fingerprint(source: Source, *, samples: int | None = 16) -> str:
 def epoch_seed(seed: int, epoch: int) -> int:
     """The shuffling seed of epoch `epoch` of a run seeded `seed`, in [0, 2**32)."""
     return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
+
+
+def _grain() -> ModuleType:
+    """The `grain` package, imported on first use.
+
+    Raises:
+      UserError: grain is not installed.
+    """
+    try:
+        import grain
+    except ModuleNotFoundError as error:
+        if error.name != "grain":  # grain is there but one of its own dependencies is not
+            raise
+        raise UserError("the data loader needs the grain package, which is not installed: pip install grain") from error
+    return grain
 
 
 def _name(source: Source) -> str:
