@@ -31,6 +31,7 @@ import subprocess
 import sys
 
 from imexjax.models import INTEGRATORS, ONE_STAGE_INTEGRATORS, network_label
+from imexjax.recipes import add_compilation_cache_flags
 
 ROOT = pathlib.Path(__file__).resolve().parent
 
@@ -103,6 +104,10 @@ def make_run(args: argparse.Namespace, row: str, workdir: pathlib.Path, choice: 
     argv += ["--norm", norm, "--lr", f"{lr:g}", "--seed", str(seed), "--workdir", str(workdir), "--no-progress"]
     if search:
         argv += ["--eval-split", "select"] + (["--epochs", str(args.search_epochs)] if args.search_epochs else [])
+    if args.no_compilation_cache:
+        argv += ["--no-compilation-cache"]
+    elif args.compilation_cache_dir:
+        argv += ["--compilation-cache-dir", args.compilation_cache_dir]
     return Run(row, workdir, tuple(argv))
 
 
@@ -218,6 +223,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--root", type=pathlib.Path, help="where the runs go (default runs/protocol-TASK-CONFIG)")
     parser.add_argument("--jobs", type=int, default=1, help="runs at a time (default 1)")
     parser.add_argument("--run", action="store_true", help="run what is missing (default: print the commands)")
+    add_compilation_cache_flags(parser)  # passed on to every run, which share one cache
     args = parser.parse_args(argv)
     args.rows = tuple(args.rows.split(","))
     try:

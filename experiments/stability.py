@@ -30,6 +30,8 @@ from imexjax.analysis import (
 from imexjax.models import integrator_label
 from imexjax.recipes import (
     QTIPS_PRESETS,
+    add_compilation_cache_flags,
+    enable_cache_from_flags,
     load_run,
     normalize_images,
     qtips_config,
@@ -88,6 +90,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="relative influence above which an input pixel is in the receptive field (default %(default)s)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_compilation_cache_flags(parser)
     return parser.parse_args(argv)
 
 
@@ -164,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
 def stability(args: argparse.Namespace) -> int:
     """Trains or loads the two runs, writes the stability report and figures to WORKDIR, prints the table."""
     start = time.perf_counter()
+    enable_cache_from_flags(args)
     epsilons = check_args(args)
     runs = loaded_runs(args.checkpoints) if args.checkpoints else trained_runs(args)
     workdir = pathlib.Path(args.workdir)

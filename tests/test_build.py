@@ -77,3 +77,11 @@ def test_build_model_of_the_tiny_presets_is_compiled_and_eager_equal(network):
     model = build_model(config, in_channels=1, num_outputs=4)
     eager = type(model)(in_channels=1, num_outputs=4, rngs=nnx.Rngs(config.seed), **config.model_options())
     _assert_same_modules(eager, model)
+
+
+def test_inside_a_trace_the_enclosing_trace_builds():
+    abstract = nnx.eval_shape(lambda: build_compiled(_factories("imex", "periodic", seed=0)[1]))
+    assert isinstance(abstract.blocks[0].opening.kernel.value, jax.ShapeDtypeStruct)
+    inside_jit = jax.jit(lambda: nnx.state(build_compiled(_factories("imex", "periodic", seed=0)[1])))()
+    outside = nnx.state(build_compiled(_factories("imex", "periodic", seed=0)[1]))
+    assert all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(inside_jit), jax.tree.leaves(outside), strict=True))

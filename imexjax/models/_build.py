@@ -4,6 +4,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 import jax
+import jax.numpy as jnp
 from flax import nnx
 
 ModuleT = TypeVar("ModuleT", bound=nnx.Module)
@@ -31,9 +32,14 @@ def build_compiled(factory: Callable[[], ModuleT]) -> ModuleT:
         `lambda: TimeSteppingNet(..., rngs=nnx.Rngs(0))`. It must not close over an
         `nnx.Rngs` or a module created outside: the call's random state would not come back.
 
+    Called inside a trace (under `jax.jit`, `jax.eval_shape`...), it calls `factory()`: the
+    enclosing trace computes the parameters.
+
     Returns:
       The module, as `factory()` would return it.
     """
+    if isinstance(jnp.zeros(()), jax.core.Tracer):
+        return factory()
     graphdef = nnx.graphdef(nnx.eval_shape(factory))
     state = jax.jit(lambda: nnx.state(factory()), compiler_options=INIT_COMPILER_OPTIONS)()
     return nnx.merge(graphdef, state)
