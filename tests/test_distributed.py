@@ -8,10 +8,13 @@ import subprocess
 import sys
 
 import pytest
+from helpers import load_script
 
+from imexjax.recipes import QTIPS_NETWORK_PRESETS, cpu_devices_from_flags
 from imexjax.train import ConfigError, check_batch_size
 
 CLI = pathlib.Path(__file__).resolve().parents[1] / "experiments" / "qtips.py"
+parse_qtips = load_script("experiments/qtips.py").parse_args
 
 
 def run_cli(workdir, *extra, env_extra=None, timeout=300):
@@ -37,20 +40,32 @@ def metrics(workdir):
     return json.loads((pathlib.Path(workdir) / "metrics.json").read_text())
 
 
-@pytest.fixture(scope="module")
-def one_device_run(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("one") / "run"
-    process = run_cli(workdir, env_extra={"XLA_FLAGS": ""})
+def finished(workdir, *extra, env_extra=None):
+    """Runs the CLI to the end; returns its metrics."""
+    process = run_cli(workdir, *extra, env_extra=env_extra)
     _, err = process.communicate(timeout=300)
     assert process.returncode == 0, err
     return metrics(workdir)
 
 
-def test_four_devices_match_one_device(one_device_run, tmp_path):
-    process = run_cli(tmp_path / "four", env_extra={"XLA_FLAGS": "--xla_force_host_platform_device_count=4"})
-    _, err = process.communicate(timeout=300)
-    assert process.returncode == 0, err
-    four = metrics(tmp_path / "four")
+@pytest.fixture(scope="module")
+def one_device_run(tmp_path_factory):
+    return finished(tmp_path_factory.mktemp("one") / "run", "--cpu-devices", "1", env_extra={"XLA_FLAGS": ""})
+
+
+def test_the_scripts_split_the_cpu_in_two_by_default_and_batch_norm_sees_the_whole_batch(one_device_run, tmp_path):
+    """Two devices each normalize by the statistics of the whole batch (averaged across them), as one device does."""
+    two = finished(tmp_path / "two", env_extra={"XLA_FLAGS": ""})
+    assert two["devices"] == 2 and abs(two["val_loss"] - one_device_run["val_loss"]) < 1e-4
+    one_batch_norm = finished(tmp_path / "one-bn", "--norm", "batch", "--cpu-devices", "1", env_extra={"XLA_FLAGS": ""})
+    two_batch_norm = finished(tmp_path / "two-bn", "--norm", "batch", "--cpu-devices", "2", env_extra={"XLA_FLAGS": ""})
+    assert two_batch_norm["devices"] == 2 and one_batch_norm["devices"] == 1
+    assert abs(two_batch_norm["val_loss"] - one_batch_norm["val_loss"]) < 1e-4
+    assert two_batch_norm["val_iou"] == pytest.approx(one_batch_norm["val_iou"], abs=1e-4)
+
+
+def test_four_devices_match_one_device_and_xla_flags_win_over_the_default(one_device_run, tmp_path):
+    four = finished(tmp_path / "four", env_extra={"XLA_FLAGS": "--xla_force_host_platform_device_count=4"})
     assert four["devices"] == 4 and one_device_run["devices"] == 1
     assert abs(four["val_loss"] - one_device_run["val_loss"]) < 1e-4
 
@@ -102,3 +117,39 @@ def test_a_zero_boundary_on_several_devices_stops_in_one_line_before_making_its_
         "make one visible (CUDA_VISIBLE_DEVICES=0) or use boundary periodic or reflect"
     )
     assert not workdir.exists()
+
+
+@pytest.mark.parametrize(
+    ("flag", "batch_size", "boundary", "xla_flags", "cores", "expected"),
+    [
+        ("auto", 8, "periodic", "", 2, 2),
+        ("auto", 8, "periodic", "", 1, 1),
+        ("auto", 7, "periodic", "", 2, 1),
+        ("auto", 8, "zero", "", 2, 1),
+        ("auto", 8, "zero,periodic", "", 2, 1),
+        ("auto", 8, "periodic", "--xla_force_host_platform_device_count=3", 2, 3),
+        ("4", 8, "periodic", "", 2, 4),
+        ("1", 8, "periodic", "", 2, 1),
+    ],
+)
+def test_cpu_devices_flag(monkeypatch, flag, batch_size, boundary, xla_flags, cores, expected):
+    monkeypatch.setenv("XLA_FLAGS", xla_flags)
+    monkeypatch.setattr(os, "cpu_count", lambda: cores)
+    args = parse_qtips(["--integrator", "imex", "--batch-size", str(batch_size), "--cpu-devices", flag])
+    geometry = ((2, 4),) * len(boundary.split(","))
+    boundaries = tuple(boundary.split(",")) if "," in boundary else boundary
+    config = QTIPS_NETWORK_PRESETS[("small", "timestepping")].replace(
+        batch_size=batch_size, boundary=boundaries, geometry=geometry
+    )
+    assert cpu_devices_from_flags(args, config) == expected
+    count_flags = [f for f in os.environ["XLA_FLAGS"].split() if f.startswith("--xla_force_host_platform_device_count")]
+    assert count_flags == (
+        [] if expected == 1 and not xla_flags else [f"--xla_force_host_platform_device_count={expected}"]
+    )
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "two"])
+def test_cpu_devices_flag_refuses_non_positive_counts(value, capsys):
+    with pytest.raises(SystemExit):
+        parse_qtips(["--integrator", "imex", "--cpu-devices", value])
+    assert "--cpu-devices: expected auto or a positive integer" in capsys.readouterr().err

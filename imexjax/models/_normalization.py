@@ -31,6 +31,11 @@ class Normalization(nnx.Module):
     Attributes:
       use_running_average: for `kind="batch"`, normalize with the running statistics and
         leave them unchanged; set by `model.eval()` and cleared by `model.train()`.
+      axis_name: for `kind="batch"` in training, a named axis of `jax.shard_map` over which
+        the batch statistics are averaged, so that devices holding equal parts of a batch
+        normalize by the statistics of the whole batch, as one device would; None (the
+        default) uses the local batch. The data-parallel training step sets it
+        (`model.set_attributes(axis_name=...)`).
     """
 
     def __init__(
@@ -53,6 +58,7 @@ class Normalization(nnx.Module):
         self.eps = eps
         self.momentum = momentum
         self.use_running_average = False
+        self.axis_name: str | None = None
         self.scale = nnx.Param(jnp.ones((channels,), jnp.float32))
         self.shift = nnx.Param(jnp.zeros((channels,), jnp.float32))
         if kind == "batch":
@@ -78,12 +84,15 @@ class Normalization(nnx.Module):
             mean, variance = self.running_mean[...], self.running_var[...]
         else:
             axes = tuple(range(y.ndim - 1))
-            mean = jnp.mean(y, axis=axes)
-            variance = jnp.mean(jnp.square(y - mean), axis=axes)
+            mean = self._across_devices(jnp.mean(y, axis=axes))
+            variance = self._across_devices(jnp.mean(jnp.square(y - mean), axis=axes))
             keep = self.momentum
             self.running_mean[...] = keep * self.running_mean[...] + (1 - keep) * jax.lax.stop_gradient(mean)
             self.running_var[...] = keep * self.running_var[...] + (1 - keep) * jax.lax.stop_gradient(variance)
         return (y - mean) * jax.lax.rsqrt(variance + self.eps)
+
+    def _across_devices(self, statistic: jax.Array) -> jax.Array:
+        return statistic if self.axis_name is None else jax.lax.pmean(statistic, self.axis_name)
 
 
 def _standardize(y: jax.Array, axes: tuple[int, ...], eps: float) -> jax.Array:

@@ -3,6 +3,7 @@
 import argparse
 import dataclasses
 import inspect
+import os
 import re
 import sys
 import typing
@@ -11,7 +12,7 @@ from typing import Any
 
 from .._errors import ConfigError, UserError
 from ..operators import BOUNDARIES
-from ..train import TrainConfig, enable_compilation_cache, initialize_distributed
+from ..train import TrainConfig, enable_compilation_cache, initialize_distributed, use_cpu_devices
 
 FLAG_ALIASES: dict[str, tuple[str, ...]] = {"learning_rate": ("--lr",), "implicit_init_scale": ("--implicit-scale",)}
 """Short flags kept beside a field's own flag (`--learning-rate` is also `--lr`)."""
@@ -237,6 +238,41 @@ def add_cluster_flags(parser: argparse.ArgumentParser) -> None:
     cluster.add_argument("--coordinator", metavar="HOST:PORT", help="address of process 0, for a run JAX cannot detect")
     cluster.add_argument("--num-processes", type=int, help="number of processes (with --coordinator)")
     cluster.add_argument("--process-id", type=int, help="this process's index (with --coordinator)")
+    cluster.add_argument(
+        "--cpu-devices",
+        type=_parse_cpu_devices,
+        default="auto",
+        metavar="{auto,N}",
+        help="on a CPU, split it into N devices that train parts of each batch side by side (default auto: 2 "
+        "where the machine has 2 cores or more, the batch size is even and no boundary is zero, else 1; "
+        "an XLA_FLAGS that sets --xla_force_host_platform_device_count wins)",
+    )
+
+
+def _parse_cpu_devices(text: str) -> int | str:
+    if text == "auto":
+        return text
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected auto or a positive integer, got {text!r}")
+    return int(text)
+
+
+def cpu_devices_from_flags(args: argparse.Namespace, config: TrainConfig) -> int:
+    """Splits the CPU into `--cpu-devices` devices (`imexjax.train.use_cpu_devices`); call before JAX computes.
+
+    `auto` takes 2 where that is safe and measured faster: at least 2 cores, an even batch size
+    and no `zero` boundary (its solve trains on one device), and not in a multi-process run
+    (`--distributed`, `--coordinator`), whose devices the cluster decides. Returns the count in
+    effect.
+    """
+    if args.distributed or args.coordinator:
+        return 1
+    count = args.cpu_devices
+    if count == "auto":
+        boundaries = config.boundary if isinstance(config.boundary, tuple) else (config.boundary,)
+        safe = (os.cpu_count() or 1) >= 2 and config.batch_size % 2 == 0 and "zero" not in boundaries
+        count = 2 if safe else 1
+    return use_cpu_devices(count)
 
 
 def add_compilation_cache_flags(parser: argparse.ArgumentParser) -> None:

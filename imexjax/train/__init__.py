@@ -17,6 +17,7 @@ from ._distributed import data_mesh as data_mesh
 from ._distributed import initialize_distributed as initialize_distributed
 from ._distributed import replicate as replicate
 from ._distributed import shard_batch as shard_batch
+from ._distributed import use_cpu_devices as use_cpu_devices
 from ._loader import ArraySource as ArraySource
 from ._loader import Loader as Loader
 from ._loader import Source as Source

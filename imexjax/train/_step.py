@@ -41,6 +41,8 @@ def make_train_step(
     def forward_train(params, rest, inputs):
         """Outputs and the updated running statistics of batch normalization (else `rest` as is)."""
         model = nnx.merge(graphdef, params, rest, copy=True)  # fresh variables of this trace, mutable
+        if not single_device:  # batch normalization by the statistics of the whole batch, not of a device's rows
+            model.set_attributes(axis_name="data", raise_if_not_found=False)
         outputs = model(inputs)
         return outputs, nnx.state(model, nnx.Not(nnx.Param))
 
