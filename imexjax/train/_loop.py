@@ -101,7 +101,8 @@ def train_and_evaluate(
     model.eval()
     eval_graphdef = nnx.graphdef(model)
     optimizer = make_optimizer(config, len(train_loader))
-    state = {"params": params, "rest": rest, "opt_state": optimizer.init(params)}
+    opt_state = jax.jit(optimizer.init)(params)  # one compiled call, not one per parameter shape
+    state = {"params": params, "rest": rest, "opt_state": opt_state}
     train_step = make_train_step(graphdef, optimizer, task, mesh)
     eval_steps = make_eval_steps(eval_graphdef, task, mesh)
 
