@@ -28,7 +28,7 @@ from imexjax.recipes import (
     check_network_flags,
     compare_depth_runs,
     config_from_args,
-    cpu_devices_from_flags,
+    configure_cpu_from_flags,
     enable_cache_from_flags,
     initialize_from_flags,
     metrics_table,
@@ -89,7 +89,7 @@ def train(args: argparse.Namespace) -> int:
     enable_cache_from_flags(args)
     initialize_from_flags(args)
     config = config_from_args(args, NYU_NETWORK_PRESETS)
-    cpu_devices_from_flags(args, config)
+    configure_cpu_from_flags(args, config)
     name = args.format if args.format != "auto" else "nyu"
     split = "-select" if config.eval_split == "select" else ""
     workdir = args.workdir or f"runs/nyu-{name}-{config.name}-{config.slug}-s{config.seed}{split}"

@@ -23,7 +23,7 @@ from imexjax.recipes import (
     add_config_flags,
     check_network_flags,
     config_from_args,
-    cpu_devices_from_flags,
+    configure_cpu_from_flags,
     enable_cache_from_flags,
     initialize_from_flags,
     run_command,
@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         enable_cache_from_flags(args)
         initialize_from_flags(args)
         config = config_from_args(args, QTIPS_NETWORK_PRESETS)
-        cpu_devices_from_flags(args, config)
+        configure_cpu_from_flags(args, config)
         split = "-select" if config.eval_split == "select" else ""
         workdir = args.workdir or f"runs/qtips-{config.name}-{config.slug}-s{config.seed}{split}"
         m = run_qtips(config, workdir, data_dir=args.data_dir, progress=not args.no_progress).metrics

@@ -10,8 +10,8 @@ import sys
 import pytest
 from helpers import load_script
 
-from imexjax.recipes import QTIPS_NETWORK_PRESETS, cpu_devices_from_flags
-from imexjax.train import ConfigError, check_batch_size
+from imexjax.recipes import QTIPS_NETWORK_PRESETS, configure_cpu_from_flags
+from imexjax.train import ConfigError, check_batch_size, route_cpu_convolutions
 
 CLI = pathlib.Path(__file__).resolve().parents[1] / "experiments" / "qtips.py"
 parse_qtips = load_script("experiments/qtips.py").parse_args
@@ -141,7 +141,7 @@ def test_cpu_devices_flag(monkeypatch, flag, batch_size, boundary, xla_flags, co
     config = QTIPS_NETWORK_PRESETS[("small", "timestepping")].replace(
         batch_size=batch_size, boundary=boundaries, geometry=geometry
     )
-    assert cpu_devices_from_flags(args, config) == expected
+    assert configure_cpu_from_flags(args, config) == expected
     count_flags = [f for f in os.environ["XLA_FLAGS"].split() if f.startswith("--xla_force_host_platform_device_count")]
     assert count_flags == (
         [] if expected == 1 and not xla_flags else [f"--xla_force_host_platform_device_count={expected}"]
@@ -153,3 +153,25 @@ def test_cpu_devices_flag_refuses_non_positive_counts(value, capsys):
     with pytest.raises(SystemExit):
         parse_qtips(["--integrator", "imex", "--cpu-devices", value])
     assert "--cpu-devices: expected auto or a positive integer" in capsys.readouterr().err
+
+
+EIGEN = "--xla_cpu_experimental_ynn_fusion_type=-individual_convolution"
+
+
+@pytest.mark.parametrize(
+    ("widest", "devices", "xla_flags", "routed", "flags_after"),
+    [
+        (16, 1, "", False, ""),
+        (24, 1, "", True, EIGEN),
+        (32, 2, "", False, ""),
+        (64, 2, "--xla_force_host_platform_device_count=2", True, f"--xla_force_host_platform_device_count=2 {EIGEN}"),
+        (64, 1, "--xla_cpu_experimental_ynn_fusion_type=individual_convolution", False, None),
+        (16, 1, EIGEN, True, EIGEN),
+    ],
+)
+def test_convolutions_go_to_eigen_where_measured_faster_and_a_users_flag_stands(
+    monkeypatch, widest, devices, xla_flags, routed, flags_after
+):
+    monkeypatch.setenv("XLA_FLAGS", xla_flags)
+    assert route_cpu_convolutions(widest, devices) is routed
+    assert os.environ["XLA_FLAGS"] == (xla_flags if flags_after is None else flags_after)

@@ -10,7 +10,7 @@ from ._cli import add_compilation_cache_flags as add_compilation_cache_flags
 from ._cli import add_config_flags as add_config_flags
 from ._cli import check_network_flags as check_network_flags
 from ._cli import config_from_args as config_from_args
-from ._cli import cpu_devices_from_flags as cpu_devices_from_flags
+from ._cli import configure_cpu_from_flags as configure_cpu_from_flags
 from ._cli import enable_cache_from_flags as enable_cache_from_flags
 from ._cli import initialize_from_flags as initialize_from_flags
 from ._cli import run_command as run_command

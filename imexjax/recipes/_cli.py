@@ -12,7 +12,13 @@ from typing import Any
 
 from .._errors import ConfigError, UserError
 from ..operators import BOUNDARIES
-from ..train import TrainConfig, enable_compilation_cache, initialize_distributed, use_cpu_devices
+from ..train import (
+    TrainConfig,
+    enable_compilation_cache,
+    initialize_distributed,
+    route_cpu_convolutions,
+    use_cpu_devices,
+)
 
 FLAG_ALIASES: dict[str, tuple[str, ...]] = {"learning_rate": ("--lr",), "implicit_init_scale": ("--implicit-scale",)}
 """Short flags kept beside a field's own flag (`--learning-rate` is also `--lr`)."""
@@ -257,22 +263,33 @@ def _parse_cpu_devices(text: str) -> int | str:
     return int(text)
 
 
-def cpu_devices_from_flags(args: argparse.Namespace, config: TrainConfig) -> int:
-    """Splits the CPU into `--cpu-devices` devices (`imexjax.train.use_cpu_devices`); call before JAX computes.
+def configure_cpu_from_flags(args: argparse.Namespace, config: TrainConfig) -> int:
+    """Chooses XLA's CPU settings for `config` before JAX computes; returns the CPU devices in effect.
 
-    `auto` takes 2 where that is safe and measured faster: at least 2 cores, an even batch size
-    and no `zero` boundary (its solve trains on one device), and not in a multi-process run
-    (`--distributed`, `--coordinator`), whose devices the cluster decides. Returns the count in
-    effect.
+    Splits the CPU into `--cpu-devices` devices (`imexjax.train.use_cpu_devices`): `auto` takes
+    2 where that is safe and measured faster, at least 2 cores, an even batch size and no
+    `zero` boundary (its solve trains on one device), and not in a multi-process run
+    (`--distributed`, `--coordinator`), whose devices the cluster decides. Then routes the
+    convolutions for the network's widest layer and that many devices
+    (`imexjax.train.route_cpu_convolutions`).
     """
-    if args.distributed or args.coordinator:
-        return 1
     count = args.cpu_devices
-    if count == "auto":
+    if args.distributed or args.coordinator:
+        count = 1
+    elif count == "auto":
         boundaries = config.boundary if isinstance(config.boundary, tuple) else (config.boundary,)
         safe = (os.cpu_count() or 1) >= 2 and config.batch_size % 2 == 0 and "zero" not in boundaries
         count = 2 if safe else 1
-    return use_cpu_devices(count)
+    count = use_cpu_devices(count)
+    route_cpu_convolutions(_widest(config), count)
+    return count
+
+
+def _widest(config: TrainConfig) -> int:
+    """The largest number of channels of `config`'s network."""
+    if config.network == "unet":
+        return config.unet_base_width * 2 ** (config.unet_levels - 1)
+    return max(width for _, width in config.geometry)
 
 
 def add_compilation_cache_flags(parser: argparse.ArgumentParser) -> None:

@@ -17,7 +17,6 @@ from ._distributed import data_mesh as data_mesh
 from ._distributed import initialize_distributed as initialize_distributed
 from ._distributed import replicate as replicate
 from ._distributed import shard_batch as shard_batch
-from ._distributed import use_cpu_devices as use_cpu_devices
 from ._loader import ArraySource as ArraySource
 from ._loader import Loader as Loader
 from ._loader import Source as Source
@@ -30,3 +29,5 @@ from ._rundir import FinishedRun as FinishedRun
 from ._rundir import RunDir as RunDir
 from ._step import make_train_step as make_train_step
 from ._task import Task as Task
+from ._xla_cpu import route_cpu_convolutions as route_cpu_convolutions
+from ._xla_cpu import use_cpu_devices as use_cpu_devices

@@ -1,7 +1,5 @@
 """Data parallelism: a `data` mesh over every device, batches sharded, state replicated."""
 
-import os
-
 import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
@@ -25,35 +23,6 @@ def initialize_distributed(
     """
     jax.config.update("jax_cpu_collectives_implementation", "gloo")  # CPU devices only; must precede initialize
     jax.distributed.initialize(coordinator_address=coordinator, num_processes=num_processes, process_id=process_id)
-
-
-DEVICE_COUNT_FLAG = "--xla_force_host_platform_device_count"
-
-
-def use_cpu_devices(count: int) -> int:
-    """Makes XLA's CPU backend show `count` devices, so data parallelism runs parts of a batch side by side.
-
-    On a CPU the engine's data-parallel step then gives each core's device its rows of every
-    batch: the FFTs, which XLA runs on one thread each, and the convolutions run at the same
-    time (`benchmarks/cpu_levers.py`). Appends `--xla_force_host_platform_device_count=count`
-    to `XLA_FLAGS`, unless `XLA_FLAGS` sets a count already: a user's own choice stands. XLA
-    reads the variable when JAX creates its backends, so call it before the first computation;
-    it changes the process's environment, so the library never calls it on its own (the
-    experiment scripts do). A GPU or TPU backend is not affected.
-
-    Args:
-      count: devices, >= 1.
-
-    Returns:
-      The count in effect: `count`, or the one `XLA_FLAGS` already set.
-    """
-    flags = os.environ.get("XLA_FLAGS", "").split()
-    for flag in flags:
-        if flag.startswith(DEVICE_COUNT_FLAG + "="):
-            return int(flag.split("=", 1)[1])
-    if count > 1:
-        os.environ["XLA_FLAGS"] = " ".join([*flags, f"{DEVICE_COUNT_FLAG}={count}"])
-    return count
 
 
 def data_mesh() -> Mesh:
