@@ -100,6 +100,8 @@ def test_resume_after_sigkill_ends_as_an_uninterrupted_run(tiny_run, tmp_path):
         "--workdir",
         str(workdir),
         "--no-progress",
+        "--cpu-devices",
+        "1",  # as the uninterrupted run, in this process (two devices sum the training loss in another order)
     ]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
