@@ -35,3 +35,15 @@ def x64():
     """Enables float64 for one test (`jax.enable_x64`, a context manager in jax >= 0.8)."""
     with jax.enable_x64(True):
         yield
+
+
+@pytest.fixture(autouse=True)
+def xla_flags_restored():
+    """A script's `main` called in the test process may add to `XLA_FLAGS` (its CPU settings); later tests'
+    subprocesses must not inherit them."""
+    saved = os.environ.get("XLA_FLAGS")
+    yield
+    if saved is None:
+        os.environ.pop("XLA_FLAGS", None)
+    else:
+        os.environ["XLA_FLAGS"] = saved

@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from helpers import load_script
 
@@ -175,3 +176,44 @@ def test_convolutions_go_to_eigen_where_measured_faster_and_a_users_flag_stands(
     monkeypatch.setenv("XLA_FLAGS", xla_flags)
     assert route_cpu_convolutions(widest, devices) is routed
     assert os.environ["XLA_FLAGS"] == (xla_flags if flags_after is None else flags_after)
+
+
+SGD_STEP = """
+import json
+import numpy as np
+import optax
+from flax import nnx
+import jax
+from imexjax.tasks import SegmentationTask
+from imexjax.train import TrainConfig, build_model, data_mesh, make_train_step, replicate, shard_batch
+
+config = TrainConfig(name="sgd", geometry=((2, 4),), integrator="imex", norm="batch", batch_size=8)
+graphdef, params, rest = nnx.split(build_model(config, in_channels=1, num_outputs=3), nnx.Param, ...)
+optimizer = optax.sgd(0.1)
+mesh = data_mesh()
+step = make_train_step(graphdef, optimizer, SegmentationTask(3), mesh)
+before = jax.tree.map(np.asarray, params)  # the step donates the state's buffers
+state = replicate(mesh, {"params": params, "rest": rest, "opt_state": optimizer.init(params)})
+rng = np.random.default_rng(0)
+batch = rng.standard_normal((8, 8, 8, 1)).astype(np.float32), rng.integers(0, 3, (8, 8, 8)).astype(np.int32)
+new, sums = step(state, *shard_batch(mesh, batch))
+deltas = jax.tree.map(lambda a, b: (np.asarray(a) - b).ravel().tolist(), new["params"], before)
+print(json.dumps({"devices": mesh.size, "deltas": jax.tree.leaves(deltas), "loss": float(sums["loss"])}))
+"""
+
+
+def test_an_sgd_step_on_several_devices_equals_one_device():
+    """The update is the gradient of the whole batch's mean loss whatever the devices (SGD shows its scale)."""
+
+    def step(devices):
+        env = {**os.environ, "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}"}
+        done = subprocess.run([sys.executable, "-c", SGD_STEP], capture_output=True, text=True, env=env, timeout=300)
+        assert done.returncode == 0, done.stderr[-2000:]
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    one, two, four = step(1), step(2), step(4)
+    assert (one["devices"], two["devices"], four["devices"]) == (1, 2, 4)
+    for other in (two, four):
+        assert other["loss"] == pytest.approx(one["loss"], rel=1e-5)
+        for a, b in zip(one["deltas"], other["deltas"], strict=True):
+            np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-7)

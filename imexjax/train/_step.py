@@ -55,7 +55,10 @@ def make_train_step(
         (_, (sums, rest)), grads = jax.value_and_grad(objective, has_aux=True)(state["params"])
         if single_device:
             return _apply(grads, rest, state), sums
-        grads = jax.lax.pmean(grads, "data")
+        # The parameters enter replicated, so shard_map sums their gradient over the devices (the
+        # transpose of their implicit broadcast): the sum of the devices' mean losses. Divided, the
+        # gradient of the whole batch's mean loss, as on one device.
+        grads = jax.tree.map(lambda grad: grad / mesh.size, grads)
         rest = jax.lax.pmean(rest, "data")  # running statistics averaged over the devices' batches
         return _apply(grads, rest, state), jax.lax.psum(sums, "data")
 
