@@ -87,9 +87,9 @@ def compare(args: argparse.Namespace) -> int:
 
 def train(args: argparse.Namespace) -> int:
     enable_cache_from_flags(args)
-    initialize_from_flags(args)
     config = config_from_args(args, NYU_NETWORK_PRESETS)
-    configure_cpu_from_flags(args, config)
+    configure_cpu_from_flags(args, config)  # before JAX starts its backends
+    initialize_from_flags(args)
     name = args.format if args.format != "auto" else "nyu"
     split = "-select" if config.eval_split == "select" else ""
     workdir = args.workdir or f"runs/nyu-{name}-{config.name}-{config.slug}-s{config.seed}{split}"

@@ -108,6 +108,8 @@ def make_run(args: argparse.Namespace, row: str, workdir: pathlib.Path, choice: 
         argv += ["--no-compilation-cache"]
     elif args.compilation_cache_dir:
         argv += ["--compilation-cache-dir", args.compilation_cache_dir]
+    if args.jobs > 1:  # the jobs share the cores already: one device each
+        argv += ["--cpu-devices", "1"]
     return Run(row, workdir, tuple(argv))
 
 

@@ -64,9 +64,9 @@ def main(argv: list[str] | None = None) -> int:
 
     def train() -> int:
         enable_cache_from_flags(args)
-        initialize_from_flags(args)
         config = config_from_args(args, QTIPS_NETWORK_PRESETS)
-        configure_cpu_from_flags(args, config)
+        configure_cpu_from_flags(args, config)  # before JAX starts its backends
+        initialize_from_flags(args)
         split = "-select" if config.eval_split == "select" else ""
         workdir = args.workdir or f"runs/qtips-{config.name}-{config.slug}-s{config.seed}{split}"
         m = run_qtips(config, workdir, data_dir=args.data_dir, progress=not args.no_progress).metrics

@@ -12,7 +12,7 @@ import pytest
 from helpers import load_script
 
 from imexjax.recipes import QTIPS_NETWORK_PRESETS, configure_cpu_from_flags
-from imexjax.train import ConfigError, check_batch_size, route_cpu_convolutions
+from imexjax.train import ConfigError, check_batch_size, route_cpu_convolutions, use_cpu_devices
 
 CLI = pathlib.Path(__file__).resolve().parents[1] / "experiments" / "qtips.py"
 parse_qtips = load_script("experiments/qtips.py").parse_args
@@ -147,6 +147,28 @@ def test_cpu_devices_flag(monkeypatch, flag, batch_size, boundary, xla_flags, co
     assert count_flags == (
         [] if expected == 1 and not xla_flags else [f"--xla_force_host_platform_device_count={expected}"]
     )
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--cpu-devices", "2", "--boundary", "zero"], "--cpu-devices 2 does not fit this run"),
+        (["--cpu-devices", "3", "--batch-size", "8"], "--cpu-devices 3 does not fit this run"),
+        (["--cpu-devices", "2", "--distributed"], "--cpu-devices 2 does not apply to a multi-process run"),
+    ],
+)
+def test_cpu_devices_that_cannot_work_are_one_line_errors(monkeypatch, tmp_path, capsys, argv, message):
+    monkeypatch.setenv("XLA_FLAGS", "")
+    argv = ["--integrator", "imex", "--config", "tiny", "--workdir", str(tmp_path / "run"), *argv]
+    assert load_script("experiments/qtips.py").main(argv) == 1
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1 and not (tmp_path / "run").exists()
+
+
+def test_a_malformed_device_count_in_xla_flags_is_a_config_error(monkeypatch):
+    monkeypatch.setenv("XLA_FLAGS", "--xla_force_host_platform_device_count=two")
+    with pytest.raises(ConfigError, match="not a positive count"):
+        use_cpu_devices(2)
 
 
 @pytest.mark.parametrize("value", ["0", "-1", "two"])

@@ -14,6 +14,8 @@ from .._errors import ConfigError, UserError
 from ..operators import BOUNDARIES
 from ..train import (
     TrainConfig,
+    check_batch_size,
+    check_boundary_devices,
     enable_compilation_cache,
     initialize_distributed,
     route_cpu_convolutions,
@@ -274,15 +276,32 @@ def configure_cpu_from_flags(args: argparse.Namespace, config: TrainConfig) -> i
     (`imexjax.train.route_cpu_convolutions`).
     """
     count = args.cpu_devices
-    if args.distributed or args.coordinator:
-        count = 1
-    elif count == "auto":
-        boundaries = config.boundary if isinstance(config.boundary, tuple) else (config.boundary,)
-        safe = (os.cpu_count() or 1) >= 2 and config.batch_size % 2 == 0 and "zero" not in boundaries
-        count = 2 if safe else 1
+    cluster = args.distributed or args.coordinator
+    if cluster and count != "auto" and count > 1:
+        raise ConfigError(
+            f"--cpu-devices {count} does not apply to a multi-process run, whose devices the cluster "
+            "decides; leave it out"
+        )
+    if count == "auto":
+        count = 2 if not cluster and (os.cpu_count() or 1) >= 2 and _fits_devices(config, 2) else 1
+    elif not _fits_devices(config, count):
+        raise ConfigError(
+            f"--cpu-devices {count} does not fit this run (boundary zero trains on one device, and "
+            f"the batch size must divide over the devices); pass --cpu-devices 1"
+        )
     count = use_cpu_devices(count)
     route_cpu_convolutions(_widest(config), count)
     return count
+
+
+def _fits_devices(config: TrainConfig, count: int) -> bool:
+    """Whether `config` trains on `count` devices (the engine's checks of its batch size and boundary)."""
+    try:
+        check_batch_size(config.batch_size, count)
+        check_boundary_devices(config.boundary, count)
+    except ConfigError:
+        return False
+    return True
 
 
 def _widest(config: TrainConfig) -> int:
@@ -294,7 +313,8 @@ def _widest(config: TrainConfig) -> int:
 
 def add_compilation_cache_flags(parser: argparse.ArgumentParser) -> None:
     """Adds `--compilation-cache-dir DIR` and `--no-compilation-cache` (see `enable_cache_from_flags`)."""
-    group = parser.add_argument_group("start-up: compiled steps are kept on disk and reused by later runs")
+    section = parser.add_argument_group("start-up: compiled steps are kept on disk and reused by later runs")
+    group = section.add_mutually_exclusive_group()
     group.add_argument(
         "--compilation-cache-dir",
         metavar="DIR",
@@ -311,11 +331,9 @@ def enable_cache_from_flags(args: argparse.Namespace) -> None:
     `--no-compilation-cache`, in `--compilation-cache-dir` if given.
 
     Raises:
-      ConfigError: both flags given, or the folder cannot be created.
+      ConfigError: the folder cannot be created.
     """
     if args.no_compilation_cache:
-        if args.compilation_cache_dir is not None:
-            raise ConfigError("--compilation-cache-dir and --no-compilation-cache contradict each other; give one")
         return
     try:
         enable_compilation_cache(args.compilation_cache_dir)

@@ -13,6 +13,7 @@ from ._compilation_cache import default_compilation_cache_dir as default_compila
 from ._compilation_cache import enable_compilation_cache as enable_compilation_cache
 from ._config import TrainConfig as TrainConfig
 from ._distributed import check_batch_size as check_batch_size
+from ._distributed import check_boundary_devices as check_boundary_devices
 from ._distributed import data_mesh as data_mesh
 from ._distributed import initialize_distributed as initialize_distributed
 from ._distributed import replicate as replicate

@@ -66,11 +66,14 @@ def _count_event(event: str, **kwargs: Any) -> None:
 
 
 def compilation_cache_info() -> dict[str, Any] | None:
-    """The cache in use, for `metrics.json`: `{"dir", "hits", "misses"}`, or None if it is off.
+    """The cache in use, for `metrics.json`: `{"dir", "hits", "misses"}`, or None where it is off.
 
-    `hits` counts the programs this process read from the cache, `misses` those it compiled
-    and wrote to it, from the first `enable_compilation_cache` on (absent where the cache was
-    turned on another way, by `JAX_COMPILATION_CACHE_DIR` alone).
+    Off: no folder set, or `jax_enable_compilation_cache` false. `hits` counts the programs this
+    process read from the cache, `misses` those it compiled and wrote to it, from the first
+    `enable_compilation_cache` on (absent where the cache was turned on another way, by
+    `JAX_COMPILATION_CACHE_DIR` alone).
     """
     folder = jax.config.jax_compilation_cache_dir
-    return None if folder is None else {"dir": str(folder), **_counts}
+    if folder is None or not jax.config.jax_enable_compilation_cache:
+        return None
+    return {"dir": str(folder), **_counts}

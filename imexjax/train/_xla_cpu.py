@@ -9,6 +9,8 @@ only). The measurements behind them are in `benchmarks/cpu_levers.py`.
 
 import os
 
+from .._errors import ConfigError
+
 DEVICE_COUNT_FLAG = "--xla_force_host_platform_device_count"
 CONVOLUTION_ROUTING_FLAG = "--xla_cpu_experimental_ynn_fusion_type"
 EIGEN_CONVOLUTIONS = f"{CONVOLUTION_ROUTING_FLAG}=-individual_convolution"
@@ -28,11 +30,17 @@ def use_cpu_devices(count: int) -> int:
 
     Returns:
       The count in effect: `count`, or the one `XLA_FLAGS` already set.
+
+    Raises:
+      ConfigError: `XLA_FLAGS` sets a count that is not a positive integer.
     """
     flags = os.environ.get("XLA_FLAGS", "").split()
     for flag in flags:
         if flag.startswith(DEVICE_COUNT_FLAG + "="):
-            return int(flag.split("=", 1)[1])
+            value = flag.split("=", 1)[1]
+            if not value.isdigit() or int(value) < 1:
+                raise ConfigError(f"XLA_FLAGS sets {flag}, not a positive count; correct or remove it")
+            return int(value)
     if count > 1:
         os.environ["XLA_FLAGS"] = " ".join([*flags, f"{DEVICE_COUNT_FLAG}={count}"])
     return count
