@@ -48,8 +48,8 @@ ROOT = HERE.parent
 PEAK_TFLOPS = {"float32": 494.5, "bfloat16": 989.5}
 """NVIDIA H200 SXM dense Tensor Core peaks (TF32, BF16): half the datasheet's with-sparsity figures."""
 DEVICE_TESTS = (
-    ["tests/test_operators.py", "tests/test_solvers.py", "tests/test_models.py"],
-    "dense or order or conv2d or grad or bfloat16",
+    ["tests/test_operators.py", "tests/test_solvers.py", "tests/test_models.py", "tests/test_build.py"],
+    "dense or order or conv2d or grad or bfloat16 or compiled_build",
 )
 SMOKE_TESTS = (["tests/test_operators.py"], "kernel_power")
 PYTEST = ["-m", "pytest", "-p", "no:xdist", "-o", "addopts=", "-q", "-x"]
