@@ -23,17 +23,25 @@ import sys
 
 HERE = pathlib.Path(__file__).resolve().parent
 
-LEVERS: dict[str, str] = {
-    "default": "",
-    "eigen-convolutions": "--xla_cpu_experimental_ynn_fusion_type=-individual_convolution",
-    "two-devices": "--xla_force_host_platform_device_count=2",
-    "two-devices-one-thread": "--xla_force_host_platform_device_count=2 --xla_cpu_multi_thread_eigen=false "
-    "intra_op_parallelism_threads=1",
-    "two-devices-eigen-convolutions": "--xla_force_host_platform_device_count=2 "
-    "--xla_cpu_experimental_ynn_fusion_type=-individual_convolution",
+LEVERS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "default": ("", ()),
+    "eigen-convolutions": ("--xla_cpu_experimental_ynn_fusion_type=-individual_convolution", ()),
+    "two-devices": ("--xla_force_host_platform_device_count=2", ()),
+    "two-devices-one-thread": (
+        "--xla_force_host_platform_device_count=2 --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1",
+        (),
+    ),
+    "two-devices-eigen-convolutions": (
+        "--xla_force_host_platform_device_count=2 --xla_cpu_experimental_ynn_fusion_type=-individual_convolution",
+        (),
+    ),
+    "two-devices-remat": ("--xla_force_host_platform_device_count=2", ("--remat",)),
 }
-"""XLA flags tried, by name: YNNPACK's convolutions sent back to Eigen; the two cores as two
-devices (data parallel, one half-batch each); the same with each device on one thread."""
+"""Settings tried, by name: `(XLA flags, train_step.py flags)`. YNNPACK's convolutions sent back
+to Eigen; the two cores as two devices (data parallel, one half-batch each); the same with each
+device on one thread; two devices with each step rematerialized in the backward pass (the
+networks' default on CPU)."""
+DEFAULT_LEVERS = tuple(name for name in LEVERS if name != "two-devices-remat")
 TWIN = ["--norm", "instance", "--imex-form", "code", "--no-zero-mean"]
 
 
@@ -41,7 +49,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--widths", default="16,32", help="comma-separated widths (default 16,32)")
     parser.add_argument("--integrators", default="euler,imex", help="euler and/or imex (default both)")
-    parser.add_argument("--levers", default=",".join(LEVERS), help=f"levers tried (default {','.join(LEVERS)})")
+    parser.add_argument(
+        "--levers",
+        default=",".join(DEFAULT_LEVERS),
+        help=f"levers tried, of {','.join(LEVERS)} (default all but remat)",
+    )
     parser.add_argument("--passes", type=int, default=3, help="interleaved passes (default 3)")
     parser.add_argument("--repeats", type=int, default=10, help="timed steps per process (default 10)")
     parser.add_argument("--steps", type=int, default=8)
@@ -79,8 +91,9 @@ def jobs(args: argparse.Namespace) -> list[tuple[str, list[str], dict[str, str]]
         for integrator in args.integrators:
             common = ["--integrator", integrator, "--width", str(width), *shape]
             for lever in args.levers:
-                flags = " ".join(f for f in (os.environ.get("XLA_FLAGS", ""), LEVERS[lever]) if f)
-                command = [sys.executable, str(HERE / "train_step.py"), *common, *TWIN]
+                xla_flags, step_flags = LEVERS[lever]
+                flags = " ".join(f for f in (os.environ.get("XLA_FLAGS", ""), xla_flags) if f)
+                command = [sys.executable, str(HERE / "train_step.py"), *common, *TWIN, *step_flags]
                 out.append((lever, command, {"XLA_FLAGS": flags}))
             if not args.no_torch:
                 command = [sys.executable, str(HERE / "torch_reference.py"), *common]

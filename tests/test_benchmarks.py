@@ -85,6 +85,35 @@ def test_train_step_rejects_bad_options(capsys):
         assert exit_info.value.code == 2 and message in capsys.readouterr().err
 
 
+def test_cpu_levers_times_every_lever_on_its_devices_and_tabulates_the_ratios(tmp_path):
+    out = tmp_path / "levers"
+    argv = ["--widths", "2", "--integrators", "euler,imex", "--levers", "default,two-devices-remat", "--passes", "1"]
+    argv += ["--steps", "1", "--batch", "2", "--size", "8", "--repeats", "5", "--no-torch", "--out", str(out)]
+    text = load("cpu_levers").main(argv)
+    rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert {(r["column"], r["integrator"], r["devices"], r["remat"]) for r in rows} == {
+        ("default", "euler", 1, False),
+        ("default", "imex", 1, False),
+        ("two-devices-remat", "euler", 2, True),
+        ("two-devices-remat", "imex", 2, True),
+    }
+    assert "| 2 | imex | two-devices-remat | " in text and "| 2 | default | " in text  # ratio rows, imex / euler
+    assert (out / "levers.md").read_text() == text
+
+
+def test_cpu_levers_rejects_an_unknown_lever(capsys, tmp_path):
+    with pytest.raises(SystemExit) as exit_info:
+        load("cpu_levers").main(["--levers", "default,turbo", "--out", str(tmp_path / "out")])
+    assert exit_info.value.code == 2 and "unknown lever 'turbo'" in capsys.readouterr().err
+
+
+def test_startup_times_the_compiled_and_the_eager_build(capsys):
+    results = load("startup").main(["--presets", "tiny", "--networks", "timestepping", "--json"])
+    assert set(results) == {"tiny/timestepping"}
+    assert all(seconds > 0 for seconds in results["tiny/timestepping"].values())
+    assert "| tiny/timestepping | " in capsys.readouterr().out
+
+
 def test_conv_in_loop_times_both_convolutions_in_both_loops(capsys):
     result = load("conv_in_loop").main(["--steps", "2", "--width", "2", "--size", "8", *TINY])
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == result
