@@ -25,15 +25,13 @@ def build_compiled(factory: Callable[[], ModuleT]) -> ModuleT:
     structure, and any `ValueError` of a bad argument, before anything is compiled) and once
     under `jax.jit`, so the parameters are computed by one program, which the persistent
     compilation cache can also keep between runs. The values are those of the eager
-    constructor, bit for bit.
+    constructor, bit for bit. Called inside a trace (under `jax.jit`, `jax.eval_shape`...), it
+    calls `factory()`: the enclosing trace computes the parameters.
 
     Args:
       factory: builds the module, taking its random streams from inside, such as
         `lambda: TimeSteppingNet(..., rngs=nnx.Rngs(0))`. It must not close over an
         `nnx.Rngs` or a module created outside: the call's random state would not come back.
-
-    Called inside a trace (under `jax.jit`, `jax.eval_shape`...), it calls `factory()`: the
-    enclosing trace computes the parameters.
 
     Returns:
       The module, as `factory()` would return it.

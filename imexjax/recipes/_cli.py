@@ -287,7 +287,7 @@ def configure_cpu_from_flags(args: argparse.Namespace, config: TrainConfig) -> i
     elif not _fits_devices(config, count):
         raise ConfigError(
             f"--cpu-devices {count} does not fit this run (boundary zero trains on one device, and "
-            f"the batch size must divide over the devices); pass --cpu-devices 1"
+            "the batch size must divide over the devices); pass --cpu-devices 1"
         )
     count = use_cpu_devices(count)
     route_cpu_convolutions(_widest(config), count)
