@@ -11,7 +11,7 @@ from helpers import load_script, snapshot, tree_allclose
 
 from imexjax.data.qtips import qtips_splits, write_qtips_folder
 from imexjax.recipes import load_run, qtips_config, run_qtips
-from imexjax.train import ConfigError, RunCheckpoints, RunDir
+from imexjax.train import ConfigError, DamagedCheckpointError, RunCheckpoints, RunDir
 
 TINY = qtips_config("tiny").replace(num_train=16, num_val=8)
 
@@ -43,6 +43,31 @@ def largest_file(folder: pathlib.Path) -> pathlib.Path:
     return max((p for p in folder.rglob("*") if p.is_file()), key=lambda p: p.stat().st_size)
 
 
+def edit_meta(checkpoint: pathlib.Path, edit) -> None:
+    """Applies `edit` to the JSON of `checkpoint`'s meta item, in place."""
+    path = checkpoint / "meta" / "metadata"
+    meta = json.loads(path.read_text())
+    edit(meta)
+    path.write_text(json.dumps(meta))
+
+
+def flip_a_bit_of_a_digit(meta_file: pathlib.Path) -> None:
+    """Flips the lowest bit of the last digit of the file: the JSON still parses, one number differs."""
+    data = bytearray(meta_file.read_bytes())
+    last_digit = max(i for i, byte in enumerate(data) if chr(byte).isdigit())
+    data[last_digit] ^= 1
+    meta_file.write_bytes(bytes(data))
+
+
+META_EDITS = {
+    "best iou": lambda meta: meta["best"]["val"].update(iou=0.999),
+    "best epoch": lambda meta: meta["best"].update(epoch=1),
+    "history": lambda meta: meta["history"][0].update(val_loss=0.0),
+    "a checksum": lambda meta: meta["checksums"].update(params=meta["checksums"]["opt_state"]),
+    "the digest": lambda meta: meta.update(digest="0" * 64),
+}
+
+
 def test_checkpoints_keep_the_newest_two_and_the_best_and_record_checksums(finished):
     history = [json.loads(line) for line in (finished / "history.jsonl").read_text().splitlines()]
     best = min(history, key=lambda r: r["val_loss"])["epoch"]
@@ -53,8 +78,28 @@ def test_checkpoints_keep_the_newest_two_and_the_best_and_record_checksums(finis
     assert json.loads((finished / "metrics.json").read_text())["best_epoch"] == best
 
 
+@pytest.mark.parametrize("edit", [*META_EDITS, "a flipped bit", "no digest"])
+def test_every_edit_of_a_checkpoints_meta_is_caught_when_it_is_restored(finished, tmp_path, edit):
+    workdir = copy_of(finished, tmp_path)
+    checkpoint = workdir / "checkpoints" / "2"
+    if edit == "a flipped bit":
+        flip_a_bit_of_a_digit(checkpoint / "meta" / "metadata")
+        message = "checkpoints/2 is damaged: its meta differs from that saved"
+    elif edit == "no digest":  # as an older imexjax wrote it
+        edit_meta(checkpoint, lambda meta: meta.pop("digest"))
+        message = "checkpoints/2 cannot be verified \\(an older imexjax wrote it"
+    else:
+        edit_meta(checkpoint, META_EDITS[edit])
+        message = "checkpoints/2 is damaged: its meta differs from that saved"
+    with RunCheckpoints(workdir / "checkpoints") as checkpoints:
+        _, meta = checkpoints.restore(1, {})  # the other checkpoint is intact
+        assert meta["epoch"] == 1
+        with pytest.raises(DamagedCheckpointError, match=message):
+            checkpoints.restore(2, {})
+
+
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # orbax abandons a read
-@pytest.mark.parametrize("damage", ["overwrite", "truncate"])
+@pytest.mark.parametrize("damage", ["overwrite", "truncate", "edited meta"])
 def test_a_damaged_newest_checkpoint_is_set_aside_and_training_resumes_from_the_one_before(
     finished, tmp_path, capsys, damage
 ):
@@ -65,8 +110,10 @@ def test_a_damaged_newest_checkpoint_is_set_aside_and_training_resumes_from_the_
         middle = len(data) // 2
         data[middle:] = bytes(i % 251 for i in range(len(data) - middle))
         target.write_bytes(bytes(data))
-    else:
+    elif damage == "truncate":
         target.write_bytes(bytes(data[: len(data) // 2]))
+    else:
+        edit_meta(workdir / "checkpoints" / "2", META_EDITS["best iou"])
     intact = snapshot(workdir / "checkpoints" / "1")
     code, err = cli(["--epochs", "3", "--workdir", str(workdir)], capsys)
     assert code == 0
@@ -80,13 +127,20 @@ def test_a_damaged_newest_checkpoint_is_set_aside_and_training_resumes_from_the_
 
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
-def test_a_run_whose_every_checkpoint_is_damaged_stops_in_one_line_and_keeps_its_files(finished, tmp_path, capsys):
+@pytest.mark.parametrize("damage", ["emptied files", "no digests"])
+def test_a_run_whose_every_checkpoint_is_damaged_stops_in_one_line_and_keeps_its_files(
+    finished, tmp_path, capsys, damage
+):
     workdir = copy_of(finished, tmp_path)
     for epoch in ("1", "2"):
-        largest_file(workdir / "checkpoints" / epoch).write_bytes(b"")
+        if damage == "emptied files":
+            largest_file(workdir / "checkpoints" / epoch).write_bytes(b"")
+        else:  # a run of an older imexjax
+            edit_meta(workdir / "checkpoints" / epoch, lambda meta: meta.pop("digest"))
     before = snapshot(workdir)
     code, err = cli(["--epochs", "3", "--workdir", str(workdir)], capsys)
     assert code == 1 and err.startswith("error: checkpoint ") and "no intact checkpoint is left" in err
+    assert f"move {workdir / 'checkpoints'} away" in err and "\n" not in err
     assert snapshot(workdir) == before
 
 

@@ -1,6 +1,7 @@
 """Orbax checkpoints of a training run: one per epoch, the newest two and the best kept, each verified."""
 
 import hashlib
+import json
 import pathlib
 import sys
 from typing import Any
@@ -30,6 +31,15 @@ def checksums(state: dict[str, PyTree]) -> dict[str, str]:
     return digests
 
 
+def meta_digest(meta: dict[str, Any]) -> str:
+    """The SHA-256 of `meta` without its `digest` field, as canonical JSON (sorted keys, no spaces), in hex.
+
+    `meta` holds the arrays' `checksums`, so this one digest covers the whole checkpoint.
+    """
+    fields = {key: value for key, value in meta.items() if key != "digest"}
+    return hashlib.sha256(json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
 class RunCheckpoints:
     """The checkpoints of a run under `WORKDIR/checkpoints`: one orbax step per epoch.
 
@@ -40,8 +50,11 @@ class RunCheckpoints:
     and the one with the lowest validation loss (the earliest, on a tie), so the best
     checkpoint is a step of the same manager, written by the same atomic save as the epoch's
     last state: no crash can leave "best" and "last" out of step.
-    Each save records the checksums of its arrays in its metadata, and every restore compares
-    them; a checkpoint that cannot be read or does not match raises `DamagedCheckpointError`.
+    Each save records the checksums of its arrays in its metadata and a digest of that
+    metadata (checksums included, `meta_digest`); every restore checks the digest before it
+    trusts the metadata, then the arrays against their checksums. A checkpoint that cannot be
+    read, does not match, or carries no digest (written by an older imexjax) raises
+    `DamagedCheckpointError`.
     Saves are synchronous and atomic (orbax writes to a temporary folder and renames it;
     leftover temporary folders are removed when the manager opens). Use as a context manager,
     or call `close`.
@@ -72,7 +85,7 @@ class RunCheckpoints:
         self.close()
 
     def save(self, epoch: int, state: dict[str, PyTree], meta: dict[str, Any], *, val_loss: float) -> None:
-        """Saves `state` (`params`, `rest`, `opt_state`), the JSON-ready `meta` and the checksums as epoch `epoch`.
+        """Saves `state` (`params`, `rest`, `opt_state`) and the JSON-ready `meta` with checksums and digest as `epoch`.
 
         Args:
           epoch: the step number.
@@ -83,6 +96,7 @@ class RunCheckpoints:
         saved = {name: tree for name, tree in state.items() if jax.tree.leaves(tree)}
         items = {name: ocp.args.StandardSave(tree) for name, tree in saved.items()}
         meta = {**meta, "checksums": checksums(saved)}
+        meta["digest"] = meta_digest(meta)
         self.manager.save(
             epoch,
             args=ocp.args.Composite(meta=ocp.args.JsonSave(meta), **items),
@@ -95,7 +109,7 @@ class RunCheckpoints:
         return sorted(self.manager.all_steps())
 
     def restore(self, epoch: int, like: dict[str, PyTree]) -> tuple[dict[str, PyTree], dict[str, Any]]:
-        """Restores the items named in `like` from epoch `epoch`, verified against the saved checksums.
+        """Restores the items named in `like` from epoch `epoch`, verified: the meta by its digest, then the arrays.
 
         Args:
           epoch: a saved epoch.
@@ -106,7 +120,8 @@ class RunCheckpoints:
           `(state, meta)`: the restored items, and the checkpoint's metadata.
 
         Raises:
-          DamagedCheckpointError: the checkpoint cannot be read or its arrays do not match.
+          DamagedCheckpointError: the checkpoint cannot be read, its metadata or arrays do not
+            match, or its metadata has no digest.
         """
         folder = self.directory / str(epoch)
         items = {
@@ -118,11 +133,17 @@ class RunCheckpoints:
             restored = self.manager.restore(epoch, args=ocp.args.Composite(meta=ocp.args.JsonRestore(), **items))
             meta = restored["meta"]
             state = {name: restored[name] for name in items}
-            saved = meta.get("checksums", {})
+            digest = meta.get("digest")
         except Exception as error:  # orbax, tensorstore and JSON errors of a damaged folder
             reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
             raise DamagedCheckpointError(f"checkpoint {folder} cannot be read ({reason})") from None
-        damaged = [name for name, digest in checksums(state).items() if saved.get(name) != digest]
+        if digest is None:
+            raise DamagedCheckpointError(
+                f"checkpoint {folder} cannot be verified (an older imexjax wrote it, without a digest of its meta)"
+            )
+        if digest != meta_digest(meta):
+            raise DamagedCheckpointError(f"checkpoint {folder} is damaged: its meta differs from that saved")
+        damaged = [name for name, actual in checksums(state).items() if meta["checksums"].get(name) != actual]
         if damaged:
             raise DamagedCheckpointError(
                 f"checkpoint {folder} is damaged: its {', '.join(damaged)} differ from those saved"
