@@ -6,8 +6,11 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from ._custom_types import PyTree, Scalar
+from ._reflect import check_symmetric
+from .operators import ConvDiffusion
 from .solvers import AbstractSolver
 
 
@@ -39,7 +42,10 @@ def integrate(
         `ConvDiffusion` that has the solver's `linear_methods`.
       y0: the initial state, any pytree of floating arrays.
       args: per-step parameters, a pytree whose leaves all have a leading axis of length N;
-        for IMEX solvers a pair `(explicit_args, implicit_args)` of such pytrees.
+        for IMEX solvers a pair `(explicit_args, implicit_args)` of such pytrees. With a
+        `ConvDiffusion(boundary="reflect")` implicit term, concrete kernels `args[1]`
+        (N, k, k, C) must be symmetric under both flips; traced ones (under `jit`) cannot
+        be checked, and each step uses the mean of its kernel's four flips.
       h: the step size, a positive finite number (may be a traced scalar under `jit`,
         in which case it is not checked).
       t0: the initial time.
@@ -68,13 +74,15 @@ def integrate(
       TypeError: `solver` is not a solver, `terms` or `args` do not fit it, or a leaf of
         `y0` is not a floating array.
       ValueError: `h` is not positive and finite, the leaves of `args` disagree on N,
-        N is unknown or disagrees with `num_steps`, or `unroll` is not positive.
+        N is unknown or disagrees with `num_steps`, `unroll` is not positive, or a concrete
+        kernel of a `reflect` ConvDiffusion is not symmetric under both flips.
     """
     if not isinstance(solver, AbstractSolver):
         raise TypeError(
             f"solver must be an imexjax solver such as imexjax.Euler() or imexjax.IMEXEuler(), got {solver!r}"
         )
     _check_terms(solver, terms, args)
+    _check_implicit_kernels(solver, terms, args)
     _check_step_size(h)
     _check_state(y0)
     n = _number_of_steps(args, num_steps)
@@ -135,6 +143,15 @@ def _check_terms(solver: AbstractSolver, terms: Any, args: PyTree) -> None:
             raise TypeError(f"{name} needs args=(explicit_args, implicit_args), got {type(args).__name__}")
     elif not callable(terms):
         raise TypeError(f"{name} needs terms to be a vector field f(t, y, args), got {terms!r}")
+
+
+def _check_implicit_kernels(solver: AbstractSolver, terms: Any, args: PyTree) -> None:
+    """The check `ConvDiffusion` makes of one kernel, made of the concrete stack (N, k, k, C) before the scan."""
+    if not (solver.imex and isinstance(terms[1], ConvDiffusion) and terms[1].boundary == "reflect"):
+        return
+    kernels = args[1]
+    if isinstance(kernels, (jax.Array, np.ndarray)) and kernels.ndim == 4:
+        check_symmetric(kernels, "args[1]")
 
 
 def _check_step_size(h: Scalar) -> None:

@@ -57,17 +57,26 @@ def symmetric_part(kernel: jax.Array) -> jax.Array:
     return 0.25 * (flipped + flipped[:, ::-1])
 
 
-def check_symmetric(kernel: jax.Array) -> None:
-    """Raises ValueError if a concrete kernel (k, k, C) is not symmetric under both flips; traced ones pass."""
+def check_symmetric(kernel: jax.Array, argument: str = "kernel") -> None:
+    """Raises ValueError if a concrete kernel is not symmetric under both flips; traced ones pass.
+
+    Args:
+      kernel: shape (k, k, C), or a stack of kernels (..., k, k, C), each checked against its
+        own largest entry.
+      argument: the name of `kernel` in the caller's signature, for the message.
+    """
     if isinstance(kernel, jax.core.Tracer):
         return
     values = np.asarray(kernel, dtype=np.float64)
-    tolerance = _SYMMETRY_RTOL * np.max(np.abs(values), initial=0.0)
-    for axis, name in ((0, "rows"), (1, "columns")):
-        if np.max(np.abs(values - np.flip(values, axis)), initial=0.0) > tolerance:
+    tolerance = _SYMMETRY_RTOL * np.max(np.abs(values), axis=(-3, -2, -1), keepdims=True, initial=0.0)
+    for axis, name in ((-3, "rows"), (-2, "columns")):
+        asymmetric = np.abs(values - np.flip(values, axis)) > tolerance
+        if np.any(asymmetric):
+            where = "".join(f"[{i}]" for i in np.argwhere(asymmetric)[0][:-3])
             raise ValueError(
                 f"boundary='reflect' needs a kernel symmetric under flipping its {name} "
-                "(kernel[a, b] = kernel[k-1-a, b] = kernel[a, k-1-b]); build it with imexjax.symmetric_kernel"
+                f"(kernel[a, b] = kernel[k-1-a, b] = kernel[a, k-1-b]), and {argument}{where} is not; "
+                "build it with imexjax.symmetric_kernel"
             )
 
 

@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 from helpers import conv_matrix, tree_allclose
 
+import imexjax as ix
+
 LAPLACIAN = np.array([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]])  # sums to zero: C^T C annihilates constants
 
 
@@ -56,3 +58,45 @@ def test_fft_linear_solver_singular_result_raises_when_thrown():
     b = jnp.ones((8, 8, 1), jnp.float32)
     with pytest.raises(Exception, match="non-finite"):
         lx.linear_solve(ixd.ConvDiffusionOperator(kernel, b, shift=0.0), b, ixd.FFTLinearSolver())
+
+
+# --------------------------------------------------------------------------------------
+# integrate: reflect kernels
+
+
+def _reflect_problem():
+    rng = np.random.default_rng(1)
+    quarters = jnp.asarray(rng.standard_normal((3, 2, 2, 2)), jnp.float32)
+    kernels = jax.vmap(ix.symmetric_kernel)(quarters)  # (N=3, 3, 3, C=2), each symmetric under both flips
+    y0 = jnp.asarray(rng.standard_normal((1, 5, 6, 2)), jnp.float32)
+    return kernels, y0
+
+
+def _relax(t, y, args):
+    return -args * y
+
+
+def test_integrate_refuses_a_concrete_reflect_kernel_that_resolve_refuses():
+    kernels, y0 = _reflect_problem()
+    asymmetric = kernels.at[2, 0, 1, 1].add(0.5)
+    terms = (_relax, ix.ConvDiffusion(boundary="reflect"))
+    args = (jnp.ones((3,)), asymmetric)
+    with pytest.raises(ValueError, match="needs a kernel symmetric under flipping its rows"):
+        ix.ConvDiffusion(boundary="reflect").resolve(0.5, y0, asymmetric[2])
+    with pytest.raises(ValueError, match=r"flipping its rows .*, and args\[1\]\[2\] is not; build it with"):
+        ix.integrate(ix.IMEXEuler(), terms, y0, args, h=0.5)
+    # under jit the kernels cannot be checked: each step uses the mean of its kernel's four flips
+    flips = 0.25 * (asymmetric + asymmetric[:, ::-1] + asymmetric[:, :, ::-1] + asymmetric[:, ::-1, ::-1])
+    traced = jax.jit(lambda a: ix.integrate(ix.IMEXEuler(), terms, y0, a, h=0.5))(args)
+    expected = ix.integrate(ix.IMEXEuler(), terms, y0, (args[0], flips), h=0.5)
+    assert tree_allclose(traced, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_integrate_with_reflect_kernels_steps_as_resolve_does():
+    kernels, y0 = _reflect_problem()
+    diffusion = ix.ConvDiffusion(boundary="reflect")
+    out = ix.integrate(ix.IMEXEuler(), (_relax, diffusion), y0, (jnp.ones((3,)), kernels), h=0.5)
+    y = y0
+    for kernel in kernels:
+        y = diffusion.resolve(0.5, y + 0.5 * _relax(0.0, y, 1.0), kernel)
+    assert tree_allclose(out, y, rtol=1e-5, atol=1e-6)
