@@ -172,6 +172,109 @@ def test_writing_labels_outside_the_classes_is_refused(tmp_path):
     assert not any(tmp_path.iterdir())
 
 
+GREY_PALETTE = [level for grey in range(256) for level in (grey, grey, grey)]
+
+
+def _as_mode(array, mode, is_label):
+    """An (H, W) uint8 array as a PIL image of `mode` holding the same values (16-bit images: times 257)."""
+    if mode == "I;16":
+        return Image.fromarray(array.astype(np.uint16) * (1 if is_label else 257))
+    if mode == "P":
+        picture = Image.frombytes("P", array.shape[::-1], array.tobytes())
+        picture.putpalette(GREY_PALETTE)
+        return picture
+    alpha = np.full_like(array, 200)  # ignored
+    channels = {"RGB": [array] * 3, "RGBA": [array] * 3 + [alpha], "LA": [array, alpha]}[mode]
+    return Image.fromarray(np.stack(channels, -1), mode=mode)
+
+
+def _rewrite_split(root, name, convert):
+    """Saves `convert(array, is_label)` in place of every PNG of split `name`."""
+    for path in sorted((root / name).glob("*/*.png")):
+        convert(np.asarray(Image.open(path)), path.parent.name == "labels").save(path)
+
+
+@pytest.mark.parametrize("mode", ["I;16", "P", "RGB", "RGBA", "LA"])
+def test_images_and_labels_of_other_modes_read_as_their_grey_levels(tmp_path, mode):
+    splits = qtips.qtips_splits(seed=1, num_train=2, num_val=2)
+    qtips.write_qtips_folder(tmp_path, splits)
+    _rewrite_split(tmp_path, "train", lambda array, is_label: _as_mode(array, mode, is_label))
+    assert (
+        Image.open(tmp_path / "train/images/00000.png").mode
+        == Image.open(tmp_path / "train/labels/00000.png").mode
+        == mode
+    )
+    images, labels = qtips.read_qtips_folder(tmp_path)["train"]
+    assert images.dtype == labels.dtype == np.uint8
+    np.testing.assert_array_equal(images, splits["train"][0])
+    np.testing.assert_array_equal(labels, splits["train"][1])
+
+
+def test_sixteen_bit_images_are_scaled_to_the_eight_bit_range(tmp_path):
+    qtips.write_qtips_folder(tmp_path, qtips.qtips_splits(seed=1, num_train=2, num_val=2))
+    levels = np.array([[0, 256, 257 * 64, 257 * 128 + 100], [65535, 1000, 30000, 257]], np.uint16)
+    Image.fromarray(np.zeros((64, 64), np.uint16)).save(tmp_path / "train/images/00000.png")
+    picture = np.zeros((64, 64), np.uint16)
+    picture[:2, :4] = levels
+    Image.fromarray(picture).save(tmp_path / "train/images/00001.png")
+    images = qtips.read_qtips_folder(tmp_path)["train"][0]
+    np.testing.assert_array_equal(images[1, :2, :4], [[0, 1, 64, 128], [255, 4, 117, 1]])
+    assert images[0].max() == 0
+
+
+def test_one_bit_files_read_as_black_and_white_images_and_as_class_ids_zero_and_one(tmp_path):
+    qtips.write_qtips_folder(tmp_path, qtips.qtips_splits(seed=1, num_train=1, num_val=1))
+    bits = np.zeros((64, 64), bool)
+    bits[10:20, 5:9] = True
+    for folder in ("images", "labels"):
+        Image.fromarray(bits).save(tmp_path / f"train/{folder}/00000.png")
+    assert Image.open(tmp_path / "train/labels/00000.png").mode == "1"
+    images, labels = qtips.read_qtips_folder(tmp_path)["train"]
+    np.testing.assert_array_equal(images[0], bits * 255)
+    np.testing.assert_array_equal(labels[0], bits)
+
+
+def _colour_image(root):
+    rgb = np.zeros((64, 64, 3), np.uint8)
+    rgb[..., 0] = 200
+    Image.fromarray(rgb).save(root / "train/images/00001.png")
+    return "train/images/00001.png has colour pixels, and Q-tips images are grey; save it as", root
+
+
+def _colour_label(root):
+    rgb = np.zeros((64, 64, 3), np.uint8)
+    rgb[3, 3] = (1, 0, 0)
+    Image.fromarray(rgb).save(root / "val/labels/00000.png")
+    return "val/labels/00000.png has colour pixels, and Q-tips labels are grey; save class ids 0..3", root
+
+
+def _float_image(root):  # PIL cannot write mode F as PNG; it opens files by content, whatever their name
+    Image.fromarray(np.zeros((64, 64), np.float32)).save(root / "train/images/00000.png", format="TIFF")
+    return "train/images/00000.png has PIL mode F, which Q-tips cannot read; save it as an 8-bit or 16-bit", root
+
+
+def _float_label(root):
+    Image.fromarray(np.zeros((64, 64), np.float32)).save(root / "train/labels/00000.png", format="TIFF")
+    return "train/labels/00000.png has PIL mode F, which Q-tips cannot read; save class ids 0..3", root
+
+
+def _sixteen_bit_label_of_class_256(root):  # must not wrap to 0 in uint8
+    label = np.zeros((64, 64), np.uint16)
+    label[0, 0] = 256
+    Image.fromarray(label).save(root / "train/labels/00000.png")
+    return "train/labels/00000.png has values [256] outside 0..3", root
+
+
+def _list_not_utf8(root):
+    (root / "train/filenames.txt").write_bytes(b"00000.png\n\xff\xfe.png\n")
+    return "train/filenames.txt is not UTF-8 text (byte 10); save it as UTF-8", root
+
+
+def _val_of_another_size(root):
+    _rewrite_split(root, "val", lambda array, is_label: Image.fromarray(np.zeros((32, 48), np.uint8)))
+    return "train are 64x64 but those of", root
+
+
 def _point_elsewhere(root):
     return "does not exist", root / "elsewhere"
 
@@ -245,6 +348,13 @@ def _image_of_another_size(root):
         _label_seven,
         _label_of_another_size,
         _image_of_another_size,
+        _colour_image,
+        _colour_label,
+        _float_image,
+        _float_label,
+        _sixteen_bit_label_of_class_256,
+        _list_not_utf8,
+        _val_of_another_size,
     ],
 )
 def test_unusable_folders_raise_one_line_errors(tmp_path, break_folder):

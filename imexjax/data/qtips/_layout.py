@@ -1,4 +1,4 @@
-"""The authors' Q-tips folder layout: `train/` and `val/` of 8-bit PNGs and `filenames.txt`.
+"""The authors' Q-tips folder layout: `train/` and `val/` of grey PNGs and `filenames.txt`.
 
 DIR/train/images/00000.png   grey levels (background 64, body 128, markers 255 and 1)
 DIR/train/labels/00000.png   class ids 0 (background) to 3, same file name as the image
@@ -14,6 +14,7 @@ import numpy as np
 
 from ._errors import QtipsDataError
 from ._generate import NUM_CLASSES
+from ._png import read_png
 
 SPLIT_NAMES = ("train", "val")
 _LAYOUT_HINT = "a Q-tips folder holds train/ and val/, each with images/, labels/ and filenames.txt"
@@ -89,7 +90,8 @@ def _write_split(split_dir: Path, images: np.ndarray, labels: np.ndarray) -> Non
 def read_qtips_folder(directory: str | os.PathLike) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Reads Q-tips splits from the authors' folder layout (see the module docstring).
 
-    Images are converted to 8-bit grey ("L"); palette label files are read as their indices.
+    Images are read as 8-bit grey levels (16-bit grey scaled to 0..255) and labels as class ids
+    (palette files as their indices); `imexjax.data.qtips._png` lists the PIL modes read.
 
     Args:
       directory: the folder that holds `train/` and `val/`.
@@ -99,8 +101,9 @@ def read_qtips_folder(directory: str | os.PathLike) -> dict[str, tuple[np.ndarra
       (N, H, W) in the order of `filenames.txt`; labels are class ids 0..3.
 
     Raises:
-      QtipsDataError: a folder, list or listed file is missing, a PNG cannot be read, sizes
-        differ, a label is outside 0..3, or a split is empty.
+      QtipsDataError: a folder, list or listed file is missing, a list is not UTF-8, a PNG
+        cannot be read or has a mode or colours that cannot be, sizes differ (within a split or
+        between the splits), a label is outside 0..3, or a split is empty.
     """
     root = Path(directory)
     if not root.is_dir():
@@ -108,7 +111,19 @@ def read_qtips_folder(directory: str | os.PathLike) -> dict[str, tuple[np.ndarra
             f"Q-tips folder {root} does not exist; pass the folder that holds train/ and val/ "
             f"(write one with write_qtips_folder)"
         )
-    return {name: _read_split(root / name) for name in SPLIT_NAMES}
+    splits = {name: _read_split(root / name) for name in SPLIT_NAMES}
+    (train_images, _), (val_images, _) = splits["train"], splits["val"]
+    if train_images.shape[1:] != val_images.shape[1:]:
+        raise QtipsDataError(
+            f"the images of {root / 'train'} are {_size(train_images[0])} but those of {root / 'val'} are "
+            f"{_size(val_images[0])}; train and val images must share one size"
+        )
+    return splits
+
+
+def _size(image: np.ndarray) -> str:
+    """`WIDTHxHEIGHT` of an (H, W) image, as image tools state sizes."""
+    return f"{image.shape[1]}x{image.shape[0]}"
 
 
 def _read_split(split_dir: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -121,52 +136,38 @@ def _read_split(split_dir: Path) -> tuple[np.ndarray, np.ndarray]:
     list_file = split_dir / "filenames.txt"
     if not list_file.is_file():
         raise QtipsDataError(f"{list_file} is missing; it must list the split's PNG file names, one per line")
-    file_names = [line.strip() for line in list_file.read_text().splitlines() if line.strip()]
+    try:
+        text = list_file.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise QtipsDataError(
+            f"{list_file} is not UTF-8 text (byte {error.start}); save it as UTF-8, one PNG file name per line"
+        ) from None
+    file_names = [line.strip() for line in text.splitlines() if line.strip()]
     if not file_names:
         raise QtipsDataError(f"{list_file} lists no files; each split needs at least one image")
 
     images, labels = [], []
     for file_name in file_names:
-        image = _read_png(split_dir / "images" / file_name, list_file, is_label=False)
-        label = _read_png(split_dir / "labels" / file_name, list_file, is_label=True)
+        image = read_png(split_dir / "images" / file_name, list_file, is_label=False)
+        label = read_png(split_dir / "labels" / file_name, list_file, is_label=True)
         if image.shape != label.shape:
             raise QtipsDataError(
-                f"image {file_name} in {split_dir} is {image.shape[1]}x{image.shape[0]} but its "
-                f"label is {label.shape[1]}x{label.shape[0]}; an image and its label must match"
+                f"image {file_name} in {split_dir} is {_size(image)} but its label is {_size(label)}; "
+                f"an image and its label must match"
             )
         if images and image.shape != images[0].shape:
             raise QtipsDataError(
-                f"image {file_name} in {split_dir} is {image.shape[1]}x{image.shape[0]} but "
-                f"{file_names[0]} is {images[0].shape[1]}x{images[0].shape[0]}; "
-                f"all images of a split must share one size"
+                f"image {file_name} in {split_dir} is {_size(image)} but {file_names[0]} is "
+                f"{_size(images[0])}; all images of a split must share one size"
             )
-        if label.max() >= NUM_CLASSES:
-            bad_values = np.unique(label[label >= NUM_CLASSES]).tolist()
+        outside = (label < 0) | (label >= NUM_CLASSES)
+        if outside.any():
+            bad_values = np.unique(label[outside]).tolist()
             raise QtipsDataError(
                 f"label file {split_dir / 'labels' / file_name} has values {bad_values} outside "
                 f"0..{NUM_CLASSES - 1}; labels must be class ids 0 (background) to "
                 f"{NUM_CLASSES - 1}"
             )
         images.append(image)
-        labels.append(label)
+        labels.append(label.astype(np.uint8))
     return np.stack(images), np.stack(labels)
-
-
-def _read_png(path: Path, list_file: Path, *, is_label: bool) -> np.ndarray:
-    """Reads one PNG as a uint8 array of shape (H, W): labels keep palette indices."""
-    from PIL import Image
-
-    if not path.is_file():
-        raise QtipsDataError(
-            f"{path} is listed in {list_file} but missing; add the file or remove its name from the list"
-        )
-    try:
-        with Image.open(path) as picture:
-            if not (is_label and picture.mode == "P"):
-                picture = picture.convert("L")
-            return np.asarray(picture, dtype=np.uint8)
-    except (OSError, SyntaxError, ValueError) as error:  # PIL's errors for corrupt files
-        reason = " ".join(str(error).split()) or type(error).__name__
-        raise QtipsDataError(
-            f"cannot read PNG {path} ({reason}); replace the corrupt file or remove its name from {list_file}"
-        ) from error
