@@ -46,8 +46,9 @@ def integrate(
         `ConvDiffusion(boundary="reflect")` implicit term, concrete kernels `args[1]`
         (N, k, k, C) must be symmetric under both flips; traced ones (under `jit`) cannot
         be checked, and each step uses the mean of its kernel's four flips.
-      h: the step size, a positive finite number (may be a traced scalar under `jit`,
-        in which case it is not checked).
+      h: the step size, a positive finite number that the dtype of every leaf of `y0`
+        holds as a normal number (may be a traced scalar under `jit`, in which case it is
+        not checked).
       t0: the initial time.
       num_steps: N; required only when `args` has no leaves, otherwise it must agree.
       unroll: steps unrolled per loop iteration of `jax.lax.scan`: an int >= 1, or True
@@ -73,7 +74,8 @@ def integrate(
     Raises:
       TypeError: `solver` is not a solver, `terms` or `args` do not fit it, or a leaf of
         `y0` is not a floating array.
-      ValueError: `h` is not positive and finite, the leaves of `args` disagree on N,
+      ValueError: `h` is not positive and finite or not a normal number of the dtype of a
+        leaf of `y0` (float32: 1.2e-38 to 3.4e38), the leaves of `args` disagree on N,
         N is unknown or disagrees with `num_steps`, `unroll` is not positive, or a concrete
         kernel of a `reflect` ConvDiffusion is not symmetric under both flips.
     """
@@ -83,8 +85,8 @@ def integrate(
         )
     _check_terms(solver, terms, args)
     _check_implicit_kernels(solver, terms, args)
-    _check_step_size(h)
     _check_state(y0)
+    _check_step_size(h, y0)
     n = _number_of_steps(args, num_steps)
     if unroll is True:
         unroll = max(n, 1)
@@ -154,7 +156,7 @@ def _check_implicit_kernels(solver: AbstractSolver, terms: Any, args: PyTree) ->
         check_symmetric(kernels, "args[1]")
 
 
-def _check_step_size(h: Scalar) -> None:
+def _check_step_size(h: Scalar, y0: PyTree) -> None:
     if isinstance(h, jax.core.Tracer):
         return
     if isinstance(h, (str, bytes, bool)) or jnp.iscomplexobj(h):
@@ -165,6 +167,13 @@ def _check_step_size(h: Scalar) -> None:
         raise TypeError(f"h must be a real scalar step size, got {h!r}") from None
     if not (math.isfinite(value) and value > 0):
         raise ValueError(f"h must be a positive finite step size, got {value}")
+    for dtype in sorted({jnp.result_type(leaf) for leaf in jax.tree.leaves(y0)}, key=str):
+        info = jnp.finfo(dtype)
+        if not float(info.tiny) <= value <= float(info.max):
+            raise ValueError(
+                f"h={value:g} is beyond what the state's dtype {dtype} holds ({float(info.tiny):.3g} to "
+                f"{float(info.max):.3g}); use a step size in that range or a wider dtype for y0"
+            )
 
 
 def _check_state(y0: PyTree) -> None:

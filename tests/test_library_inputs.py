@@ -7,6 +7,8 @@ cannot hold, images with the wrong channels or rank, networks too large for the 
 diffrax terms of the wrong shape.
 """
 
+import re
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -100,3 +102,29 @@ def test_integrate_with_reflect_kernels_steps_as_resolve_does():
     for kernel in kernels:
         y = diffusion.resolve(0.5, y + 0.5 * _relax(0.0, y, 1.0), kernel)
     assert tree_allclose(out, y, rtol=1e-5, atol=1e-6)
+
+
+# --------------------------------------------------------------------------------------
+# integrate: step sizes the state's dtype cannot hold
+
+
+@pytest.mark.parametrize(
+    "h,dtype", [(1e308, jnp.float32), (1e-40, jnp.float32), (1e5, jnp.float16), (1e39, jnp.bfloat16)], ids=str
+)
+def test_integrate_refuses_a_step_size_the_state_dtype_cannot_hold(h, dtype):
+    y0 = jnp.ones((2, 3, 1), dtype)
+    with pytest.raises(
+        ValueError, match=re.escape(f"h={h:g} is beyond what the state's dtype {jnp.dtype(dtype)} holds")
+    ):
+        ix.integrate(ix.Euler(), lambda t, y, args: -y, y0, jnp.zeros((2,)), h=h)
+
+
+def test_integrate_takes_a_large_step_the_dtype_holds():
+    y = ix.integrate(
+        ix.IMEXEuler(),
+        (lambda t, y, a: 0 * y, ix.ConvDiffusion()),
+        jnp.ones((1, 5, 5, 1)),
+        (jnp.zeros((1,)), jnp.ones((1, 3, 3, 1))),
+        h=1e30,
+    )
+    assert bool(jnp.all(jnp.isfinite(y)))
