@@ -17,6 +17,8 @@ import pathlib
 import statistics
 import sys
 
+import _interrupts  # noqa: F401  (before JAX: from here on Ctrl-C prints one line and exits 130)
+
 from imexjax.analysis import receptive_field
 from imexjax.recipes import load_run, normalize_images, predict_qtips, qtips_validation_images, run_command
 from imexjax.tasks import plot_history, plot_predictions

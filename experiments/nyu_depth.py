@@ -17,6 +17,7 @@ rerunning a command with the same --workdir resumes it.
 import argparse
 import sys
 
+import _interrupts  # noqa: F401  (before JAX: from here on Ctrl-C prints one line and exits 130)
 import jax
 
 from imexjax.data.nyu import FORMATS

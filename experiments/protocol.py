@@ -30,6 +30,8 @@ import statistics
 import subprocess
 import sys
 
+import _interrupts  # noqa: F401  (before JAX: from here on Ctrl-C prints one line and exits 130)
+
 from imexjax.models import INTEGRATORS, ONE_STAGE_INTEGRATORS, network_label
 from imexjax.recipes import add_compilation_cache_flags
 

@@ -14,6 +14,7 @@ resumes it from its last checkpoint.
 import argparse
 import sys
 
+import _interrupts  # noqa: F401  (before JAX: from here on Ctrl-C prints one line and exits 130)
 import jax
 
 from imexjax.recipes import (

@@ -17,6 +17,7 @@ import pathlib
 import sys
 import time
 
+import _interrupts  # noqa: F401  (before JAX: from here on Ctrl-C prints one line and exits 130)
 import numpy as np
 
 from imexjax.analysis import (
