@@ -1,6 +1,7 @@
 """Runs that lose nothing: damaged checkpoints, crashes between writes, other data, bad folders, bad sizes."""
 
 import json
+import logging
 import os
 import pathlib
 import shutil
@@ -261,6 +262,44 @@ def test_equal_validation_losses_keep_the_earliest_as_best(tmp_path):
     assert result.metrics["best_epoch"] == 1 and load_run(workdir).metrics["best_epoch"] == 1
     with RunCheckpoints(workdir / "checkpoints") as checkpoints:
         assert checkpoints.epochs() == [1, 2, 3]
+
+
+def test_resumed_runs_keep_only_the_newest_two_epochs_and_the_best(tmp_path, capsys):
+    workdir = tmp_path / "flat"
+    for epochs in (2, 3, 4, 5):  # each run reopens the checkpoints, as a rerun after a kill does
+        code, _ = cli(["--epochs", str(epochs), "--lr", "1e-30", "--workdir", str(workdir)], capsys)
+        assert code == 0
+        with RunCheckpoints(workdir / "checkpoints") as checkpoints:  # nothing moves: epoch 1 stays the best
+            assert checkpoints.epochs() == sorted({1, epochs - 1, epochs})
+    assert json.loads((workdir / "metrics.json").read_text())["best_epoch"] == 1
+
+
+def save_epochs(directory: pathlib.Path, epochs: range, *, best_epoch: int) -> None:
+    with RunCheckpoints(directory) as checkpoints:
+        for epoch in epochs:
+            state = {"params": {"w": np.full(3, epoch, np.float32)}}
+            checkpoints.save(epoch, state, {"epoch": epoch}, best_epoch=best_epoch)
+
+
+def test_deletions_cut_short_by_a_kill_are_finished_when_the_checkpoints_open_without_warnings(
+    tmp_path, caplog, monkeypatch
+):
+    directory = tmp_path / "checkpoints"
+    save_epochs(directory, range(1, 4), best_epoch=1)
+    with monkeypatch.context() as patch:  # a kill while epoch 2 is deleted leaves it renamed, not removed
+        patch.setattr(shutil, "rmtree", lambda path: (_ for _ in ()).throw(KeyboardInterrupt))
+        with pytest.raises(KeyboardInterrupt):
+            save_epochs(directory, range(4, 5), best_epoch=1)
+    # orbax's deleter removes a step's files in any order: a kill may leave a step without its metadata
+    (directory / "3" / "_CHECKPOINT_METADATA").unlink()
+    shutil.rmtree(directory / "3" / "params")
+    assert sorted(child.name for child in directory.iterdir()) == ["1", "3", "4", "deleting-2"]
+    with caplog.at_level(logging.INFO), RunCheckpoints(directory) as checkpoints:
+        assert checkpoints.epochs() == [1, 4]
+        state, meta = checkpoints.restore(4, {"params": {"w": np.zeros(3, np.float32)}})
+    assert meta["epoch"] == 4 and state["params"]["w"].tolist() == [4, 4, 4]
+    assert sorted(child.name for child in directory.iterdir()) == ["1", "4"]
+    assert not [record for record in caplog.records if record.levelno >= logging.WARNING]
 
 
 def test_an_unreadable_history_or_a_run_of_another_task_is_one_line_and_a_resume_repairs_it(finished, tmp_path, capsys):

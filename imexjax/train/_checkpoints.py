@@ -3,6 +3,7 @@
 import hashlib
 import json
 import pathlib
+import shutil
 import sys
 from typing import Any
 
@@ -13,9 +14,15 @@ import orbax.checkpoint as ocp
 from .._custom_types import PyTree
 from .._errors import UserError
 
+STEP_METADATA_FILE = "_CHECKPOINT_METADATA"
+"""The file orbax writes into every step before it commits it; a step without it was being deleted."""
+
+DELETING_PREFIX = "deleting-"
+"""A step folder is renamed `deleting-EPOCH` before it is removed, out of orbax's sight."""
+
 
 class DamagedCheckpointError(UserError):
-    """A checkpoint cannot be read, or its arrays differ from those that were saved."""
+    """A checkpoint cannot be read, or its arrays or metadata differ from those that were saved."""
 
 
 def checksums(state: dict[str, PyTree]) -> dict[str, str]:
@@ -46,10 +53,12 @@ class RunCheckpoints:
     The training state is saved as one orbax item per part: `params`, `rest` (the network's
     other variables: batch-norm running statistics, if any) and `opt_state`, so that a model
     can be restored for inference without building an optimizer; a part with no arrays is not
-    written, and restores as given. Orbax's preservation policies keep the newest two epochs
-    and the one with the lowest validation loss (the earliest, on a tie), so the best
-    checkpoint is a step of the same manager, written by the same atomic save as the epoch's
-    last state: no crash can leave "best" and "last" out of step.
+    written, and restores as given. After each save only the newest two epochs and the best
+    one (as the caller names it) are kept, whatever earlier runs in the folder left: the best
+    checkpoint is a step written by the same atomic save as that epoch's last state, so no
+    crash can leave "best" and "last" out of step. An epoch is deleted by renaming its folder
+    `deleting-EPOCH` and then removing it, so a kill midway leaves nothing orbax would read;
+    opening the folder removes such leftovers, and steps whose deletion by orbax was cut short.
     Each save records the checksums of its arrays in its metadata and a digest of that
     metadata (checksums included, `meta_digest`); every restore checks the digest before it
     trusts the metadata, then the arrays against their checksums. A checkpoint that cannot be
@@ -65,16 +74,11 @@ class RunCheckpoints:
 
     def __init__(self, directory: str | pathlib.Path):
         self.directory = pathlib.Path(directory).absolute()
-        policies = ocp.checkpoint_managers
-        keep = policies.AnyPreservationPolicy(
-            policies=[
-                policies.LatestN(n=2),
-                # descending by (loss, epoch), the last kept: the lowest loss, the earliest of equal ones
-                policies.BestN(get_metric_fn=lambda m: (m["val_loss"], m["epoch"]), reverse=True, n=1),
-            ]
-        )
+        if jax.process_index() == 0:
+            self._remove_half_deleted()
+        ocp.multihost.sync_global_processes("imexjax-remove-half-deleted-checkpoints")
         options = ocp.CheckpointManagerOptions(
-            enable_async_checkpointing=False, create=True, cleanup_tmp_directories=True, preservation_policy=keep
+            enable_async_checkpointing=False, create=True, cleanup_tmp_directories=True
         )
         self.manager = ocp.CheckpointManager(self.directory, options=options)
 
@@ -84,25 +88,25 @@ class RunCheckpoints:
     def __exit__(self, *exc_info: Any) -> None:
         self.close()
 
-    def save(self, epoch: int, state: dict[str, PyTree], meta: dict[str, Any], *, val_loss: float) -> None:
+    def save(self, epoch: int, state: dict[str, PyTree], meta: dict[str, Any], *, best_epoch: int) -> None:
         """Saves `state` (`params`, `rest`, `opt_state`) and the JSON-ready `meta` with checksums and digest as `epoch`.
+
+        Then deletes every epoch but the newest two and `best_epoch`.
 
         Args:
           epoch: the step number.
           state: the training state.
           meta: what the run needs to resume (history, best epoch, time).
-          val_loss: the epoch's validation loss, which ranks the checkpoints for keeping.
+          best_epoch: the epoch with the best validation loss so far (`epoch` itself, or an
+            earlier one), kept until a better one is saved.
         """
         saved = {name: tree for name, tree in state.items() if jax.tree.leaves(tree)}
         items = {name: ocp.args.StandardSave(tree) for name, tree in saved.items()}
         meta = {**meta, "checksums": checksums(saved)}
         meta["digest"] = meta_digest(meta)
-        self.manager.save(
-            epoch,
-            args=ocp.args.Composite(meta=ocp.args.JsonSave(meta), **items),
-            metrics={"val_loss": val_loss, "epoch": epoch},
-        )
+        self.manager.save(epoch, args=ocp.args.Composite(meta=ocp.args.JsonSave(meta), **items))
         self.manager.wait_until_finished()
+        self._delete([old for old in self.epochs()[:-2] if old != best_epoch])
 
     def epochs(self) -> list[int]:
         """The saved epochs, oldest first."""
@@ -182,16 +186,42 @@ class RunCheckpoints:
         return None
 
     def _set_aside(self, epochs: list[int]) -> None:
-        """Renames the folders of `epochs` to `damaged-EPOCH` (kept for inspection; orbax no longer sees them).
+        """Renames the folders of `epochs` to `damaged-EPOCH` (kept for inspection; orbax no longer sees them)."""
+        self._move_out(epochs, "damaged-", remove=False)
+
+    def _delete(self, epochs: list[int]) -> None:
+        """Deletes the folders of `epochs`: each is renamed `deleting-EPOCH` first, then removed."""
+        self._move_out(epochs, DELETING_PREFIX, remove=True)
+
+    def _move_out(self, epochs: list[int], prefix: str, *, remove: bool) -> None:
+        """Renames the folders of `epochs` to `PREFIXEPOCH`, out of orbax's sight, and removes them if `remove`.
 
         Process 0 renames; every process waits for it and reloads its view of the steps.
         """
+        if not epochs:
+            return
         if jax.process_index() == 0:
             for epoch in epochs:
                 folder = self.directory / str(epoch)
-                folder.rename(folder.with_name(f"damaged-{epoch}"))
-        ocp.multihost.sync_global_processes("imexjax-set-aside-damaged-checkpoints")
+                moved = folder.rename(folder.with_name(f"{prefix}{epoch}"))
+                if remove:
+                    shutil.rmtree(moved)
+        ocp.multihost.sync_global_processes(f"imexjax-move-out-checkpoints-{prefix}{'-'.join(map(str, epochs))}")
         self.manager.reload()
+
+    def _remove_half_deleted(self) -> None:
+        """Removes the folders whose deletion a kill cut short.
+
+        These are `deleting-EPOCH` folders, and epochs without orbax's step metadata, which
+        orbax writes before it commits a step and which its deleter may remove first.
+        """
+        if not self.directory.is_dir():
+            return
+        for folder in self.directory.iterdir():
+            if folder.name.startswith(DELETING_PREFIX) or (
+                folder.name.isdigit() and not (folder / STEP_METADATA_FILE).exists()
+            ):
+                shutil.rmtree(folder)
 
     def close(self) -> None:
         """Releases the manager."""

@@ -149,7 +149,7 @@ def train_and_evaluate(
                 best = {"epoch": epoch, "val_loss": val["loss"], "val": val}
             elapsed = seconds_before + time.perf_counter() - start
             meta = {"epoch": epoch, "history": history, "best": best, "seconds": elapsed}
-            checkpoints.save(epoch, state, json_ready(meta), val_loss=val["loss"])
+            checkpoints.save(epoch, state, json_ready(meta), best_epoch=best["epoch"])
             if writer:
                 run_dir.write_history(history)
                 tqdm.write(_epoch_line(record), file=sys.stderr)
