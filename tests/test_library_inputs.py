@@ -128,3 +128,47 @@ def test_integrate_takes_a_large_step_the_dtype_holds():
         h=1e30,
     )
     assert bool(jnp.all(jnp.isfinite(y)))
+
+
+# --------------------------------------------------------------------------------------
+# networks: images of the wrong channels or rank, sizes beyond the machine
+
+
+def _networks():
+    from flax import nnx
+
+    from imexjax.models import MultiLevelNet, TimeSteppingNet, UNet
+
+    return {
+        "timestepping": lambda: TimeSteppingNet(((2, 2),), in_channels=1, num_outputs=2, rngs=nnx.Rngs(0)),
+        "multilevel": lambda: MultiLevelNet(((1, 2), (2, 2)), in_channels=1, num_outputs=2, rngs=nnx.Rngs(0)),
+        "unet": lambda: UNet(2, 2, in_channels=1, num_outputs=2, rngs=nnx.Rngs(0)),
+    }
+
+
+@pytest.mark.parametrize("network", ["timestepping", "multilevel", "unet"])
+def test_networks_refuse_images_of_other_channels_or_rank_in_one_line(network):
+    net = _networks()[network]()
+    assert net(jnp.ones((1, 6, 6, 1))).shape == (1, 6, 6, 2)
+    message = (
+        "the images have 3 channels, but the network was built for in_channels=1; "
+        "pass images of shape (batch, H, W, 1) or build the network with in_channels=3"
+    )
+    with pytest.raises(ValueError, match=re.escape(message)):
+        net(jnp.ones((1, 6, 6, 3)))
+    with pytest.raises(ValueError, match=re.escape("expected images of shape (batch, H, W, channels), got shape")):
+        net(jnp.ones((6, 6, 1)))
+
+
+def test_networks_too_large_for_the_machine_are_refused_before_allocating():
+    from flax import nnx
+
+    from imexjax.models import MultiLevelNet, TimeSteppingNet, UNet
+
+    with pytest.raises(ValueError, match=r"UNet\(levels=40, base_width=1\) has at least .* use fewer levels"):
+        UNet(40, 1, in_channels=1, num_outputs=1, rngs=nnx.Rngs(0))
+    with pytest.raises(ValueError, match=r"UNet\(levels=30, base_width=2\) has at least"):
+        UNet(np.int64(30), np.int64(2), in_channels=1, num_outputs=1, rngs=nnx.Rngs(0))
+    for network in (TimeSteppingNet, MultiLevelNet):
+        with pytest.raises(ValueError, match=r"geometry \(\(3, 10000000\),\) has at least .* narrower layers"):
+            network(((3, 10**7),), in_channels=1, num_outputs=1, rngs=nnx.Rngs(0))

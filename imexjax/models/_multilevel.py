@@ -8,7 +8,7 @@ from flax import nnx
 
 from ._layers import OpeningLayer
 from ._network import Block, check_network_arguments
-from ._resample import UpConv, average_pool, check_pooled_size, crop, pad_to_multiple
+from ._resample import UpConv, average_pool, check_images, crop, pad_to_multiple
 
 
 class MultiLevelNet(nnx.Module):
@@ -54,6 +54,7 @@ class MultiLevelNet(nnx.Module):
     ):
         geometry = check_network_arguments(geometry, in_channels, num_outputs, integrator, dtype)
         self.geometry = geometry
+        self.in_channels = in_channels
         self.integrator = integrator
         self.dtype = dtype
         widths = [width for _, width in geometry]
@@ -77,14 +78,15 @@ class MultiLevelNet(nnx.Module):
         """Maps images (B, H, W, in_channels) to per-pixel outputs (B, H, W, num_outputs).
 
         Raises:
-          ValueError: `x` is not 4-D, or H or W is below `2**(levels - 1)`.
+          ValueError: `x` is not 4-D, has other than `in_channels` channels, or H or W is
+            below `2**(levels - 1)`.
         """
         return self.head(self.features(x))
 
     def features(self, x: jax.Array) -> jax.Array:
         """The state before the head, shape (B, H, W, width of level 0)."""
         levels = len(self.geometry)
-        check_pooled_size(x.shape, levels)
+        check_images(x.shape, self.in_channels, levels)
         y, window = pad_to_multiple(x.astype(self.dtype), 2 ** (levels - 1))
         skips = []
         for level, block in enumerate(self.blocks):

@@ -15,6 +15,8 @@ from ..operators import BOUNDARIES, ConvDiffusion
 from ..solvers import ETDRK2, IMEXRK2, RK4, AbstractSolver, Euler, ExpEuler, IMEXEuler, Midpoint
 from ._layers import ExplicitLayer, OpeningLayer
 from ._normalization import NormKind
+from ._resample import check_images
+from ._size import check_parameter_count
 
 INTEGRATORS: dict[str, AbstractSolver] = {
     "euler": Euler(),
@@ -96,7 +98,8 @@ def check_network_arguments(
 
     Raises:
       ValueError: an unknown dtype or integrator, a geometry that is not `(layers >= 1,
-        width >= 1)` pairs, or channels that are not positive integers.
+        width >= 1)` pairs, channels that are not positive integers, or a network whose
+        float32 parameters would exceed the machine's memory.
     """
     if dtype not in DTYPES:
         raise ValueError(f"unknown dtype {dtype!r}; choose one of {', '.join(DTYPES)}")
@@ -107,6 +110,10 @@ def check_network_arguments(
         if not _is_positive_int(value):
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
     solver_from_name(integrator)
+    # a lower bound: the opening and step layers' kernels at 1 x 1
+    channels = [int(in_channels), *(int(width) for _, width in geometry[:-1])]
+    kernels = [c * int(w) + (int(n) - 1) * int(w) ** 2 for c, (n, w) in zip(channels, geometry, strict=True)]
+    check_parameter_count(f"the network of geometry {geometry}", sum(kernels), "use fewer or narrower layers")
     return geometry
 
 
@@ -319,6 +326,7 @@ class TimeSteppingNet(nnx.Module):
         geometry = check_network_arguments(geometry, in_channels, num_outputs, integrator, dtype)
         boundaries = _block_boundaries(boundary, len(geometry))
         self.geometry = geometry
+        self.in_channels = in_channels
         self.integrator = integrator
         self.dtype = dtype
         blocks = []
@@ -340,13 +348,16 @@ class TimeSteppingNet(nnx.Module):
         self.head = nnx.Conv(channels, num_outputs, kernel_size=(1, 1), rngs=rngs)
 
     def __call__(self, x: jax.Array) -> jax.Array:
-        """Maps images (B, H, W, in_channels) to per-pixel outputs (B, H, W, num_outputs)."""
+        """Maps images (B, H, W, in_channels) to per-pixel outputs (B, H, W, num_outputs).
+
+        Raises:
+          ValueError: `x` is not 4-D or has other than `in_channels` channels.
+        """
         return self.head(self.features(x))
 
     def features(self, x: jax.Array) -> jax.Array:
         """The state before the head, shape (B, H, W, width of the last block)."""
-        if x.ndim != 4:
-            raise ValueError(f"expected images of shape (batch, H, W, channels), got shape {x.shape}")
+        check_images(x.shape, self.in_channels)
         y = x.astype(self.dtype)
         for block in self.blocks:
             y = block(y)

@@ -45,13 +45,18 @@ class UpConv(nnx.Module):
         return out + self.bias[...].astype(y.dtype)
 
 
-def check_pooled_size(shape: tuple[int, ...], levels: int) -> None:
-    """Raises ValueError unless images of `shape` (B, H, W, C) keep a pixel at each of `levels` levels.
+def check_images(shape: tuple[int, ...], in_channels: int, levels: int = 1) -> None:
+    """Raises ValueError unless images of `shape` fit a network's input (B, H, W, in_channels) at `levels` levels.
 
     Level l sees the image at 1/2**l of its size; H and W must be at least 2**(levels - 1).
     """
     if len(shape) != 4:
         raise ValueError(f"expected images of shape (batch, H, W, channels), got shape {shape}")
+    if shape[3] != in_channels:
+        raise ValueError(
+            f"the images have {shape[3]} channels, but the network was built for in_channels={in_channels}; "
+            f"pass images of shape (batch, H, W, {in_channels}) or build the network with in_channels={shape[3]}"
+        )
     smallest = 2 ** (levels - 1)
     if min(shape[1:3]) < smallest:
         raise ValueError(

@@ -7,7 +7,8 @@ from flax import nnx
 from ._layers import OpeningLayer
 from ._network import DTYPES, _is_positive_int
 from ._normalization import NORM_KINDS, NormKind
-from ._resample import UpConv, check_pooled_size, crop, max_pool, pad_to_multiple
+from ._resample import UpConv, check_images, crop, max_pool, pad_to_multiple
+from ._size import check_parameter_count
 
 
 class ConvPair(nnx.Module):
@@ -45,7 +46,8 @@ class UNet(nnx.Module):
 
     Args:
       levels: resolutions, >= 1 (1 is two convolutions and the head, no pooling).
-      base_width: w_0, >= 1.
+      base_width: w_0, >= 1. With `levels`, it may not make a network whose float32
+        parameters exceed the machine's memory (a ValueError, before anything is allocated).
       in_channels: channels of the input image.
       num_outputs: classes (logits) or regression outputs per pixel.
       norm: the normalization after every convolution (see `Normalization`).
@@ -77,10 +79,16 @@ class UNet(nnx.Module):
             raise ValueError(f"unknown dtype {dtype!r}; choose one of {', '.join(DTYPES)}")
         if norm not in NORM_KINDS:
             raise ValueError(f"unknown normalization {norm!r}; choose one of {', '.join(NORM_KINDS)}")
+        widths = [int(base_width) * 2**level for level in range(levels)]
+        check_parameter_count(
+            f"UNet(levels={levels}, base_width={base_width})",
+            sum(9 * width**2 for width in widths),  # the second convolution of each encoder level
+            f"use fewer levels or a smaller base_width (the widths double per level, to {widths[-1]} here)",
+        )
         self.levels = levels
         self.base_width = base_width
+        self.in_channels = in_channels
         self.dtype = dtype
-        widths = [base_width * 2**level for level in range(levels)]
         self.down = nnx.List(
             [
                 ConvPair(channels, width, norm=norm, rngs=rngs)
@@ -97,13 +105,14 @@ class UNet(nnx.Module):
         """Maps images (B, H, W, in_channels) to per-pixel outputs (B, H, W, num_outputs).
 
         Raises:
-          ValueError: `x` is not 4-D, or H or W is below `2**(levels - 1)`.
+          ValueError: `x` is not 4-D, has other than `in_channels` channels, or H or W is
+            below `2**(levels - 1)`.
         """
         return self.head(self.features(x))
 
     def features(self, x: jax.Array) -> jax.Array:
         """The state before the head, shape (B, H, W, base_width)."""
-        check_pooled_size(x.shape, self.levels)
+        check_images(x.shape, self.in_channels, self.levels)
         y, window = pad_to_multiple(x.astype(self.dtype), 2 ** (self.levels - 1))
         skips = []
         for level, pair in enumerate(self.down):
