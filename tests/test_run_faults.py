@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from helpers import load_script, snapshot, tree_allclose
 
+from imexjax._errors import RunNotFoundError
 from imexjax.data.qtips import qtips_splits, write_qtips_folder
 from imexjax.recipes import load_run, qtips_config, run_qtips
 from imexjax.train import ConfigError, DamagedCheckpointError, RunCheckpoints, RunDir
@@ -169,6 +170,50 @@ def test_a_crash_after_the_last_save_is_repaired_by_the_rerun_and_best_agrees_wi
         rtol=0,
         atol=0,
     )
+
+
+def test_a_run_extended_and_killed_is_not_loaded_as_finished_until_a_rerun_finishes_it(
+    finished, tmp_path, capsys, monkeypatch
+):
+    workdir = copy_of(finished, tmp_path)
+    write_history = RunDir.write_history
+
+    def killed_after_epoch_3(self, history):
+        write_history(self, history)
+        if len(history) == 3:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(RunDir, "write_history", killed_after_epoch_3)
+    code, _ = cli(["--epochs", "4", "--workdir", str(workdir)], capsys)
+    monkeypatch.undo()
+    assert code == 130 and not (workdir / "metrics.json").exists()
+    with pytest.raises(RunNotFoundError, match="has trained 3 of its 4 epochs; rerun its training to finish it"):
+        load_run(workdir)
+    shutil.copy(finished / "metrics.json", workdir)  # as an older imexjax left it: the 2-epoch run's metrics
+    with pytest.raises(RunNotFoundError, match="has trained 3 of its 4 epochs"):
+        load_run(workdir)
+    code, _ = cli(["--epochs", "4", "--workdir", str(workdir)], capsys)
+    assert code == 0
+    run = load_run(workdir)
+    assert run.config.epochs == run.metrics["epochs"] == len(run.history) == 4
+    assert run.metrics["final"] == {k: v for k, v in run.history[-1].items() if k.startswith("val_")}
+    assert "val_loss" in run.metrics["final"] and not any(k.startswith("val_val_") for k in run.metrics["final"])
+
+
+@pytest.mark.parametrize("edit", [{"val_iou": 0.999}, {"best_epoch": 1}])
+def test_metrics_that_disagree_with_the_best_checkpoint_are_refused_and_a_rerun_writes_them_again(
+    finished, tmp_path, capsys, edit
+):
+    workdir = copy_of(finished, tmp_path)
+    metrics = json.loads((workdir / "metrics.json").read_text())
+    assert metrics["best_epoch"] == 2  # the edit of best_epoch names the other checkpoint
+    (workdir / "metrics.json").write_text(json.dumps(metrics | edit))
+    with pytest.raises(RunNotFoundError, match="metrics.json disagrees with the best checkpoint .* rerun its training"):
+        load_run(workdir)
+    code, _ = cli(["--epochs", "2", "--workdir", str(workdir)], capsys)
+    assert code == 0 and load_run(workdir).metrics == load_run(finished).metrics | {
+        "seconds": load_run(workdir).metrics["seconds"]
+    }
 
 
 def test_a_resume_on_other_data_of_the_same_size_is_refused_by_its_fingerprint(tmp_path, capsys):

@@ -19,8 +19,10 @@ def load_run(workdir: str | os.PathLike, *, task: str | None = None) -> Finished
       task: `qtips` or `depth` to accept only runs of that task; None for either.
 
     Raises:
-      RunNotFoundError: `workdir` holds no finished run.
+      RunNotFoundError: `workdir` holds no finished run (also a run resumed to train more
+        epochs that has not finished them), or its metrics disagree with its best checkpoint.
       ConfigError: its files cannot be read, or it is a run of another task than `task`.
+      DamagedCheckpointError: its best checkpoint is damaged.
     """
     run_dir = RunDir(workdir)
     data = run_dir.read_json("data.json")

@@ -117,12 +117,14 @@ def train_and_evaluate(
             history, best, seconds_before = meta["history"], meta["best"], meta["seconds"]
             if progress and writer:
                 print(f"resuming {run_dir.path} after epoch {meta['epoch']}", file=sys.stderr)
+        first_epoch = len(history) + 1
         if writer:
+            if first_epoch <= config.epochs:
+                run_dir.discard_metrics()  # those of a shorter run this one extends
             run_dir.record(config, data)
             run_dir.write_history(history)
 
         start = time.perf_counter()
-        first_epoch = len(history) + 1
         for epoch in range(first_epoch, config.epochs + 1):
             epoch_start = time.perf_counter()
             state, train_sums = _train_epoch(
@@ -160,7 +162,7 @@ def train_and_evaluate(
     metrics = {
         **{f"val_{k}": v for k, v in best["val"].items()},
         "best_epoch": best["epoch"],
-        "final": {f"val_{k}": v for k, v in history[-1].items() if k.startswith("val_")} if history else {},
+        "final": {k: v for k, v in history[-1].items() if k.startswith("val_")} if history else {},
         "params": counts["total"],
         "param_counts": counts,
         "config": config.name,

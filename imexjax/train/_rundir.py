@@ -11,7 +11,7 @@ import numpy as np
 from flax import nnx
 
 from .._errors import ConfigError, RunNotFoundError
-from ._checkpoints import RunCheckpoints
+from ._checkpoints import DamagedCheckpointError, RunCheckpoints
 from ._config import TrainConfig
 from ._model import build_model
 
@@ -43,9 +43,10 @@ class RunDir:
 
     Files: `config.json` (the `TrainConfig`), `data.json` (what the run trains on, written by
     the experiment and checked on resume), `history.jsonl` (one line per epoch),
-    `metrics.json` (the final metrics) and `checkpoints/EPOCH` (orbax, see `RunCheckpoints`). Every file is
-    written atomically (a temporary file renamed over it), so a run killed at any moment
-    leaves the previous version whole. Nothing is written before `create`.
+    `metrics.json` (the final metrics, written last; removed while a resumed run trains more
+    epochs) and `checkpoints/EPOCH` (orbax, see `RunCheckpoints`). Every file is written
+    atomically (a temporary file renamed over it), so a run killed at any moment leaves the
+    previous version whole. Nothing is written before `create`.
 
     Args:
       path: the folder; created by `create` if missing.
@@ -150,35 +151,65 @@ class RunDir:
         except (OSError, json.JSONDecodeError) as error:
             raise ConfigError(f"cannot read {path} ({error}); pass a new --workdir") from None
 
+    def discard_metrics(self) -> None:
+        """Removes `metrics.json`: the run is training on, and is not finished until it writes new ones."""
+        try:
+            (self.path / "metrics.json").unlink(missing_ok=True)
+        except OSError as error:
+            raise ConfigError(
+                f"cannot remove {self.path / 'metrics.json'} ({error.strerror}); check its permissions"
+            ) from None
+
     def load(self, config_type: type[TrainConfig] = TrainConfig) -> FinishedRun:
         """Reads a finished run: config, metrics, history, data and the best checkpoint's network.
 
-        Only the network's variables are restored (no optimizer is built).
+        Only the network's variables are restored (no optimizer is built). The files must
+        describe one run: as many epochs in `history.jsonl` and `metrics.json` as `config.json`
+        asks for, and the best metrics equal to those the best checkpoint recorded.
 
         Args:
           config_type: the class of the run's config (a `TrainConfig` subclass of the experiment).
 
         Raises:
-          RunNotFoundError: the folder holds no finished run.
+          RunNotFoundError: the folder holds no finished run (a file is missing, or the run was
+            resumed and has not finished), or its files disagree.
           ConfigError: its config does not fit `config_type`.
+          DamagedCheckpointError: its best checkpoint is damaged.
         """
-        for required in ("config.json", "data.json", "metrics.json", "history.jsonl"):
+        for required in ("config.json", "data.json", "history.jsonl"):
             if not (self.path / required).is_file():
                 raise RunNotFoundError(f"{self.path} holds no finished run ({required} is missing); train it first")
         config = config_type.from_json(self.read_json("config.json"))
         data = self.read_json("data.json")
+        history = self.read_history()
         metrics = self.read_json("metrics.json")
+        if metrics is None or len(history) != config.epochs or metrics.get("epochs") != config.epochs:
+            raise RunNotFoundError(
+                f"{self.path} holds no finished run: it has trained {len(history)} of its {config.epochs} epochs; "
+                "rerun its training to finish it"
+            )
         model = build_model(config, in_channels=data["in_channels"], num_outputs=data["num_outputs"])
         model.eval()
         graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+        best_epoch = metrics["best_epoch"]
         with self.checkpoints() as checkpoints:
-            if metrics["best_epoch"] not in checkpoints.epochs():
+            if best_epoch not in checkpoints.epochs():
                 raise RunNotFoundError(
-                    f"{self.path} lacks the checkpoint of its best epoch {metrics['best_epoch']}; rerun its training"
+                    f"{self.path} lacks the checkpoint of its best epoch {best_epoch}; rerun its training"
                 )
-            state, _ = checkpoints.restore(metrics["best_epoch"], {"params": params, "rest": rest})
+            try:
+                state, meta = checkpoints.restore(best_epoch, {"params": params, "rest": rest})
+            except DamagedCheckpointError as error:
+                raise DamagedCheckpointError(f"{error}; rerun its training in a new workdir") from None
+        recorded = {"best_epoch": meta["best"]["epoch"], **{f"val_{k}": v for k, v in meta["best"]["val"].items()}}
+        differing = sorted(k for k, v in recorded.items() if metrics.get(k) != v)
+        if differing:
+            raise RunNotFoundError(
+                f"{self.path / 'metrics.json'} disagrees with the best checkpoint (epoch {best_epoch}) in "
+                f"{', '.join(differing)}; rerun its training to write it again"
+            )
         model = nnx.merge(graphdef, state["params"], state["rest"])
-        return FinishedRun(self.path, config, metrics, self.read_history(), data, model)
+        return FinishedRun(self.path, config, metrics, history, data, model)
 
     def read_json(self, name: str) -> Any:
         """The JSON file `name` of the folder (None if missing); ConfigError if it cannot be read."""
