@@ -172,3 +172,27 @@ def test_networks_too_large_for_the_machine_are_refused_before_allocating():
     for network in (TimeSteppingNet, MultiLevelNet):
         with pytest.raises(ValueError, match=r"geometry \(\(3, 10000000\),\) has at least .* narrower layers"):
             network(((3, 10**7),), in_channels=1, num_outputs=1, rngs=nnx.Rngs(0))
+
+
+# --------------------------------------------------------------------------------------
+# diffrax IMEX solvers: the shape of the terms
+
+
+def test_diffrax_imex_solvers_name_the_terms_they_take():
+    diffrax = pytest.importorskip("diffrax")
+    ixd = pytest.importorskip("imexjax.diffrax")
+    kernel = jnp.asarray(LAPLACIAN[..., None], jnp.float32)
+    y0 = jnp.ones((4, 5, 1), jnp.float32)
+    explicit = diffrax.ODETerm(lambda t, y, args: -y)
+    expected = (
+        "the IMEX solvers take terms=MultiTerm(explicit_term, imexjax.diffrax.ConvDiffusionTerm(kernel)) of two terms"
+    )
+    three = diffrax.MultiTerm(explicit, ixd.ConvDiffusionTerm(kernel), explicit)
+    with pytest.raises(ValueError, match=re.escape(f"{expected}; got 3")):
+        diffrax.diffeqsolve(three, ixd.IMEXEuler(), 0.0, 1.0, 0.5, y0)
+    with pytest.raises(TypeError, match=re.escape(f"{expected}; got ODETerm")):
+        diffrax.diffeqsolve(explicit, ixd.IMEXRK2(), 0.0, 1.0, 0.5, y0)
+    with pytest.raises(ValueError, match=re.escape(f"{expected}; got 3")):
+        ixd.ETDRK2().step(three, 0.0, 0.5, y0, None, None, made_jump=False)
+    two = diffrax.MultiTerm(explicit, ixd.ConvDiffusionTerm(kernel))
+    assert diffrax.diffeqsolve(two, ixd.IMEXEuler(), 0.0, 1.0, 0.5, y0).ys.shape == (1, 4, 5, 1)
