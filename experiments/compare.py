@@ -20,7 +20,14 @@ import sys
 import _interrupts  # noqa: F401  (before JAX: from here on Ctrl-C prints one line and exits 130)
 
 from imexjax.analysis import receptive_field
-from imexjax.recipes import load_run, normalize_images, predict_qtips, qtips_validation_images, run_command
+from imexjax.recipes import (
+    OneLineErrorParser,
+    load_run,
+    normalize_images,
+    predict_qtips,
+    qtips_validation_images,
+    run_command,
+)
 from imexjax.tasks import plot_history, plot_predictions
 from imexjax.train import ConfigError
 
@@ -70,7 +77,7 @@ def epoch_seconds(history: list[dict]) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = OneLineErrorParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("runs", nargs="+", help="workdirs of finished runs of experiments/qtips.py")
     parser.add_argument("--out", required=True, help="folder for the figures and the table")
     args = parser.parse_args(argv)

@@ -23,6 +23,7 @@ import jax
 from imexjax.data.nyu import FORMATS
 from imexjax.recipes import (
     NYU_NETWORK_PRESETS,
+    OneLineErrorParser,
     add_cluster_flags,
     add_compilation_cache_flags,
     add_config_flags,
@@ -39,7 +40,7 @@ from imexjax.recipes import (
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = OneLineErrorParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", help="the NYU data (see above); not needed with --format synthetic")
     parser.add_argument(
         "--format",

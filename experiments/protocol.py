@@ -33,7 +33,7 @@ import sys
 import _interrupts  # noqa: F401  (before JAX: from here on Ctrl-C prints one line and exits 130)
 
 from imexjax.models import INTEGRATORS, ONE_STAGE_INTEGRATORS, network_label
-from imexjax.recipes import add_compilation_cache_flags
+from imexjax.recipes import OneLineErrorParser, add_compilation_cache_flags
 
 ROOT = pathlib.Path(__file__).resolve().parent
 
@@ -210,7 +210,7 @@ def _name(choice: Choice) -> str:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = OneLineErrorParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--task", choices=tuple(TASKS), default="qtips", help="qtips (default) or depth")
     parser.add_argument("--rows", default=",".join(DEFAULT_ROWS), help=f"networks (default {','.join(DEFAULT_ROWS)})")
     parser.add_argument("--config", default="small", help="the preset of every run (default small)")

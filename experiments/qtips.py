@@ -19,6 +19,7 @@ import jax
 
 from imexjax.recipes import (
     QTIPS_NETWORK_PRESETS,
+    OneLineErrorParser,
     add_cluster_flags,
     add_compilation_cache_flags,
     add_config_flags,
@@ -33,7 +34,7 @@ from imexjax.recipes import (
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = OneLineErrorParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
         "--data-dir",
         help="train and validate on a folder in the authors' layout (train/ and val/, each with images/, "

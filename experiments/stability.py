@@ -31,6 +31,7 @@ from imexjax.analysis import (
 from imexjax.models import integrator_label
 from imexjax.recipes import (
     QTIPS_PRESETS,
+    OneLineErrorParser,
     add_compilation_cache_flags,
     enable_cache_from_flags,
     load_run,
@@ -47,14 +48,8 @@ NETWORKS = ("imex", "euler")
 FIGURES = ("stability_regions.png", "receptive_field.png", "perturbation_growth.png", "adversarial.png")
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):
-        print(f"error: {message}", file=sys.stderr)
-        raise SystemExit(2)
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = _Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = OneLineErrorParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
         "--workdir",
         required=True,

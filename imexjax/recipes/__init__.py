@@ -5,6 +5,7 @@ function that wires its data to a task (`imexjax.tasks`) and the engine (`imexja
 and what the experiment scripts share (`add_config_flags`, `run_command`).
 """
 
+from ._cli import OneLineErrorParser as OneLineErrorParser
 from ._cli import add_cluster_flags as add_cluster_flags
 from ._cli import add_compilation_cache_flags as add_compilation_cache_flags
 from ._cli import add_config_flags as add_config_flags

@@ -8,7 +8,7 @@ import re
 import sys
 import typing
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, NoReturn
 
 from .._errors import ConfigError, UserError
 from ..operators import BOUNDARIES
@@ -24,6 +24,18 @@ from ..train import (
 
 FLAG_ALIASES: dict[str, tuple[str, ...]] = {"learning_rate": ("--lr",), "implicit_init_scale": ("--implicit-scale",)}
 """Short flags kept beside a field's own flag (`--learning-rate` is also `--lr`)."""
+
+
+class OneLineErrorParser(argparse.ArgumentParser):
+    """An `argparse.ArgumentParser` whose usage errors are one line and exit status 1.
+
+    A bad flag prints `error: MESSAGE; see SCRIPT --help` on stderr, without the usage, as every
+    other error of the scripts does; `--help` prints the help and exits 0 as usual.
+    """
+
+    def error(self, message: str) -> NoReturn:
+        """Prints `message` as one `error:` line and exits with status 1."""
+        self.exit(1, f"error: {' '.join(message.split())}; see {self.prog} --help\n")
 
 
 def parse_geometry(text: str) -> tuple[tuple[int, int], ...]:
@@ -345,12 +357,26 @@ def initialize_from_flags(args: argparse.Namespace) -> None:
     """Joins the multi-process run that `add_cluster_flags`' flags describe, if any.
 
     Raises:
-      ConfigError: `--coordinator` without `--num-processes` and `--process-id`.
+      ConfigError: `--coordinator` without `--num-processes` and `--process-id`, these two
+        without `--coordinator` or `--distributed`, or values JAX refuses
+        (`imexjax.train.initialize_distributed`), such as `--distributed` where it detects no
+        cluster.
     """
     if args.coordinator and (args.num_processes is None or args.process_id is None):
         raise ConfigError("--coordinator needs --num-processes N and --process-id I")
-    if args.coordinator or args.distributed:
+    if not (args.coordinator or args.distributed):
+        if args.num_processes is not None or args.process_id is not None:
+            raise ConfigError(
+                "--num-processes and --process-id apply with --coordinator or --distributed; leave them out"
+            )
+        return
+    try:
         initialize_distributed(args.coordinator, args.num_processes, args.process_id)
+    except ConfigError as error:
+        raise ConfigError(
+            f"{error}; run under a cluster JAX detects (SLURM, Open MPI, TPU pods...) or pass --coordinator "
+            "HOST:PORT, --num-processes N and --process-id I with 0 <= I < N"
+        ) from None
 
 
 def run_command(command: Callable[[], int]) -> int:

@@ -51,12 +51,14 @@ def run_nyu(
       The run's metrics, history and best model.
 
     Raises:
-      ConfigError: bad configuration, or `workdir` holds another run.
+      ConfigError: bad configuration, a run that cannot fit in the machine's memory
+        (`TrainConfig.check_memory`), or `workdir` holds another run.
       NyuDataError: the data is missing, not recognised or corrupt.
       TrainingDivergedError: the loss became NaN or infinite.
     """
     run_dir = RunDir(workdir)
     run_dir.check_config(config)
+    config.check_memory(config.resolution, 3, image_flag="--resolution")  # frames are read a batch at a time
     train_source, val_source, identity = open_depth_data(config, data, format=format)
     saved = run_dir.check_data(identity)
     stats = {k: saved[k] for k in _STATISTICS} if saved else input_statistics(train_source)

@@ -7,7 +7,15 @@ import jax
 import numpy as np
 
 from .._errors import ConfigError
-from ..data.qtips import CLASS_NAMES, NUM_CLASSES, generate_qtips, qtips_splits, read_qtips_folder
+from ..data.qtips import (
+    CLASS_NAMES,
+    NUM_CLASSES,
+    QTIPS_SIZE,
+    generate_qtips,
+    generated_bytes,
+    qtips_splits,
+    read_qtips_folder,
+)
 from ..models import network_label
 from ..tasks import (
     SegmentationTask,
@@ -50,7 +58,8 @@ def load_qtips_data(
 
     Raises:
       QtipsDataError: `data_dir` is missing or malformed.
-      ConfigError: a selection split asked of a folder.
+      ConfigError: a selection split asked of a folder, or more images to generate than fit in
+        the machine's memory with the network's training (`TrainConfig.check_memory`).
     """
     if data_dir is not None:
         if config.eval_split == "select":
@@ -58,6 +67,9 @@ def load_qtips_data(
                 "--eval-split select needs generated data (no --data-dir): a folder holds no selection split"
             )
         return read_qtips_folder(data_dir)
+    count = config.num_train + config.num_val
+    images = {f"{count} generated images": (generated_bytes(count), "lower --num-train or --num-val")}
+    config.check_memory((QTIPS_SIZE, QTIPS_SIZE), 1, data=images)
     splits = qtips_splits(seed=config.seed, num_train=config.num_train, num_val=config.num_val)
     if config.eval_split == "select":
         splits["val"] = qtips_selection_split(config.seed, config.num_val)
@@ -94,13 +106,16 @@ def run_qtips(
       The run's metrics, history and best model.
 
     Raises:
-      ConfigError: a bad config, or `workdir` holds another run.
+      ConfigError: a bad config, a run that cannot fit in the machine's memory, or `workdir`
+        holds another run.
       QtipsDataError: `data_dir` is missing or malformed.
       TrainingDivergedError: the loss became NaN or infinite.
     """
     splits = load_qtips_data(config, data_dir)
     train_images, train_labels = splits["train"]
     val_images, val_labels = splits["val"]
+    if data_dir is not None:  # generated data was checked before it was drawn
+        config.check_memory(train_images.shape[1:], 1)
     identity = {
         "task": "qtips",
         "data": str(pathlib.Path(data_dir).absolute()) if data_dir is not None else "generated",

@@ -2,6 +2,7 @@
 
 import dataclasses
 import math
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from .._errors import ConfigError
@@ -16,9 +17,12 @@ from ..models import (
     network_label,
     solver_from_name,
 )
+from ..models._size import machine_memory
 from ..operators import BOUNDARIES
 
 OPTIMIZERS: tuple[str, ...] = ("adam", "sgd")
+OPTIMIZER_SLOTS: dict[str, int] = {"adam": 2, "sgd": 1}
+"""Values each optimizer keeps per parameter (Adam's two moments, SGD's momentum)."""
 SCHEDULES: tuple[str, ...] = ("cosine", "constant")
 
 
@@ -181,9 +185,12 @@ class TrainConfig:
         names = self.boundary if isinstance(self.boundary, tuple) else (self.boundary,)
         for name in names:
             check_choice("boundary", name, BOUNDARIES)
+        if isinstance(self.boundary, tuple) and self.network != "timestepping":
+            raise ConfigError(
+                f"boundary takes one name per block with --network timestepping only, and {self.network} takes "
+                f"one name, got {','.join(names)}; pass one of {', '.join(BOUNDARIES)}"
+            )
         if isinstance(self.boundary, tuple) and len(names) != len(self.geometry):
-            if self.network != "timestepping":
-                raise ConfigError(f"boundary takes one name per block with --network timestepping only, got {names}")
             raise ConfigError(
                 f"boundary lists {len(names)} names for {len(self.geometry)} blocks; give one name or one per block"
             )
@@ -192,6 +199,82 @@ class TrainConfig:
                 f"integrator {self.integrator} needs an exponential, which boundary zero lacks; "
                 "use boundary periodic or reflect, or integrator imex or imex2"
             )
+
+    def check_memory(
+        self,
+        image_size: tuple[int, int],
+        in_channels: int,
+        *,
+        data: Mapping[str, tuple[int, str]] | None = None,
+        image_flag: str = "",
+    ) -> None:
+        """Raises ConfigError, before anything is allocated, when training cannot fit in the machine's memory.
+
+        What a training step needs at least: the float32 parameters with their gradients and
+        the optimizer's values, and the activations the backward pass keeps, one state of
+        each step for a batch of `batch_size` images (each step's input, as with `remat`), in
+        `dtype`; and the bytes of `data`. Their sum is a lower bound, so a run refused would
+        not have fit; the budget is the machine's physical memory (no check where the system
+        does not report it).
+
+        Args:
+          image_size: `(height, width)` of the images trained on.
+          in_channels: channels of the images.
+          data: `{what: (bytes, fix)}` the run holds besides the network, e.g. the generated
+            images, with the flags that shrink it.
+          image_flag: the flag that sets the image size, if any (`--resolution`), named in the fix.
+        """
+        memory = machine_memory()
+        if memory is None:
+            return
+        height, width = image_size
+        sizing = (
+            "--unet-levels or --unet-base-width" if self.network == "unet" else "the layers and widths of --geometry"
+        )
+        image_fix = f", or a smaller {image_flag}" if image_flag else ""
+        parameters = self._parameter_lower_bound(in_channels)
+        needs = {
+            **(data or {}),
+            f"activations of a batch of {self.batch_size} at {height}x{width}": (
+                self.batch_size * self._activations_per_image(height, width) * (2 if self.dtype == "bfloat16" else 4),
+                f"lower --batch-size or {sizing}{image_fix}",
+            ),
+            f"{parameters:.3g} parameters with gradients and {self.optimizer} state": (
+                4 * parameters * (2 + OPTIMIZER_SLOTS[self.optimizer]),
+                f"lower {sizing}",
+            ),
+        }
+        total = sum(size for size, _ in needs.values())
+        if total > memory:
+            largest = max(needs, key=lambda what: needs[what][0])
+            parts = ", ".join(f"{what}: {_bytes(size)}" for what, (size, _) in needs.items())
+            raise ConfigError(
+                f"this run needs at least {_bytes(total)} of memory ({parts}), more than this machine's "
+                f"{_bytes(memory)}; {needs[largest][1]}"
+            )
+
+    def _parameter_lower_bound(self, in_channels: int) -> int:
+        """The weights of the 3x3 convolutions of the network (no biases, norms, heads, implicit kernels)."""
+        if self.network == "unet":
+            widths = [self.unet_base_width * 2**level for level in range(self.unet_levels)]
+            return sum(9 * width**2 for width in widths)
+        channels, count = in_channels, 0
+        for layers, width in self.geometry:
+            count += 9 * channels * width + 9 * (layers - 1) * width**2  # the opening layer, then the steps
+            channels = width
+        return count
+
+    def _activations_per_image(self, height: int, width: int) -> int:
+        """The values one image's forward pass keeps for the backward pass: one state per layer at least."""
+        if self.network == "unet":
+            levels = [(2, self.unet_base_width * 2**level) for level in range(self.unet_levels)]
+        else:
+            levels = list(self.geometry)
+        count = 0
+        for level, (layers, channels) in enumerate(levels):
+            shrink = 2**level if self.network != "timestepping" else 1  # level l runs at 1/2**l of the size
+            count += layers * channels * max(height // shrink, 1) * max(width // shrink, 1)
+        return count
 
     def replace(self, **changes: Any) -> "TrainConfig":
         """A copy with `changes` applied (None values are ignored), validated."""
@@ -243,6 +326,15 @@ class TrainConfig:
             )
         data = {k: v for k, v in data.items() if not (k == "unroll" and v is None)}  # None once meant the default
         return cls(**{**data, "geometry": tuple(tuple(block) for block in data["geometry"])})
+
+
+def _bytes(size: float) -> str:
+    """`size` bytes in the largest binary unit that leaves at least 1: `29.1 TiB`, `512 B`."""
+    units = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
+    power = 0
+    while size >= 1024 and power < len(units) - 1:
+        size, power = size / 1024, power + 1
+    return f"{size:.3g} {units[power]}"
 
 
 def _json_lists(data: dict[str, Any]) -> dict[str, Any]:

@@ -20,9 +20,16 @@ def initialize_distributed(
       coordinator: `host:port` of process 0.
       num_processes: the number of processes.
       process_id: this process's index, 0 <= process_id < num_processes.
+
+    Raises:
+      ConfigError: JAX refuses the arguments, or detects no cluster to complete them (its
+        message, on one line).
     """
     jax.config.update("jax_cpu_collectives_implementation", "gloo")  # CPU devices only; must precede initialize
-    jax.distributed.initialize(coordinator_address=coordinator, num_processes=num_processes, process_id=process_id)
+    try:
+        jax.distributed.initialize(coordinator_address=coordinator, num_processes=num_processes, process_id=process_id)
+    except ValueError as error:  # JAX's checks of the arguments and of the cluster it detected
+        raise ConfigError(f"cannot join a multi-process run: {str(error).strip().rstrip('.')}") from None
 
 
 def data_mesh() -> Mesh:

@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING
 from ._errors import QtipsDataError as QtipsDataError
 from ._generate import CLASS_NAMES as CLASS_NAMES
 from ._generate import NUM_CLASSES as NUM_CLASSES
+from ._generate import QTIPS_SIZE as QTIPS_SIZE
 from ._generate import generate_qtips as generate_qtips
+from ._generate import generated_bytes as generated_bytes
 from ._generate import qtips_splits as qtips_splits
 from ._layout import read_qtips_folder as read_qtips_folder
 from ._layout import write_qtips_folder as write_qtips_folder

@@ -7,6 +7,9 @@ NUM_CLASSES = 4
 CLASS_NAMES = ("background", "white-white", "white-black", "black-black")
 """The name of each class, by label value (0 is the background)."""
 
+QTIPS_SIZE = 64
+"""The height and width of Q-tips images, as the authors drew them."""
+
 BACKGROUND_GREY = 64
 BODY_GREY = 128
 WHITE_MARKER_GREY = 255
@@ -20,7 +23,7 @@ _IMAGES_PER_CHUNK = 256  # bounds the float work arrays to ~8 MB each at 64 x 64
 
 
 def generate_qtips(
-    num_images: int, *, seed: int | np.random.SeedSequence, size: int = 64
+    num_images: int, *, seed: int | np.random.SeedSequence, size: int = QTIPS_SIZE
 ) -> tuple[np.ndarray, np.ndarray]:
     """Draws Q-tips images and their segmentation labels.
 
@@ -65,6 +68,11 @@ def generate_qtips(
     return images, labels
 
 
+def generated_bytes(num_images: int, size: int = QTIPS_SIZE) -> int:
+    """The bytes `generate_qtips` allocates for `num_images` images: their draws, images and labels."""
+    return num_images * (4 * 8 + 2 * size * size)
+
+
 def _draw_bars(
     angles: np.ndarray, lengths: np.ndarray, widths: np.ndarray, classes: np.ndarray, size: int
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -96,7 +104,7 @@ def _draw_bars(
 
 
 def qtips_splits(
-    *, seed: int = 0, num_train: int = 1024, num_val: int = 64, size: int = 64
+    *, seed: int = 0, num_train: int = 1024, num_val: int = 64, size: int = QTIPS_SIZE
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Draws the Q-tips training and validation sets of the paper (1024 and 64 images).
 
