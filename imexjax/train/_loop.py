@@ -1,11 +1,13 @@
 """The training loop: epochs of jitted steps, evaluation, checkpoints, resume, history and NaN guard."""
 
+import contextlib
 import dataclasses
 import math
 import os
 import platform
 import sys
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import flax
@@ -13,6 +15,7 @@ import jax
 import numpy as np
 import optax
 from flax import nnx
+from jax.experimental import multihost_utils
 from jax.sharding import Mesh
 from tqdm.auto import tqdm
 
@@ -58,7 +61,9 @@ def train_and_evaluate(
 
     Writes, through `RunDir`: `config.json`, `data.json` (`data` with `in_channels` and
     `num_outputs`), `history.jsonl` (one line per epoch), `metrics.json` and orbax
-    checkpoints under `checkpoints/EPOCH` (the newest two and the best, see `RunCheckpoints`).
+    checkpoints under `checkpoints/EPOCH` (the newest two and the best, see `RunCheckpoints`),
+    holding the folder's lock (`RunDir.lock`, taken by process 0) from the first checkpoint
+    read to the last file written.
     The data order of epoch e depends only on `(config.seed, e)`, so a resumed run ends as an
     uninterrupted one does. With several
     processes, each reads its own rows of every training batch.
@@ -78,8 +83,9 @@ def train_and_evaluate(
       The final metrics, the history, and the model with the best checkpoint's parameters.
 
     Raises:
-      ConfigError: `workdir` holds a run of another configuration, the batch size does
-        not divide over the devices, or a `zero` boundary meets several devices.
+      ConfigError: `workdir` holds a run of another configuration or another process
+        trains in it, the batch size does not divide over the devices, or a `zero` boundary
+        meets several devices.
       TrainingDivergedError: the loss became NaN or infinite.
     """
     run_dir = workdir if isinstance(workdir, RunDir) else RunDir(workdir)
@@ -106,7 +112,7 @@ def train_and_evaluate(
     train_step = make_train_step(graphdef, optimizer, task, mesh)
     eval_steps = make_eval_steps(eval_graphdef, task, mesh)
 
-    with run_dir.checkpoints() as checkpoints:
+    with _sole_writer(run_dir, writer), run_dir.checkpoints() as checkpoints:
         history: list[dict[str, Any]] = []
         best = {"epoch": 0, "val_loss": math.inf, "val": None}
         seconds_before = 0.0
@@ -157,24 +163,56 @@ def train_and_evaluate(
                 tqdm.write(_epoch_line(record), file=sys.stderr)
 
         best_state, _ = checkpoints.restore(best["epoch"], {"params": state["params"], "rest": state["rest"]})
-    elapsed = seconds_before + time.perf_counter() - start
+        elapsed = seconds_before + time.perf_counter() - start
+        metrics = json_ready(_final_metrics(config, model, best, history, elapsed, data))
+        if writer:
+            run_dir.write_json("metrics.json", metrics)
+    return RunResult(metrics, history, nnx.merge(eval_graphdef, best_state["params"], best_state["rest"]))
+
+
+@contextlib.contextmanager
+def _sole_writer(run_dir: RunDir, writer: bool) -> Iterator[None]:
+    """Holds `run_dir`'s lock in the `writer` process for the block; every process stops if another run holds it.
+
+    Raises:
+      ConfigError: another process trains in `run_dir`.
+    """
+    with contextlib.ExitStack() as stack:
+        refusal = None
+        if writer:
+            try:
+                stack.enter_context(run_dir.lock())
+            except ConfigError as error:
+                refusal = error
+        if multihost_utils.broadcast_one_to_all(np.int32(refusal is not None)):  # the writer's outcome, everywhere
+            raise refusal or ConfigError(
+                f"workdir {run_dir.path} is in use by another run; wait for it or pass another --workdir"
+            )
+        yield
+
+
+def _final_metrics(
+    config: TrainConfig,
+    model: nnx.Module,
+    best: dict[str, Any],
+    history: list[dict[str, Any]],
+    seconds: float,
+    data: dict[str, Any],
+) -> dict[str, Any]:
+    """The contents of `metrics.json`: the best epoch's validation metrics, the last epoch's, the config and more."""
     counts = count_parameters(model)
-    metrics = {
+    return {
         **{f"val_{k}": v for k, v in best["val"].items()},
         "best_epoch": best["epoch"],
-        "final": {k: v for k, v in history[-1].items() if k.startswith("val_")} if history else {},
+        "final": {k: v for k, v in history[-1].items() if k.startswith("val_")},
         "params": counts["total"],
         "param_counts": counts,
         "config": config.name,
         **{k: v for k, v in config.to_json().items() if k != "name"},
-        "seconds": elapsed,
+        "seconds": seconds,
         **environment_info(),
         **data,
     }
-    metrics = json_ready(metrics)
-    if writer:
-        run_dir.write_json("metrics.json", metrics)
-    return RunResult(metrics, history, nnx.merge(eval_graphdef, best_state["params"], best_state["rest"]))
 
 
 def _train_epoch(

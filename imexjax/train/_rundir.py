@@ -1,12 +1,17 @@
 """The folder of one training run: its config, data description, history, metrics and checkpoints."""
 
+import contextlib
 import dataclasses
 import json
 import math
 import os
 import pathlib
+import socket
+import time
+from collections.abc import Iterator
 from typing import Any
 
+import filelock
 import numpy as np
 from flax import nnx
 
@@ -38,6 +43,13 @@ class FinishedRun:
     model: nnx.Module
 
 
+LOCK_FILE = "run.lock"
+"""The file whose OS lock the process that trains in the folder holds."""
+
+LOCK_HOLDER_FILE = "run.lock.json"
+"""Who holds the lock (pid, host, start time), for the message that refuses another process."""
+
+
 class RunDir:
     """A run's folder: checks it against a config and data, writes its records, loads it when done.
 
@@ -46,7 +58,8 @@ class RunDir:
     `metrics.json` (the final metrics, written last; removed while a resumed run trains more
     epochs) and `checkpoints/EPOCH` (orbax, see `RunCheckpoints`). Every file is written
     atomically (a temporary file renamed over it), so a run killed at any moment leaves the
-    previous version whole. Nothing is written before `create`.
+    previous version whole. Nothing is written before `create`. While a process trains here
+    it holds `lock` (`run.lock`, and `run.lock.json` naming the holder).
 
     Args:
       path: the folder; created by `create` if missing.
@@ -123,6 +136,41 @@ class RunDir:
             raise ConfigError(f"cannot create workdir {self.path} ({error.strerror}); pass another --workdir") from None
         if not os.access(self.path, os.W_OK):
             raise ConfigError(f"workdir {self.path} is not writable; pass another --workdir")
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Holds the folder's lock for the block, so that one process at a time trains here.
+
+        The lock is the operating system's lock on `run.lock`, which the system releases when
+        the holding process ends in any way (also `kill -9`): no stale lock is left behind.
+        `run.lock.json` names the holder while it holds the lock. Call `create` first.
+
+        Raises:
+          ConfigError: another process holds the lock (the message names it).
+        """
+        lock = filelock.FileLock(self.path / LOCK_FILE, timeout=0)
+        try:
+            lock.acquire()
+        except filelock.Timeout:
+            holder = self._lock_holder()
+            raise ConfigError(
+                f"workdir {self.path} is in use by another run{holder}; wait for it or pass another --workdir"
+            ) from None
+        try:
+            started = time.strftime("%Y-%m-%d %H:%M:%S")
+            self.write_json(LOCK_HOLDER_FILE, {"pid": os.getpid(), "host": socket.gethostname(), "started": started})
+            yield
+        finally:
+            (self.path / LOCK_HOLDER_FILE).unlink(missing_ok=True)
+            lock.release()
+
+    def _lock_holder(self) -> str:
+        """` (pid PID on HOST, started TIME)` from `run.lock.json`, or nothing if it cannot be read."""
+        try:
+            holder = self.read_json(LOCK_HOLDER_FILE)
+            return f" (pid {holder['pid']} on {holder['host']}, started {holder['started']})"
+        except (ConfigError, TypeError, KeyError):  # not written yet, or already removed
+            return ""
 
     def record(self, config: TrainConfig, data: dict[str, Any]) -> None:
         """Writes `config.json` and `data.json`: what the run in this folder trains, and on what."""
