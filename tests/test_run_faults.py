@@ -5,6 +5,9 @@ import logging
 import os
 import pathlib
 import shutil
+import socket
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -39,6 +42,11 @@ def copy_of(finished: pathlib.Path, tmp_path: pathlib.Path) -> pathlib.Path:
     workdir = tmp_path / "run"
     shutil.copytree(finished, workdir)
     return workdir
+
+
+def files_but_the_lock(workdir: pathlib.Path) -> dict[str, tuple[int, int]]:
+    """`snapshot` of the run's files, without `run.lock` (which every process that tries the lock opens)."""
+    return {name: stamp for name, stamp in snapshot(workdir).items() if name != "run.lock"}
 
 
 def largest_file(folder: pathlib.Path) -> pathlib.Path:
@@ -139,11 +147,11 @@ def test_a_run_whose_every_checkpoint_is_damaged_stops_in_one_line_and_keeps_its
             largest_file(workdir / "checkpoints" / epoch).write_bytes(b"")
         else:  # a run of an older imexjax
             edit_meta(workdir / "checkpoints" / epoch, lambda meta: meta.pop("digest"))
-    before = snapshot(workdir)
+    before = files_but_the_lock(workdir)
     code, err = cli(["--epochs", "3", "--workdir", str(workdir)], capsys)
     assert code == 1 and err.startswith("error: checkpoint ") and "no intact checkpoint is left" in err
     assert f"move {workdir / 'checkpoints'} away" in err and "\n" not in err
-    assert snapshot(workdir) == before
+    assert files_but_the_lock(workdir) == before
 
 
 def test_a_crash_after_the_last_save_is_repaired_by_the_rerun_and_best_agrees_with_metrics(
@@ -214,6 +222,105 @@ def test_metrics_that_disagree_with_the_best_checkpoint_are_refused_and_a_rerun_
     assert code == 0 and load_run(workdir).metrics == load_run(finished).metrics | {
         "seconds": load_run(workdir).metrics["seconds"]
     }
+
+
+HOLD_THE_LOCK = """
+import sys, time
+from imexjax.train import RunDir
+run_dir = RunDir(sys.argv[1])
+run_dir.create()
+with run_dir.lock():
+    print("locked", flush=True)
+    time.sleep(600)
+"""
+
+
+def test_a_second_process_on_a_workdir_is_refused_in_one_line_and_a_killed_one_leaves_no_lock(
+    finished, tmp_path, capsys
+):
+    workdir = copy_of(finished, tmp_path)
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_THE_LOCK, str(workdir)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "locked\n"
+        before = files_but_the_lock(workdir)
+        code, err = cli(["--epochs", "3", "--workdir", str(workdir)], capsys)
+        assert code == 1
+        assert err.startswith(
+            f"error: workdir {workdir} is in use by another run (pid {holder.pid} on {socket.gethostname()}, started "
+        )
+        assert err.endswith("; wait for it or pass another --workdir") and "\n" not in err
+        assert files_but_the_lock(workdir) == before
+    finally:
+        holder.kill()  # SIGKILL: nothing of the holder runs any more
+        holder.wait()
+    assert (workdir / "run.lock.json").is_file()  # the killed holder's name stays, and binds nothing
+    code, _ = cli(["--epochs", "3", "--workdir", str(workdir)], capsys)
+    assert code == 0 and load_run(workdir).metrics["epochs"] == 3
+    assert not (workdir / "run.lock.json").exists()
+
+
+FILL_THE_DISK = """
+import resource, signal, sys
+import numpy as np
+from imexjax import UserError
+from imexjax.train import RunCheckpoints
+
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG, as ENOSPC fails
+resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, 100_000))
+noise = np.random.default_rng(0).random(200_000, np.float32)  # 800 kB that do not compress
+try:
+    with RunCheckpoints(sys.argv[1]) as checkpoints:
+        checkpoints.save(2, {"params": {"w": noise}}, {"epoch": 2}, best_epoch=2)
+except UserError as error:
+    print(f"error: {error}", file=sys.stderr)
+    sys.exit(1)
+"""
+
+
+def test_a_full_disk_while_a_checkpoint_is_saved_is_one_line_and_keeps_the_checkpoints_before(tmp_path):
+    directory = tmp_path / "checkpoints"
+    save_epochs(directory, range(1, 2), best_epoch=1)
+    done = subprocess.run([sys.executable, "-c", FILL_THE_DISK, str(directory)], capture_output=True, text=True)
+    assert done.returncode == 1 and "Traceback" not in done.stderr and "ERROR" not in done.stderr  # orbax logs none
+    assert done.stderr.strip().splitlines()[-1] == (
+        f"error: cannot write the checkpoint of epoch 2 to {directory} (File too large); "
+        "the checkpoints before it are kept: free space there and rerun the same command to resume"
+    )
+    with RunCheckpoints(directory) as checkpoints:
+        assert checkpoints.epochs() == [1]
+        state, _ = checkpoints.restore(1, {"params": {"w": np.zeros(3, np.float32)}})
+        assert state["params"]["w"].tolist() == [1, 1, 1]
+
+
+def test_a_full_disk_in_training_stops_in_one_line_and_the_rerun_resumes(
+    finished, tmp_path, capsys, caplog, monkeypatch
+):
+    import orbax.checkpoint as ocp
+
+    workdir = copy_of(finished, tmp_path)
+    real_save = ocp.CheckpointManager.save
+
+    def save_on_a_full_disk(self, step, *args, **kwargs):
+        if step < 3:
+            return real_save(self, step, *args, **kwargs)
+        error = ValueError(  # what tensorstore raises when the disk is full; orbax logs it with its traceback
+            'OUT_OF_RANGE: Error writing "w/0" in OCDBT database at local file ...: Failed to write 6000 bytes '
+            "to file 11: No space left on device [os_error_code='28']"
+        )
+        logging.getLogger("absl").error("_SignalingThread.run() raised an exception", exc_info=error)
+        raise error
+
+    monkeypatch.setattr(ocp.CheckpointManager, "save", save_on_a_full_disk)
+    code, err = cli(["--epochs", "3", "--workdir", str(workdir)], capsys)
+    monkeypatch.undo()
+    assert code == 1 and err == (
+        f"error: cannot write the checkpoint of epoch 3 to {workdir / 'checkpoints'} (No space left on device); "
+        "the checkpoints before it are kept: free space there and rerun the same command to resume"
+    )
+    assert not [record for record in caplog.records if record.exc_info]
+    assert RunDir(workdir).saved_epochs() == [1, 2] and len(RunDir(workdir).read_history()) == 2
+    code, _ = cli(["--epochs", "3", "--workdir", str(workdir)], capsys)
+    assert code == 0 and [record["epoch"] for record in load_run(workdir).history] == [1, 2, 3]
 
 
 def test_a_resume_on_other_data_of_the_same_size_is_refused_by_its_fingerprint(tmp_path, capsys):

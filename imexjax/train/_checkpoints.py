@@ -1,10 +1,16 @@
 """Orbax checkpoints of a training run: one per epoch, the newest two and the best kept, each verified."""
 
+import contextlib
+import errno
 import hashlib
 import json
+import logging
+import os
 import pathlib
+import re
 import shutil
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 import jax
@@ -23,6 +29,57 @@ DELETING_PREFIX = "deleting-"
 
 class DamagedCheckpointError(UserError):
     """A checkpoint cannot be read, or its arrays or metadata differ from those that were saved."""
+
+
+class DiskFullError(UserError, OSError):
+    """A checkpoint could not be written because the disk (or the quota, or the file size limit) is full."""
+
+
+DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+"""No space left on the device, disk quota exceeded, file too large."""
+
+
+def disk_full_reason(error: BaseException | None) -> str | None:
+    """What `error`, or an error it was raised from, says about a full disk (`No space left on device`), else None.
+
+    An `OSError` carries its `errno`; tensorstore, which writes orbax's arrays, raises a
+    `ValueError` whose message ends in `[os_error_code='28']`.
+    """
+    while error is not None:
+        codes = [error.errno] if isinstance(error, OSError) else []
+        codes += [int(code) for code in re.findall(r"os_error_code='?(\d+)", str(error))]
+        for code in codes:
+            if code in DISK_FULL_ERRNOS:
+                return os.strerror(code)
+        error = error.__cause__ or error.__context__
+    return None
+
+
+class _DropDiskFullTracebacks(logging.Filter):
+    """Drops log records carrying a disk-full error: orbax logs each with its traceback, `save` says it in one line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and disk_full_reason(record.exc_info[1]))
+
+
+@contextlib.contextmanager
+def _one_line_when_the_disk_is_full(epoch: int, directory: pathlib.Path) -> Iterator[None]:
+    """Turns a disk-full error inside the block into `DiskFullError`, without orbax's logged tracebacks."""
+    absl_logger = logging.getLogger("absl")  # orbax logs through absl
+    quiet = _DropDiskFullTracebacks()
+    absl_logger.addFilter(quiet)
+    try:
+        yield
+    except Exception as error:
+        reason = disk_full_reason(error)
+        if reason is None:
+            raise
+        raise DiskFullError(
+            f"cannot write the checkpoint of epoch {epoch} to {directory} ({reason}); the checkpoints before it "
+            "are kept: free space there and rerun the same command to resume"
+        ) from None
+    finally:
+        absl_logger.removeFilter(quiet)
 
 
 def checksums(state: dict[str, PyTree]) -> dict[str, str]:
@@ -99,13 +156,17 @@ class RunCheckpoints:
           meta: what the run needs to resume (history, best epoch, time).
           best_epoch: the epoch with the best validation loss so far (`epoch` itself, or an
             earlier one), kept until a better one is saved.
+
+        Raises:
+          DiskFullError: the disk is full (the epochs saved before are kept).
         """
         saved = {name: tree for name, tree in state.items() if jax.tree.leaves(tree)}
         items = {name: ocp.args.StandardSave(tree) for name, tree in saved.items()}
         meta = {**meta, "checksums": checksums(saved)}
         meta["digest"] = meta_digest(meta)
-        self.manager.save(epoch, args=ocp.args.Composite(meta=ocp.args.JsonSave(meta), **items))
-        self.manager.wait_until_finished()
+        with _one_line_when_the_disk_is_full(epoch, self.directory):
+            self.manager.save(epoch, args=ocp.args.Composite(meta=ocp.args.JsonSave(meta), **items))
+            self.manager.wait_until_finished()
         self._delete([old for old in self.epochs()[:-2] if old != best_epoch])
 
     def epochs(self) -> list[int]:
