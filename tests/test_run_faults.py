@@ -470,7 +470,7 @@ def test_an_unreadable_history_or_a_run_of_another_task_is_one_line_and_a_resume
 @pytest.mark.parametrize(
     "argv, code, message",
     [
-        (["--remat", "maybe"], 2, "expected on, off or auto"),
+        (["--remat", "maybe"], 1, "expected on, off or auto"),
         (["--coordinator", "127.0.0.1:1"], 1, "--coordinator needs --num-processes N and --process-id I"),
     ],
 )
