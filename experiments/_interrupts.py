@@ -28,7 +28,8 @@ def _exit_now(signal_number: int, frame: object) -> None:
             stream.flush()
         except (OSError, ValueError, RuntimeError):  # closed, or interrupted in the middle of a write
             pass
-    os.write(2, f"{MESSAGE}\n".encode())
+    clear_line = "\r\x1b[K" if os.isatty(2) else ""  # on a terminal, in place of a progress bar's line
+    os.write(2, f"{clear_line}{MESSAGE}\n".encode())
     os._exit(INTERRUPTED_STATUS)
 
 
