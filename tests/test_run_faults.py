@@ -17,6 +17,7 @@ from imexjax._errors import RunNotFoundError
 from imexjax.data.qtips import qtips_splits, write_qtips_folder
 from imexjax.recipes import load_run, qtips_config, run_qtips
 from imexjax.train import ConfigError, DamagedCheckpointError, RunCheckpoints, RunDir
+from imexjax.train._checkpoints import DiskFullError
 
 TINY = qtips_config("tiny").replace(num_train=16, num_val=8)
 
@@ -290,6 +291,17 @@ def test_a_full_disk_while_a_checkpoint_is_saved_is_one_line_and_keeps_the_check
         assert checkpoints.epochs() == [1]
         state, _ = checkpoints.restore(1, {"params": {"w": np.zeros(3, np.float32)}})
         assert state["params"]["w"].tolist() == [1, 1, 1]
+
+
+def test_a_disk_without_room_for_the_next_checkpoint_is_one_line_before_anything_is_written(tmp_path, monkeypatch):
+    directory = tmp_path / "checkpoints"
+    save_epochs(directory, range(1, 2), best_epoch=1)
+    before = snapshot(directory)
+    real_disk_usage = shutil.disk_usage
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: real_disk_usage(path)._replace(free=500_000))
+    with pytest.raises(DiskFullError, match="epoch 2 .*No space left on device: 0.5 MiB free, 1.0 MiB needed"):
+        save_epochs(directory, range(2, 3), best_epoch=2)
+    assert snapshot(directory) == before
 
 
 def test_a_full_disk_in_training_stops_in_one_line_and_the_rerun_resumes(

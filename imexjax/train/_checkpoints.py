@@ -10,6 +10,7 @@ import pathlib
 import re
 import shutil
 import sys
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -34,6 +35,9 @@ class DamagedCheckpointError(UserError):
 class DiskFullError(UserError, OSError):
     """A checkpoint could not be written because the disk (or the quota, or the file size limit) is full."""
 
+
+SAVE_MARGIN_BYTES = 1 << 20
+"""Room for orbax's metadata files beside the arrays, when `RunCheckpoints.save` checks the free space."""
 
 DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 """No space left on the device, disk quota exceeded, file too large."""
@@ -62,22 +66,39 @@ class _DropDiskFullTracebacks(logging.Filter):
         return not (record.exc_info and disk_full_reason(record.exc_info[1]))
 
 
+def _orbax_threads() -> set[threading.Thread]:
+    """The running threads of orbax's classes (its background writers)."""
+    return {thread for thread in threading.enumerate() if type(thread).__module__.startswith("orbax.")}
+
+
+def _disk_full_error(epoch: int, directory: pathlib.Path, reason: str) -> DiskFullError:
+    return DiskFullError(
+        f"cannot write the checkpoint of epoch {epoch} to {directory} ({reason}); the checkpoints before it "
+        "are kept: free space there and rerun the same command to resume"
+    )
+
+
 @contextlib.contextmanager
 def _one_line_when_the_disk_is_full(epoch: int, directory: pathlib.Path) -> Iterator[None]:
-    """Turns a disk-full error inside the block into `DiskFullError`, without orbax's logged tracebacks."""
+    """Turns a disk-full error inside the block into `DiskFullError`, without orbax's logged tracebacks.
+
+    Orbax raises at the first failed write while its other writers of the save still run;
+    they are waited for (a minute at most), so that none is cut off by the exit that follows
+    and logs that instead.
+    """
     absl_logger = logging.getLogger("absl")  # orbax logs through absl
     quiet = _DropDiskFullTracebacks()
     absl_logger.addFilter(quiet)
+    running_before = _orbax_threads()
     try:
         yield
     except Exception as error:
         reason = disk_full_reason(error)
         if reason is None:
             raise
-        raise DiskFullError(
-            f"cannot write the checkpoint of epoch {epoch} to {directory} ({reason}); the checkpoints before it "
-            "are kept: free space there and rerun the same command to resume"
-        ) from None
+        for writer in _orbax_threads() - running_before:
+            writer.join(timeout=60)
+        raise _disk_full_error(epoch, directory, reason) from None
     finally:
         absl_logger.removeFilter(quiet)
 
@@ -148,7 +169,10 @@ class RunCheckpoints:
     def save(self, epoch: int, state: dict[str, PyTree], meta: dict[str, Any], *, best_epoch: int) -> None:
         """Saves `state` (`params`, `rest`, `opt_state`) and the JSON-ready `meta` with checksums and digest as `epoch`.
 
-        Then deletes every epoch but the newest two and `best_epoch`.
+        Then deletes every epoch but the newest two and `best_epoch`. Before anything is
+        written, the free space is compared with the arrays' size and `SAVE_MARGIN_BYTES`; a
+        disk that fills during the save anyway (another process writing, a quota) is caught
+        as well.
 
         Args:
           epoch: the step number.
@@ -164,6 +188,11 @@ class RunCheckpoints:
         items = {name: ocp.args.StandardSave(tree) for name, tree in saved.items()}
         meta = {**meta, "checksums": checksums(saved)}
         meta["digest"] = meta_digest(meta)
+        needed = sum(leaf.nbytes for leaf in jax.tree.leaves(saved)) + SAVE_MARGIN_BYTES
+        free = shutil.disk_usage(self.directory).free
+        if free < needed:
+            reason = f"{os.strerror(errno.ENOSPC)}: {free / 2**20:.1f} MiB free, {needed / 2**20:.1f} MiB needed"
+            raise _disk_full_error(epoch, self.directory, reason)
         with _one_line_when_the_disk_is_full(epoch, self.directory):
             self.manager.save(epoch, args=ocp.args.Composite(meta=ocp.args.JsonSave(meta), **items))
             self.manager.wait_until_finished()
