@@ -78,5 +78,5 @@ def test_the_two_cache_flags_contradict_each_other(script, capsys):
     argv = ["--no-compilation-cache", "--compilation-cache-dir", "somewhere"]
     with pytest.raises(SystemExit) as exit_:
         load_script(script).parse_args([*TINY, *argv] if script.endswith("qtips.py") else argv)
-    assert exit_.value.code == 2
+    assert exit_.value.code == 1
     assert "not allowed with argument" in capsys.readouterr().err

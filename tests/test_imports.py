@@ -32,7 +32,7 @@ def test_importing_changes_no_matplotlib_backend():
 
 
 def test_the_experiments_import_and_parse_without_tensorflow_datasets():
-    statement = "import runpy; "
+    statement = "import runpy, sys; sys.path.insert(0, 'experiments'); "  # as python SCRIPT does
     for script in ("qtips.py", "nyu_depth.py", "compare.py", "stability.py"):
         statement += f"runpy.run_path('experiments/{script}', run_name='imported'); "
     statement += (

@@ -318,7 +318,7 @@ def test_cli_bad_data_or_input_is_one_line_nonzero_and_writes_nothing(tmp_path, 
     assert not workdir.exists()
 
 
-def test_cli_usage_errors_exit_2(tmp_path, capsys):
+def test_cli_usage_errors_exit_1(tmp_path, capsys):
     cli = load_cli()
     for argv, message in [
         (["--integrator", "imex", "--resolution", "24by32"], "HEIGHTxWIDTH"),
@@ -328,7 +328,7 @@ def test_cli_usage_errors_exit_2(tmp_path, capsys):
     ]:
         with pytest.raises(SystemExit) as exit_:
             cli.main(argv)
-        assert exit_.value.code == 2 and message in capsys.readouterr().err
+        assert exit_.value.code == 1 and message in capsys.readouterr().err
     assert cli.main(["--compare", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "o")]) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and "holds no finished run" in err and "\n" not in err

@@ -97,6 +97,6 @@ def test_swapped_checkpoints_are_refused(tiny_stability, capsys):
 
 
 def test_a_missing_workdir_is_a_usage_error(capsys):
-    assert load_cli().main(["--config", "tiny"]) == 2
+    assert load_cli().main(["--config", "tiny"]) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and "--workdir" in err and "\n" not in err

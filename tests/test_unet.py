@@ -153,7 +153,7 @@ def test_cli_picks_the_unet_preset_and_refuses_time_stepping_flags(capsys):
     ]:
         with pytest.raises(SystemExit) as exit_:
             cli.parse_args(argv)
-        assert exit_.value.code == 2 and message in capsys.readouterr().err
+        assert exit_.value.code == 1 and message in capsys.readouterr().err
 
 
 def test_a_tiny_run_trains_resumes_and_compares(tmp_path, capsys):
