@@ -1,14 +1,6 @@
 """The bound on a network's size: its float32 parameters must fit in the machine's memory."""
 
-import os
-
-
-def machine_memory() -> int | None:
-    """The machine's physical memory in bytes, or None where the system does not report it."""
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (AttributeError, ValueError, OSError):
-        return None
+from .._machine import machine_memory
 
 
 def check_parameter_count(network: str, parameters: int, fix: str) -> None:

@@ -7,6 +7,7 @@ and names no dataset; the experiments that wire data to it are in `imexjax.recip
 from .._errors import ConfigError as ConfigError
 from .._errors import TrainingDivergedError as TrainingDivergedError
 from ._checkpoints import DamagedCheckpointError as DamagedCheckpointError
+from ._checkpoints import DiskFullError as DiskFullError
 from ._checkpoints import RunCheckpoints as RunCheckpoints
 from ._compilation_cache import compilation_cache_info as compilation_cache_info
 from ._compilation_cache import default_compilation_cache_dir as default_compilation_cache_dir

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from .._errors import ConfigError
+from .._machine import machine_memory
 from .._validate import check_choice, check_positive_integers
 from ..models import (
     DTYPES,
@@ -17,7 +18,6 @@ from ..models import (
     network_label,
     solver_from_name,
 )
-from ..models._size import machine_memory
 from ..operators import BOUNDARIES
 
 OPTIMIZERS: tuple[str, ...] = ("adam", "sgd")

@@ -98,7 +98,7 @@ def train_and_evaluate(
     model = build_model(config, in_channels=in_channels, num_outputs=task.num_outputs)
     if progress and writer:
         print(_model_line(config, model, train_loader), file=sys.stderr, flush=True)
-    _check_inputs_fit(model, val_loader)
+    _check_inputs_fit(config, model, val_loader)
     if writer:
         run_dir.create()
     train_loader = train_loader.shard(jax.process_index(), jax.process_count())
@@ -310,7 +310,7 @@ def environment_info() -> dict[str, Any]:
     }
 
 
-def _check_inputs_fit(model: nnx.Module, loader: Loader) -> None:
+def _check_inputs_fit(config: TrainConfig, model: nnx.Module, loader: Loader) -> None:
     """Raises ConfigError if the network cannot take `loader`'s inputs (traced abstractly, nothing runs)."""
     inputs, _ = next(iter(loader.epoch(0)))
     try:
@@ -324,8 +324,16 @@ def _check_inputs_fit(model: nnx.Module, loader: Loader) -> None:
         reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
         raise ConfigError(
             f"inputs of shape {inputs.shape[1:]} do not fit the network ({reason}); "
-            "pass larger images or a smaller --implicit-kernel-size"
+            f"pass larger images or {_SMALLER_NETWORK[config.network]}"
         ) from None
+
+
+_SMALLER_NETWORK = {
+    "timestepping": "a smaller --implicit-kernel-size",
+    "multilevel": "fewer blocks in --geometry (each halves the image) or a smaller --implicit-kernel-size",
+    "unet": "fewer --unet-levels (each halves the image)",
+}
+"""What makes each network kind take smaller images."""
 
 
 def _model_line(config: TrainConfig, model: nnx.Module, train_loader: Loader) -> str:
