@@ -1,5 +1,6 @@
 """Runs that lose nothing: damaged checkpoints, crashes between writes, other data, bad folders, bad sizes."""
 
+import errno
 import json
 import logging
 import os
@@ -16,8 +17,7 @@ from helpers import load_script, snapshot, tree_allclose
 from imexjax._errors import RunNotFoundError
 from imexjax.data.qtips import qtips_splits, write_qtips_folder
 from imexjax.recipes import load_run, qtips_config, run_qtips
-from imexjax.train import ConfigError, DamagedCheckpointError, RunCheckpoints, RunDir
-from imexjax.train._checkpoints import DiskFullError
+from imexjax.train import ConfigError, DamagedCheckpointError, DiskFullError, RunCheckpoints, RunDir
 
 TINY = qtips_config("tiny").replace(num_train=16, num_val=8)
 
@@ -445,8 +445,8 @@ def save_epochs(directory: pathlib.Path, epochs: range, *, best_epoch: int) -> N
             checkpoints.save(epoch, state, {"epoch": epoch}, best_epoch=best_epoch)
 
 
-def test_deletions_cut_short_by_a_kill_are_finished_when_the_checkpoints_open_without_warnings(
-    tmp_path, caplog, monkeypatch
+def test_deletions_cut_short_by_a_kill_are_finished_and_a_step_without_orbax_metadata_is_set_aside(
+    tmp_path, caplog, capsys, monkeypatch
 ):
     directory = tmp_path / "checkpoints"
     save_epochs(directory, range(1, 4), best_epoch=1)
@@ -454,16 +454,52 @@ def test_deletions_cut_short_by_a_kill_are_finished_when_the_checkpoints_open_wi
         patch.setattr(shutil, "rmtree", lambda path: (_ for _ in ()).throw(KeyboardInterrupt))
         with pytest.raises(KeyboardInterrupt):
             save_epochs(directory, range(4, 5), best_epoch=1)
-    # orbax's deleter removes a step's files in any order: a kill may leave a step without its metadata
+    # a step without orbax's metadata (deleted by an older imexjax's orbax deleter, or copied by hand) is kept aside
     (directory / "3" / "_CHECKPOINT_METADATA").unlink()
-    shutil.rmtree(directory / "3" / "params")
     assert sorted(child.name for child in directory.iterdir()) == ["1", "3", "4", "deleting-2"]
     with caplog.at_level(logging.INFO), RunCheckpoints(directory) as checkpoints:
         assert checkpoints.epochs() == [1, 4]
         state, meta = checkpoints.restore(4, {"params": {"w": np.zeros(3, np.float32)}})
     assert meta["epoch"] == 4 and state["params"]["w"].tolist() == [4, 4, 4]
-    assert sorted(child.name for child in directory.iterdir()) == ["1", "4"]
+    assert sorted(child.name for child in directory.iterdir()) == ["1", "4", "damaged-3"]
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("warning: checkpoint ") and "lacks orbax's _CHECKPOINT_METADATA" in err and "\n" not in err
+    assert "moved it to damaged-3" in err and (directory / "damaged-3" / "params").is_dir()  # nothing deleted
     assert not [record for record in caplog.records if record.levelno >= logging.WARNING]
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_an_epoch_damaged_twice_is_set_aside_under_a_free_name(finished, tmp_path, capsys):
+    workdir = copy_of(finished, tmp_path)
+    for name in ["damaged-2", "damaged-2.1"]:
+        edit_meta(workdir / "checkpoints" / "2", META_EDITS["best iou"])
+        code, err = cli(["--epochs", "2", "--workdir", str(workdir)], capsys)
+        assert code == 0 and err.endswith(f"moved it to {name}, resumed from epoch 1") and "\n" not in err
+        assert (workdir / "checkpoints" / name).is_dir() and (workdir / "checkpoints" / "2").is_dir()
+    assert sorted(p.name for p in (workdir / "checkpoints").iterdir() if p.name.startswith("damaged")) == [
+        "damaged-2",
+        "damaged-2.1",
+    ]
+
+
+@pytest.mark.parametrize("name", ["config.json", "history.jsonl", "metrics.json"])
+def test_a_run_file_that_is_not_utf8_is_one_line(finished, tmp_path, capsys, name):
+    workdir = copy_of(finished, tmp_path)
+    (workdir / name).write_bytes(b"\xff\xfe{" + (workdir / name).read_bytes())
+    with pytest.raises(ConfigError, match=f"cannot read .*{name}"):
+        load_run(workdir)
+
+
+def test_a_full_disk_while_a_run_file_is_written_is_one_line_that_says_to_free_space(tmp_path, monkeypatch):
+    run_dir = RunDir(tmp_path / "run")
+    run_dir.create()
+
+    def full(self, text):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(pathlib.Path, "write_text", full)
+    with pytest.raises(DiskFullError, match="No space left on device.*free space there and rerun the same command"):
+        run_dir.write_history([{"epoch": 1}])
 
 
 def test_an_unreadable_history_or_a_run_of_another_task_is_one_line_and_a_resume_repairs_it(finished, tmp_path, capsys):

@@ -27,6 +27,9 @@ STEP_METADATA_FILE = "_CHECKPOINT_METADATA"
 DELETING_PREFIX = "deleting-"
 """A step folder is renamed `deleting-EPOCH` before it is removed, out of orbax's sight."""
 
+DAMAGED_PREFIX = "damaged-"
+"""A damaged step folder is renamed `damaged-EPOCH`, kept for inspection out of orbax's sight."""
+
 
 class DamagedCheckpointError(UserError):
     """A checkpoint cannot be read, or its arrays or metadata differ from those that were saved."""
@@ -103,6 +106,15 @@ def _one_line_when_the_disk_is_full(epoch: int, directory: pathlib.Path) -> Iter
         absl_logger.removeFilter(quiet)
 
 
+def _free_name(directory: pathlib.Path, name: str) -> pathlib.Path:
+    """`directory / name`, or `name.1`, `name.2`, ... where that is taken."""
+    path, count = directory / name, 0
+    while path.exists():
+        count += 1
+        path = directory / f"{name}.{count}"
+    return path
+
+
 def checksums(state: dict[str, PyTree]) -> dict[str, str]:
     """The SHA-256 of each item's arrays (their paths, dtypes, shapes and bytes), as hex strings."""
     digests = {}
@@ -136,7 +148,8 @@ class RunCheckpoints:
     checkpoint is a step written by the same atomic save as that epoch's last state, so no
     crash can leave "best" and "last" out of step. An epoch is deleted by renaming its folder
     `deleting-EPOCH` and then removing it, so a kill midway leaves nothing orbax would read;
-    opening the folder removes such leftovers, and steps whose deletion by orbax was cut short.
+    opening the folder removes such leftovers, and sets aside as damaged a step that lacks
+    orbax's own metadata.
     Each save records the checksums of its arrays in its metadata and a digest of that
     metadata (checksums included, `meta_digest`); every restore checks the digest before it
     trusts the metadata, then the arrays against their checksums. A checkpoint that cannot be
@@ -153,8 +166,8 @@ class RunCheckpoints:
     def __init__(self, directory: str | pathlib.Path):
         self.directory = pathlib.Path(directory).absolute()
         if jax.process_index() == 0:
-            self._remove_half_deleted()
-        ocp.multihost.sync_global_processes("imexjax-remove-half-deleted-checkpoints")
+            self._tidy()
+        ocp.multihost.sync_global_processes("imexjax-tidy-checkpoints")
         options = ocp.CheckpointManagerOptions(
             enable_async_checkpointing=False, create=True, cleanup_tmp_directories=True
         )
@@ -248,7 +261,8 @@ class RunCheckpoints:
         """The newest epoch that restores intact; damaged newer ones are set aside, as stderr says.
 
         A damaged checkpoint newer than the one restored is renamed `damaged-EPOCH` (kept for
-        inspection, out of orbax's sight), so that training can save that epoch again.
+        inspection, out of orbax's sight; `damaged-EPOCH.1`, ... where that name is taken), so
+        that training can save that epoch again.
 
         Returns:
           `(state, meta)` as `restore`, or None if nothing was saved.
@@ -264,10 +278,10 @@ class RunCheckpoints:
                 damaged.append((epoch, error))
                 continue
             if damaged:
-                self._set_aside([bad for bad, _ in damaged])
-            if jax.process_index() == 0:
-                for bad, error in damaged:
-                    print(f"warning: {error}; moved it to damaged-{bad}, resumed from epoch {epoch}", file=sys.stderr)
+                moved = self._move_out([bad for bad, _ in damaged], DAMAGED_PREFIX, remove=False)
+                if jax.process_index() == 0:
+                    for (_, error), name in zip(damaged, moved, strict=True):
+                        print(f"warning: {error}; moved it to {name}, resumed from epoch {epoch}", file=sys.stderr)
             return restored
         if damaged:
             raise DamagedCheckpointError(
@@ -275,43 +289,54 @@ class RunCheckpoints:
             )
         return None
 
-    def _set_aside(self, epochs: list[int]) -> None:
-        """Renames the folders of `epochs` to `damaged-EPOCH` (kept for inspection; orbax no longer sees them)."""
-        self._move_out(epochs, "damaged-", remove=False)
-
     def _delete(self, epochs: list[int]) -> None:
         """Deletes the folders of `epochs`: each is renamed `deleting-EPOCH` first, then removed."""
         self._move_out(epochs, DELETING_PREFIX, remove=True)
 
-    def _move_out(self, epochs: list[int], prefix: str, *, remove: bool) -> None:
-        """Renames the folders of `epochs` to `PREFIXEPOCH`, out of orbax's sight, and removes them if `remove`.
+    def _move_out(self, epochs: list[int], prefix: str, *, remove: bool) -> list[str]:
+        """Renames the folders of `epochs` to free `PREFIXEPOCH` names, out of orbax's sight; removes them if `remove`.
 
         Process 0 renames; every process waits for it and reloads its view of the steps.
+
+        Returns:
+          The new folder names, one per epoch, as process 0 chose them (other processes
+          return the first candidates).
         """
         if not epochs:
-            return
-        if jax.process_index() == 0:
-            for epoch in epochs:
-                folder = self.directory / str(epoch)
-                moved = folder.rename(folder.with_name(f"{prefix}{epoch}"))
+            return []
+        names = []
+        for epoch in epochs:
+            folder = self.directory / str(epoch)
+            if jax.process_index() == 0:
+                moved = folder.rename(_free_name(self.directory, f"{prefix}{epoch}"))
                 if remove:
                     shutil.rmtree(moved)
+                names.append(moved.name)
+            else:
+                names.append(f"{prefix}{epoch}")
         ocp.multihost.sync_global_processes(f"imexjax-move-out-checkpoints-{prefix}{'-'.join(map(str, epochs))}")
         self.manager.reload()
+        return names
 
-    def _remove_half_deleted(self) -> None:
-        """Removes the folders whose deletion a kill cut short.
+    def _tidy(self) -> None:
+        """Finishes what a kill or an outside hand left in the folder, before orbax reads it.
 
-        These are `deleting-EPOCH` folders, and epochs without orbax's step metadata, which
-        orbax writes before it commits a step and which its deleter may remove first.
+        `deleting-EPOCH` folders (deletions cut short) are removed. An epoch without orbax's
+        step metadata, which orbax writes before it commits a step, cannot be one orbax
+        finished: it is set aside as `damaged-EPOCH`, as stderr says, not deleted.
         """
         if not self.directory.is_dir():
             return
-        for folder in self.directory.iterdir():
-            if folder.name.startswith(DELETING_PREFIX) or (
-                folder.name.isdigit() and not (folder / STEP_METADATA_FILE).exists()
-            ):
+        for folder in sorted(self.directory.iterdir()):
+            if folder.name.startswith(DELETING_PREFIX):
                 shutil.rmtree(folder)
+            elif folder.name.isdigit() and not (folder / STEP_METADATA_FILE).exists():
+                moved = folder.rename(_free_name(self.directory, f"{DAMAGED_PREFIX}{folder.name}"))
+                print(
+                    f"warning: checkpoint {folder} lacks orbax's {STEP_METADATA_FILE} (a save or deletion cut "
+                    f"short, or a copy); moved it to {moved.name}",
+                    file=sys.stderr,
+                )
 
     def close(self) -> None:
         """Releases the manager."""

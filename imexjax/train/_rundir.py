@@ -16,7 +16,7 @@ import numpy as np
 from flax import nnx
 
 from .._errors import ConfigError, RunNotFoundError
-from ._checkpoints import DamagedCheckpointError, RunCheckpoints
+from ._checkpoints import DISK_FULL_ERRNOS, DamagedCheckpointError, DiskFullError, RunCheckpoints
 from ._config import TrainConfig
 from ._model import build_model
 
@@ -196,7 +196,7 @@ class RunDir:
             return []
         try:
             return [json.loads(line) for line in path.read_text().splitlines() if line]
-        except (OSError, json.JSONDecodeError) as error:
+        except (OSError, ValueError) as error:  # ValueError: not JSON, or not UTF-8
             raise ConfigError(f"cannot read {path} ({error}); pass a new --workdir") from None
 
     def discard_metrics(self) -> None:
@@ -266,7 +266,7 @@ class RunDir:
             return None
         try:
             return json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as error:
+        except (OSError, ValueError) as error:  # ValueError: not JSON, or not UTF-8
             raise ConfigError(f"cannot read {path} ({error}); pass a new --workdir") from None
 
     def _write_atomic(self, name: str, text: str) -> None:
@@ -276,6 +276,11 @@ class RunDir:
             tmp.write_text(text)
             os.replace(tmp, path)
         except OSError as error:
+            if error.errno in DISK_FULL_ERRNOS:
+                raise DiskFullError(
+                    f"cannot write {path} ({error.strerror}); the checkpoints are kept: free space there and rerun "
+                    "the same command to resume"
+                ) from None
             raise ConfigError(f"cannot write {path} ({error.strerror}); pass another --workdir") from None
 
 
