@@ -4,8 +4,14 @@ import os
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from matplotlib.axes import Axes
     from matplotlib.colors import Colormap
     from matplotlib.figure import Figure
+
+FRACTION_LIMITS = (-0.03, 1.03)
+"""The y limits of an axis of fractions (IoU, delta1): a curve at 0 or 1 stays in view."""
 
 
 def new_figure(**kwargs: Any) -> "Figure":
@@ -29,3 +35,21 @@ def colormap(name: str) -> "Colormap":
 def save_figure(figure: "Figure", path: str | os.PathLike, *, dpi: int = 90) -> None:
     """Writes `figure` to `path` (the format from its suffix)."""
     figure.savefig(path, dpi=dpi)
+
+
+def epoch_axis(ax: "Axes") -> None:
+    """Labels `ax`'s x axis `epoch`, with ticks on whole epochs only (never 2.5)."""
+    from matplotlib.ticker import MaxNLocator
+
+    ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+def fraction_axis(ax: "Axes") -> None:
+    """Shows 0..1 on `ax`'s y axis with headroom (`FRACTION_LIMITS`), so a curve at 1.0 is not clipped."""
+    ax.set_ylim(*FRACTION_LIMITS)
+
+
+def figures_line(paths: "Sequence[str | os.PathLike]") -> str:
+    """The line a run prints once its figures are written: `figures: W/a.png, W/b.png`."""
+    return "figures: " + ", ".join(str(path) for path in paths)

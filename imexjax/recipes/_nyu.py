@@ -1,10 +1,12 @@
 """A depth run on NYU Depth V2 (or synthetic rooms): data, loaders, training, figures."""
 
 import os
+import sys
 
 import jax
 import numpy as np
 
+from .._figures import figures_line
 from ..tasks import DepthTask, predict, write_depth_figures
 from ..train import FinishedRun, Loader, RunDir, RunResult, train_and_evaluate
 from ._nyu_config import DepthConfig
@@ -37,7 +39,7 @@ def run_nyu(
     Writes, besides what `train_and_evaluate` writes (`config.json`, `data.json` with the input
     statistics, reused on resume, `history.jsonl`, `metrics.json`, `checkpoints/`):
     `predictions.png` (RGB | ground truth | prediction), `errors.png` (relative error maps)
-    and `history.png`.
+    and `history.png`, whose paths it then prints on stderr in one line (`figures: ...`).
 
     Args:
       config: the run's configuration (`NYU_PRESETS`).
@@ -93,7 +95,7 @@ def run_nyu(
     if jax.process_index() == 0:
         rgb, truth = first_frames(val_source, figure_frames)
         label = config.label
-        write_depth_figures(
+        paths = write_depth_figures(
             run_dir.path,
             rgb,
             truth,
@@ -101,6 +103,7 @@ def run_nyu(
             {label: result.history},
             title=depth_title(label, result.metrics),
         )
+        print(figures_line(paths), file=sys.stderr, flush=True)
     return result
 
 

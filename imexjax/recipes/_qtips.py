@@ -2,11 +2,13 @@
 
 import os
 import pathlib
+import sys
 
 import jax
 import numpy as np
 
 from .._errors import ConfigError
+from .._figures import figures_line
 from ..data.qtips import (
     CLASS_NAMES,
     NUM_CLASSES,
@@ -94,7 +96,8 @@ def run_qtips(
     by `1 - class frequency` when `config.class_weighted`; validation uses the validation split
     (the selection split with `config.eval_split == "select"`).
     The config and the data are checked against `workdir` before anything is written, so a
-    resumed run trains on the data it started on.
+    resumed run trains on the data it started on. Once the figures are written, their paths
+    are printed on stderr in one line (`figures: W/predictions.png, ...`).
 
     Args:
       config: the run's configuration.
@@ -164,7 +167,8 @@ def run_qtips(
         progress=progress,
     )
     if jax.process_index() == 0:
-        write_qtips_figures(result, run_dir.path, val_images, val_labels, mean, std)
+        paths = write_qtips_figures(result, run_dir.path, val_images, val_labels, mean, std)
+        print(figures_line(paths), file=sys.stderr, flush=True)
     return result
 
 
@@ -175,20 +179,22 @@ def predict_qtips(run: FinishedRun | RunResult, images: np.ndarray, mean: float,
 
 def write_qtips_figures(
     result: RunResult, workdir: str | os.PathLike, images: np.ndarray, labels: np.ndarray, mean: float, std: float
-) -> None:
-    """`predictions.png`, `probability_maps.png` and `history.png` in `workdir`."""
+) -> list[pathlib.Path]:
+    """`predictions.png`, `probability_maps.png` and `history.png` in `workdir`; returns their paths."""
     workdir = pathlib.Path(workdir)
+    paths = [workdir / f"{figure}.png" for figure in ("predictions", "probability_maps", "history")]
     shown = slice(0, FIGURE_IMAGES)
     probabilities = predict_qtips(result, images[shown], mean, std)
     name = network_label(result.metrics.get("network", "timestepping"), result.metrics["integrator"])
     plot_predictions(
         images[shown],
         {"label": labels[shown], f"{name} prediction": probabilities.argmax(-1)},
-        workdir / "predictions.png",
+        paths[0],
         title=f"{name}: validation IoU {result.metrics['val_iou']:.3f}",
     )
-    plot_probability_maps(images[0], labels[0], probabilities[0], CLASS_NAMES, workdir / "probability_maps.png")
-    plot_history({name: result.history}, workdir / "history.png")
+    plot_probability_maps(images[0], labels[0], probabilities[0], CLASS_NAMES, paths[1])
+    plot_history({name: result.history}, paths[2])
+    return paths
 
 
 def qtips_validation_images(run: FinishedRun) -> tuple[np.ndarray, np.ndarray]:
