@@ -100,6 +100,10 @@ def test_site_builds_strict(tmp_path):
         timeout=300,
     )
     assert result.returncode == 0, result.stderr[-4000:]
-    for page in ("index.html", "api/imexjax/index.html", "guides/choosing-an-integrator/index.html"):
-        assert (tmp_path / "site" / page).is_file()
-    assert "imexjax.integrate" in (tmp_path / "site" / "api/imexjax/index.html").read_text()
+    for page in ("index.html", "api/imexjax.html", "guides/choosing-an-integrator.html"):
+        assert (tmp_path / "site" / page).is_file()  # pages are files, so links work opened from disk
+    api = (tmp_path / "site" / "api/imexjax.html").read_text()
+    assert "imexjax.integrate" in api and "requires either Black or Ruff" not in result.stderr
+    concepts = (tmp_path / "site" / "concepts.html").read_text()
+    assert 'class="arithmatex"' in concepts and "javascripts/katex/katex.min.js" in concepts
+    assert (tmp_path / "site" / "javascripts/katex/katex.min.js").is_file()  # the renderer ships with the site
