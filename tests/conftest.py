@@ -1,4 +1,4 @@
-"""Shared test configuration: global JAX config and the `x64` fixture.
+"""Shared test configuration: global JAX config, the `x64` fixture and the `quick` selection.
 
 Global JAX configuration lives here and nowhere else; tests never change it themselves.
 Float64 is NOT enabled globally: model tests run in the float32 the library is used in.
@@ -20,6 +20,26 @@ jax.config.update("jax_default_matmul_precision", "highest")
 # The experiment scripts turn on JAX's persistent compilation cache; in the test process (which
 # calls their `main`) it stays off, so every test compiles what it runs and leaves no files.
 jax.config.update("jax_enable_compilation_cache", False)
+
+QUICK_MODULES = (
+    "test_operators.py",
+    "test_integrate.py",
+    "test_solvers.py",
+    "test_exponential.py",
+    "test_imex_rk2.py",
+    "test_metrics_losses.py",
+    "test_loader.py",
+)
+"""The inner loop, `python -m pytest -m quick`: the operators against dense matrices, every integrator's
+order and gradients, the solvers, the losses and the loader. No network is built and no script is
+run; the full suite (`python -m pytest`, as CI runs it) does that."""
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Marks the tests of `QUICK_MODULES` `quick`."""
+    for item in items:
+        if item.path.name in QUICK_MODULES:
+            item.add_marker(pytest.mark.quick)
 
 
 @pytest.fixture(autouse=True, scope="session")
