@@ -19,7 +19,7 @@ class LinearTerm(Protocol):
     """A linear vector field `A y` that an IMEX solver steps implicitly.
 
     Implementations (for example `ConvDiffusion`) give the product with `A` and the
-    resolvent `(I - h A)^{-1}`.
+    resolvent $(I - h A)^{-1}$.
     """
 
     def mv(self, y: jax.Array, args: PyTree) -> jax.Array:
@@ -27,15 +27,15 @@ class LinearTerm(Protocol):
         ...
 
     def resolve(self, h: Scalar, b: jax.Array, args: PyTree) -> jax.Array:
-        """Returns `(I - h A)^{-1} b`."""
+        """Returns $(I - h A)^{-1} b$."""
         ...
 
 
 class ExponentialTerm(Protocol):
-    """A linear vector field `A y` that an exponential integrator propagates exactly.
+    r"""A linear vector field `A y` that an exponential integrator propagates exactly.
 
-    Implementations (for example `ConvDiffusion`) give `phi_k(h A) b` for the phi functions
-    `phi_0 = exp`, `phi_1(z) = (e^z - 1) / z`, `phi_2(z) = (e^z - 1 - z) / z^2`.
+    Implementations (for example `ConvDiffusion`) give $\varphi_k(h A)\, b$ for the phi functions
+    $\varphi_0 = \exp$, $\varphi_1(z) = (e^z - 1) / z$, $\varphi_2(z) = (e^z - 1 - z) / z^2$.
     """
 
     def exp(self, h: Scalar, b: jax.Array, args: PyTree) -> jax.Array:
@@ -43,9 +43,9 @@ class ExponentialTerm(Protocol):
         ...
 
     def phi1(self, h: Scalar, b: jax.Array, args: PyTree) -> jax.Array:
-        """Returns `phi_1(h A) b`."""
+        r"""Returns $\varphi_1(h A)\, b$."""
         ...
 
     def phi2(self, h: Scalar, b: jax.Array, args: PyTree) -> jax.Array:
-        """Returns `phi_2(h A) b`."""
+        r"""Returns $\varphi_2(h A)\, b$."""
         ...

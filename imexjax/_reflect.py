@@ -1,4 +1,4 @@
-"""Reflecting boundaries: the depthwise correlation of a doubly symmetric kernel, diagonal in the DCT-II.
+r"""Reflecting boundaries: the depthwise correlation of a doubly symmetric kernel, diagonal in the DCT-II.
 
 With `y` extended beyond the grid as `numpy.pad(y, r, mode="symmetric")` does (the edge sample
 repeated: `y[-1 - m] = y[m]`, `y[H + m] = y[H - 1 - m]`, and so on periodically with period 2H),
@@ -15,7 +15,7 @@ when the 1-D kernel `w` is symmetric (`w[a] = w[k - 1 - a]`; the sine terms canc
 In 2-D the basis is the product of the two, and a kernel symmetric under both flips
 (`kernel[a, b] = kernel[k - 1 - a, b] = kernel[a, k - 1 - b]`) has the eigenvalues
 `lambda(p, q) = sum_{a, b} kernel[a, b] cos(pi p (a - r) / H) cos(pi q (b - r) / W)`. `C` is then
-symmetric, `C^T C = C^2` has the eigenvalues `lambda^2`, and any function of it is a product
+symmetric, $C^\top C = C^2$ has the eigenvalues $\lambda^2$, and any function of it is a product
 between `dctn` and `idctn` (type 2, orthonormal) over (H, W). Any k <= min(H, W) works: the
 extension is defined for every pad width, and the identity above does not depend on it.
 """

@@ -1,10 +1,10 @@
-"""Zero boundaries: the depthwise correlation with `y = 0` outside the grid, and its resolvent by CG.
+r"""Zero boundaries: the depthwise correlation with `y = 0` outside the grid, and its resolvent by CG.
 
     (C y)[i, j, c] = sum_{a, b} kernel[a, b, c] * y[i + a - r, j + b - r, c],   y = 0 off the grid, r = k // 2,
 
 the boundary of `lax.conv_general_dilated` with SAME padding (depthwise: `feature_group_count`
 = channels). Its adjoint is the correlation with the kernel flipped in both axes, also zero
-padded. `I + h C^T C` is not diagonalised by any fast transform; `cg_resolve` solves it by
+padded. $I + h C^\top C$ is not diagonalised by any fast transform; `cg_resolve` solves it by
 conjugate gradients preconditioned by the periodic FFT resolvent of the same kernel, which
 differs from it only within r pixels of the edges.
 """
@@ -33,12 +33,12 @@ def correlate_zero(y: jax.Array, kernel: jax.Array) -> jax.Array:
 
 
 def correlate_zero_transpose(z: jax.Array, kernel: jax.Array) -> jax.Array:
-    """`C^T z`: the correlation with the kernel flipped in both axes, zero padded."""
+    r"""$C^\top z$: the correlation with the kernel flipped in both axes, zero padded."""
     return correlate_zero(z, kernel[::-1, ::-1])
 
 
 def normal_zero(y: jax.Array, kernel: jax.Array) -> jax.Array:
-    """`C^T C y` with zero boundaries."""
+    r"""$C^\top C y$ with zero boundaries."""
     return correlate_zero_transpose(correlate_zero(y, kernel), kernel)
 
 
@@ -51,7 +51,7 @@ def cg_resolve(
     tol: float,
     max_steps: int,
 ) -> tuple[jax.Array, jax.Array]:
-    """Solves `(I + h C^T C) x = b` (zero boundaries) by preconditioned CG through `lineax.linear_solve`.
+    r"""Solves $(I + h C^\top C)\, x = b$ (zero boundaries) by preconditioned CG through `lineax.linear_solve`.
 
     The whole array `b` (..., H, W, C) is one symmetric positive definite system (the operator
     acts on each leading index and channel separately). Gradients with respect to `b`, `h` and
@@ -61,7 +61,7 @@ def cg_resolve(
       h: the step size, >= 0.
       b: the right side, a floating array of shape (..., H, W, C).
       kernel: shape (k, k, C), the dtype of `b`.
-      precondition: `precondition(h, y, kernel)` approximates `(I + h C^T C)^{-1} y`, symmetric
+      precondition: `precondition(h, y, kernel)` approximates $(I + h C^\top C)^{-1} y$, symmetric
         positive definite in `y` (the periodic resolvent); it steers convergence only and is
         called with `h` and `kernel` outside differentiation.
       tol: the tolerance, relative to `max |b|` (see `ScaledCG`).

@@ -1,4 +1,4 @@
-"""`ConvDiffusion`: the linear term `-C^T C` of IMEXnet, its resolvent and exponentials, on three boundaries.
+r"""`ConvDiffusion`: the linear term $-C^\top C$ of IMEXnet, its resolvent and exponentials, on three boundaries.
 
 `C` is a depthwise (one k x k kernel per channel) cross-correlation acting on arrays of shape
 (..., H, W, channels), r = k // 2:
@@ -8,9 +8,10 @@
 where `y` off the grid is given by the boundary:
 
 - `periodic` (the default): `y[(i) mod H, (j) mod W]`. `C` is diagonalised by the 2-D DFT, so
-  `(I + h C^T C)^{-1}` is a division in Fourier space: `IFFT(FFT(b) / (1 + h |c_hat|^2))`,
-  `c_hat` the DFT of the kernel embedded in the H x W grid with its centre at index (0, 0). The
-  same diagonalisation gives the exponential `exp(-h C^T C)` and the phi functions of
+  $(I + h C^\top C)^{-1}$ is a division in Fourier space: $\mathcal{F}^{-1}(\mathcal{F} b / (1 + h |\hat c|^2))$
+  ($\mathcal{F}$ the DFT), $\hat c$ the DFT of the kernel embedded in the H x W grid with its centre
+  at index (0, 0). The
+  same diagonalisation gives the exponential $\exp(-h C^\top C)$ and the phi functions of
   exponential integrators.
 - `zero`: `y = 0` off the grid (`lax.conv` with SAME padding). `mv` is two correlations;
   `resolve` is conjugate gradients preconditioned by the periodic resolvent (`_zero_padding`);
@@ -42,12 +43,12 @@ BOUNDARIES: tuple[str, ...] = ("periodic", "zero", "reflect")
 
 @dataclasses.dataclass(frozen=True)
 class ConvDiffusion:
-    """The linear term `A y = -C^T C y`, symmetric negative semi-definite.
+    r"""The linear term $A y = -C^\top C y$, symmetric negative semi-definite.
 
     Its args are a kernel of shape (k, k, channels), k odd and <= min(H, W), one k x k filter
-    per channel. `resolve` computes `(I - h A)^{-1} b = (I + h C^T C)^{-1} b`; `exp`, `phi1` and
-    `phi2` compute `phi_k(h A) b` (`phi_0 = exp`, `phi_1(z) = (e^z - 1) / z`,
-    `phi_2(z) = (e^z - 1 - z) / z^2`) for exponential integrators. How each is computed depends
+    per channel. `resolve` computes $(I - h A)^{-1} b = (I + h C^\top C)^{-1} b$; `exp`, `phi1` and
+    `phi2` compute $\varphi_k(h A)\, b$ ($\varphi_0 = \exp$, $\varphi_1(z) = (e^z - 1) / z$,
+    $\varphi_2(z) = (e^z - 1 - z) / z^2$) for exponential integrators. How each is computed depends
     on the boundary (see the module docstring):
 
     - `periodic`: every method by rfft2/irfft2, exact; any kernel.
@@ -68,7 +69,7 @@ class ConvDiffusion:
       tol: `zero` only: CG stops when every residual entry is below `tol` times the largest
         entry of the right side, and the last update is as small (see `imexjax._cg.ScaledCG`).
         The default 1e-5 is about 100 float32 ulps: float32 residuals level off near 1e-5 at
-        `h max|c_hat|^2 = 100` and 3e-5 at 1000 (measured, `benchmarks/README.md`), so a tighter
+        $h \max |\hat c|^2 = 100$ and 3e-5 at 1000 (measured, `benchmarks/README.md`), so a tighter
         float32 solve spends its iterations on rounding. Use ~1e-12 in float64.
       max_steps: `zero` only: the most CG iterations of one solve; the iterate is returned
         when they are spent (never an error, see `cg_steps`).
@@ -88,7 +89,7 @@ class ConvDiffusion:
             raise ValueError(f"max_steps must be a positive integer, got {self.max_steps!r}")
 
     def mv(self, y: jax.Array, kernel: jax.Array) -> jax.Array:
-        """Returns `-C^T C y`: by rfft2/irfft2 (`periodic`), two correlations (`zero`) or DCT-II (`reflect`).
+        r"""Returns $-C^\top C y$: by rfft2/irfft2 (`periodic`), two correlations (`zero`) or DCT-II (`reflect`).
 
         Args:
           y: an array of shape (..., H, W, channels).
@@ -104,7 +105,7 @@ class ConvDiffusion:
         return self._apply_spectral(y, kernel, lambda power: -power)
 
     def resolve(self, h: Scalar, b: jax.Array, kernel: jax.Array) -> jax.Array:
-        """Returns `(I + h C^T C)^{-1} b`: by rfft2/irfft2 (`periodic`), CG (`zero`) or DCT-II (`reflect`).
+        r"""Returns $(I + h C^\top C)^{-1} b$: by rfft2/irfft2 (`periodic`), CG (`zero`) or DCT-II (`reflect`).
 
         The kernel's spectrum is computed once and broadcast over the leading axes of `b`.
         bfloat16 and float16 inputs are solved in float32 and cast back. With `zero` the whole
@@ -113,7 +114,7 @@ class ConvDiffusion:
         by `lineax`), not a derivative of the iterations.
 
         Args:
-          h: the step size, >= 0 (then `I + h C^T C` is invertible).
+          h: the step size, >= 0 (then $I + h C^\top C$ is invertible).
           b: an array of shape (..., H, W, channels).
           kernel: an array of shape (k, k, channels).
 
@@ -151,7 +152,7 @@ class ConvDiffusion:
         return x.astype(b.dtype), steps
 
     def exp(self, h: Scalar, b: jax.Array, kernel: jax.Array) -> jax.Array:
-        """Returns `exp(-h C^T C) b`, by rfft2/irfft2 (`periodic`) or DCT-II (`reflect`) like `resolve`.
+        r"""Returns $\exp(-h C^\top C)\, b$, by rfft2/irfft2 (`periodic`) or DCT-II (`reflect`) like `resolve`.
 
         Args:
           h: the step size, >= 0.
@@ -168,11 +169,14 @@ class ConvDiffusion:
         return self._apply_spectral(b, kernel, lambda power: jnp.exp(-h * power))
 
     def phi1(self, h: Scalar, b: jax.Array, kernel: jax.Array) -> jax.Array:
-        """Returns `phi_1(-h C^T C) b = (I - exp(-h C^T C)) (h C^T C)^{-1} b`, by rfft2/irfft2 or DCT-II.
+        r"""Returns $\varphi_1(-h C^\top C)\, b = (I - \exp(-h C^\top C)) (h C^\top C)^{-1} b$.
 
-        Each Fourier (or cosine) mode is multiplied by `phi_1(-h |c_hat|^2)`, with `phi_1(z) = expm1(z) / z`
-        and its limit 1 at `z = 0` (so `h = 0` and modes in the kernel's null space give `b`),
-        summed as a series near 0: finite values and gradients for every `h >= 0`.
+        Computed by rfft2/irfft2 or DCT-II.
+
+        Each Fourier (or cosine) mode is multiplied by $\varphi_1(-h |\hat c|^2)$, with
+        $\varphi_1(z) = (e^z - 1) / z$ computed as `expm1(z) / z` and its limit 1 at $z = 0$ (so
+        `h = 0` and modes in the kernel's null space give `b`), summed as a series near 0: finite
+        values and gradients for every `h >= 0`.
 
         Args:
           h: the step size, >= 0.
@@ -189,9 +193,9 @@ class ConvDiffusion:
         return self._apply_spectral(b, kernel, lambda power: phi(1, -h * power))
 
     def phi2(self, h: Scalar, b: jax.Array, kernel: jax.Array) -> jax.Array:
-        """Returns `phi_2(-h C^T C) b`, `phi_2(z) = (e^z - 1 - z) / z^2` (limit 1/2 at 0), by rfft2/irfft2 or DCT-II.
+        r"""Returns $\varphi_2(-h C^\top C)\, b$, $\varphi_2(z) = (e^z - 1 - z) / z^2$ (limit 1/2 at 0).
 
-        Stable for small `h |c_hat|^2` as `phi1` is.
+        Computed by rfft2/irfft2 or DCT-II. Stable for small $h |\hat c|^2$ as `phi1` is.
 
         Args:
           h: the step size, >= 0.
@@ -210,7 +214,7 @@ class ConvDiffusion:
     def _apply_spectral(
         self, y: jax.Array, kernel: jax.Array, multiplier: Callable[[jax.Array], jax.Array]
     ) -> jax.Array:
-        """Multiplies each mode of `y` by `multiplier` of its eigenvalue of `C^T C` (Fourier or cosine modes)."""
+        r"""Multiplies each mode of `y` by `multiplier` of its eigenvalue of $C^\top C$ (Fourier or cosine modes)."""
         if self.boundary == "zero":
             raise ValueError(
                 "exp, phi1 and phi2 need boundary='periodic' or 'reflect' (boundary='zero' has no fast exact "
@@ -255,7 +259,7 @@ def check_kernel(y: jax.Array, kernel: jax.Array) -> None:
 
 
 def kernel_spectrum(kernel: jax.Array, height: int, width: int) -> jax.Array:
-    """The rfft2 of each channel's kernel embedded in an H x W periodic grid, centre at (0, 0).
+    r"""The rfft2 of each channel's kernel embedded in an H x W periodic grid, centre at (0, 0).
 
     Args:
       kernel: shape (k, k, C).
@@ -263,7 +267,8 @@ def kernel_spectrum(kernel: jax.Array, height: int, width: int) -> jax.Array:
       width: W.
 
     Returns:
-      A complex array of shape (C, H, W // 2 + 1): `c_hat` with `C = IFFT diag(conj c_hat) FFT`.
+      A complex array of shape (C, H, W // 2 + 1): $\hat c$, with
+      $C = \mathcal{F}^{-1} \bar D \mathcal{F}$, $\bar D$ the multiplication by the conjugate of $\hat c$.
     """
     k = kernel.shape[0]
     grid = jnp.zeros((kernel.shape[2], height, width), kernel.dtype)
@@ -273,10 +278,10 @@ def kernel_spectrum(kernel: jax.Array, height: int, width: int) -> jax.Array:
 
 
 def kernel_power(kernel: jax.Array, height: int, width: int) -> jax.Array:
-    """The symbol of `C^T C`: `|c_hat|^2`, real, of shape (C, H, W // 2 + 1) (see `kernel_spectrum`).
+    r"""The symbol of $C^\top C$: $|\hat c|^2$, real, of shape (C, H, W // 2 + 1) (see `kernel_spectrum`).
 
-    `C^T C = IFFT diag(|c_hat|^2) FFT`, so `mv` multiplies by `-|c_hat|^2`, `resolve`
-    by `1 / (1 + h |c_hat|^2)` and `exp` by `exp(-h |c_hat|^2)`.
+    $C^\top C = \mathcal{F}^{-1} D \mathcal{F}$, $D$ the multiplication by $|\hat c|^2$, so `mv`
+    multiplies by $-|\hat c|^2$, `resolve` by $1 / (1 + h |\hat c|^2)$ and `exp` by $\exp(-h |\hat c|^2)$.
     """
     spectrum = kernel_spectrum(kernel, height, width)
     return spectrum.real**2 + spectrum.imag**2

@@ -14,10 +14,10 @@ def jacobian_spectral_norm(
     num_iterations: int = 30,
     key: jax.Array | None = None,
 ) -> jax.Array:
-    """The largest singular value of the Jacobian of `fn` at `x`, never forming the Jacobian.
+    r"""The largest singular value of the Jacobian of `fn` at `x`, never forming the Jacobian.
 
-    Power iteration on `J^T J`: `v <- J^T (J v) / ||J^T (J v)||` with `J v` from `jax.jvp`
-    and `J^T u` from `jax.vjp`; returns `||J v||` for the final unit vector `v` (a lower
+    Power iteration on $J^\top J$: $v \leftarrow J^\top (J v) / \|J^\top (J v)\|$ with $J v$ from `jax.jvp`
+    and $J^\top u$ from `jax.vjp`; returns $\|J v\|$ for the final unit vector `v` (a lower
     bound that converges to sigma_max at the rate (sigma_2 / sigma_1)^(2 k)).
 
     Args:

@@ -28,32 +28,32 @@ class ScalarDiffusion:
         return -alpha * y
 
     def resolve(self, h: Scalar, b, alpha):
-        """Returns `(I + h alpha I)^{-1} b = b / (1 + h alpha)`."""
+        r"""Returns $(I + h \alpha I)^{-1} b = b / (1 + h \alpha)$."""
         return b / (1 + h * alpha)
 
     def exp(self, h: Scalar, b, alpha):
-        """Returns `exp(-h alpha) b`."""
+        r"""Returns $\exp(-h \alpha)\, b$."""
         return jnp.exp(-h * alpha) * b
 
     def phi1(self, h: Scalar, b, alpha):
-        """Returns `phi_1(-h alpha) b = (1 - exp(-h alpha)) / (h alpha) b` (`b` at `h alpha = 0`)."""
+        r"""Returns $\varphi_1(-h \alpha)\, b = (1 - \exp(-h \alpha)) / (h \alpha)\, b$ ($b$ at $h \alpha = 0$)."""
         return phi(1, -h * alpha) * b
 
     def phi2(self, h: Scalar, b, alpha):
-        """Returns `phi_2(-h alpha) b = (exp(-h alpha) - 1 + h alpha) / (h alpha)^2 b` (`b / 2` at 0)."""
+        r"""Returns $\varphi_2(-h \alpha)\, b = (\exp(-h \alpha) - 1 + h \alpha) / (h \alpha)^2\, b$ ($b / 2$ at 0)."""
         return phi(2, -h * alpha) * b
 
 
 def amplification_factor(solver: AbstractSolver, z, *, h_alpha=0.0, imex_form: str = "paper") -> jnp.ndarray:
-    """The factor R(z) with y[j+1] = R(z) y[j] when `solver` steps y' = lambda y, z = h lambda.
+    r"""The factor R(z) with y[j+1] = R(z) y[j] when `solver` steps y' = lambda y, z = h lambda.
 
     Computed by running one `solver.step` (h = 1, y0 = 1) on the test equation, so it checks
     the solver's code rather than restating a formula. Closed forms: Euler 1 + z, midpoint
     1 + z + z^2/2, RK4 the degree-4 Taylor polynomial of exp(z), IMEX Euler with L = alpha I
     (`paper` form) (1 + z + h alpha) / (1 + h alpha); with `w = h alpha` and the explicit
     part `x` (`z + w` in the `paper` form, `z` in the `code` form), exponential Euler
-    `a = e^{-w} + phi_1(-w) x` (`paper`: 1 + phi_1(-w) z) and ETDRK2 `a + phi_2(-w) x (a - 1)`,
-    `phi_1(u) = (e^u - 1) / u`, `phi_2(u) = (e^u - 1 - u) / u^2`.
+    $a = e^{-w} + \varphi_1(-w)\, x$ (`paper`: $1 + \varphi_1(-w)\, z$) and ETDRK2 $a + \varphi_2(-w)\, x\, (a - 1)$,
+    $\varphi_1(u) = (e^u - 1) / u$, $\varphi_2(u) = (e^u - 1 - u) / u^2$.
 
     Args:
       solver: any imexjax solver.

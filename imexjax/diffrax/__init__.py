@@ -1,6 +1,6 @@
-"""diffrax interoperability: imexjax's IMEX and exponential schemes as diffrax solvers, the ConvDiffusion
+r"""diffrax interoperability: imexjax's IMEX and exponential schemes as diffrax solvers, the ConvDiffusion
 term, an FFT root finder for diffrax's own implicit solvers (whose gradients are FFT solves too), lineax
-operators for `C` and `shift I + scale C^T C` with an FFT linear solver, and classical RK4.
+operators for $C$ and $\alpha I + \beta C^\top C$ with an FFT linear solver, and classical RK4.
 
 Imported only when used (`import imexjax` does not import diffrax):
 

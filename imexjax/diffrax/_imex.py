@@ -1,10 +1,10 @@
-"""imexjax's IMEX-type solvers as `diffrax.AbstractSolver`s on `MultiTerm(explicit, ConvDiffusionTerm)`.
+r"""imexjax's IMEX-type solvers as `diffrax.AbstractSolver`s on `MultiTerm(explicit, ConvDiffusionTerm)`.
 
 Each adapter runs its scheme's own `step` (`imexjax.IMEXEuler`, `imexjax.IMEXRK2`,
 `imexjax.ExpEuler`, `imexjax.ETDRK2`), so the stages are written once. A diffrax step from
 `t0` to `t1` is one step of size 1 in the step's own time `s = (t - t0) / (t1 - t0)`, in
 which the explicit field is the term's increment `vf_prod(t0 + s (t1 - t0), y, args, control)`
-and the implicit term is `control * (-C^T C)`, whose resolvent at `s` is
+and the implicit term is $u\, (-C^\top C)$, $u$ = `control`, whose resolvent at `s` is
 `ConvDiffusionTerm.resolve(s * control, .)` and whose phi functions are its `exp`, `phi1`
 and `phi2` at `s * control`.
 """
@@ -58,7 +58,7 @@ def _conv_term(term: diffrax.AbstractTerm) -> ConvDiffusionTerm:
 
 @dataclasses.dataclass(frozen=True)
 class _StepTimeDiffusion:
-    """The linear term `control * (-C^T C)` of one diffrax step, in the step's own time.
+    r"""The linear term $u\, (-C^\top C)$, $u$ = `control`, of one diffrax step, in the step's own time.
 
     Attributes:
       term: the `ConvDiffusionTerm` giving `C`.
@@ -69,23 +69,23 @@ class _StepTimeDiffusion:
     control: Scalar
 
     def mv(self, y: PyTree[Array], args: None) -> PyTree[Array]:
-        """Returns `control * (-C^T C) y`, leaf by leaf."""
+        r"""Returns $-u\, C^\top C y$, leaf by leaf."""
         return self.term.prod(self.term.vf(None, y, args), self.control)
 
     def resolve(self, s: Scalar, b: PyTree[Array], args: None) -> PyTree[Array]:
-        """Returns `(I + s control C^T C)^{-1} b`, leaf by leaf, by FFT."""
+        r"""Returns $(I + s u\, C^\top C)^{-1} b$, leaf by leaf, by FFT."""
         return self.term.resolve(s * self.control, b)
 
     def exp(self, s: Scalar, b: PyTree[Array], args: None) -> PyTree[Array]:
-        """Returns `exp(-s control C^T C) b`, leaf by leaf, by FFT."""
+        r"""Returns $\exp(-s u\, C^\top C)\, b$, leaf by leaf, by FFT."""
         return self.term.exp(s * self.control, b)
 
     def phi1(self, s: Scalar, b: PyTree[Array], args: None) -> PyTree[Array]:
-        """Returns `phi_1(-s control C^T C) b`, leaf by leaf, by FFT."""
+        r"""Returns $\varphi_1(-s u\, C^\top C)\, b$, leaf by leaf, by FFT."""
         return self.term.phi1(s * self.control, b)
 
     def phi2(self, s: Scalar, b: PyTree[Array], args: None) -> PyTree[Array]:
-        """Returns `phi_2(-s control C^T C) b`, leaf by leaf, by FFT."""
+        r"""Returns $\varphi_2(-s u\, C^\top C)\, b$, leaf by leaf, by FFT."""
         return self.term.phi2(s * self.control, b)
 
 
@@ -123,12 +123,12 @@ class _AbstractIMEX(diffrax.AbstractSolver):
 
 
 class IMEXEuler(_AbstractIMEX):
-    """IMEX Euler (forward Euler on the explicit term, backward Euler on the implicit one).
+    r"""IMEX Euler (forward Euler on the explicit term, backward Euler on the implicit one).
 
-    `y1 = (I + dt C^T C)^{-1} (y0 + dt f(t0, y0, args))`: the step of `imexjax.IMEXEuler`,
-    as a diffrax solver. Fixed steps only (no error estimate): use it with
-    `diffrax.ConstantStepSize()` or `StepTo`. `terms = diffrax.MultiTerm(explicit,
-    ConvDiffusionTerm(kernel))`; the implicit solve is the exact FFT resolvent.
+    $y_1 = (I + \Delta t\, C^\top C)^{-1} (y_0 + \Delta t\, f(t_0, y_0))$ (`f` also takes `args`):
+    the step of `imexjax.IMEXEuler`, as a diffrax solver. Fixed steps only (no error estimate):
+    use it with `diffrax.ConstantStepSize()` or `StepTo`.
+    `terms = diffrax.MultiTerm(explicit, ConvDiffusionTerm(kernel))`; the implicit solve is the exact FFT resolvent.
     """
 
     scheme: ClassVar[solvers.AbstractSolver] = solvers.IMEXEuler()
@@ -147,9 +147,10 @@ class IMEXRK2(_AbstractIMEX):
 
 
 class ExpEuler(_AbstractIMEX):
-    """Exponential Euler (ETD1), the step of `imexjax.ExpEuler`, as a diffrax solver.
+    r"""Exponential Euler (ETD1), the step of `imexjax.ExpEuler`, as a diffrax solver.
 
-    `y1 = exp(-dt C^T C) y0 + dt phi_1(-dt C^T C) f(t0, y0, args)`, `phi_1(z) = (e^z - 1) / z`:
+    $y_1 = \exp(-\Delta t\, C^\top C)\, y_0 + \Delta t\, \varphi_1(-\Delta t\, C^\top C)\, f(t_0, y_0)$,
+    $\varphi_1(z) = (e^z - 1) / z$:
     the diffusion is integrated exactly. Fixed steps only (no error estimate): use it with
     `diffrax.ConstantStepSize()` or `StepTo`. `terms = diffrax.MultiTerm(explicit,
     ConvDiffusionTerm(kernel))`; every product is one FFT round trip.

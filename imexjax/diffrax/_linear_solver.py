@@ -41,7 +41,7 @@ def impulse_spectrum(mv: Callable[[PyTree[Array]], PyTree[Array]], structure: Py
 
 
 def spectral_solve(rhs: Array, spectrum: Array) -> Array:
-    """`J^{-1} rhs` for the translation-invariant `J` whose `impulse_spectrum` is `spectrum`.
+    """$J^{-1} r$, $r$ = `rhs`, for the translation-invariant `J` whose `impulse_spectrum` is `spectrum`.
 
     Args:
       rhs: shape (..., H, W, C).
@@ -71,14 +71,14 @@ def _has_zero_eigenvalue(spectrum: PyTree[Array]) -> Array:
 
 
 class FFTLinearSolver(lx.AbstractLinearSolver):
-    """Solves `A x = b` by one division in Fourier space, for periodic convolution operators.
+    r"""Solves `A x = b` by one division in Fourier space, for periodic convolution operators.
 
     For any real, square lineax operator `A` on states of shape (..., H, W, channels) (a
     pytree of them) that is a periodic, translation-invariant, depthwise map: no coupling
     between channels, leaves or leading indices. `imexjax.diffrax.ConvDiffusionOperator`
-    (`shift I + scale C^T C`) and `ConvOperator` (`C`) are; so is the Jacobian of a stage
+    ($\alpha I + \beta C^\top C$) and `ConvOperator` (`C`) are; so is the Jacobian of a stage
     of diffrax's implicit solvers whose implicit term is `imexjax.diffrax.ConvDiffusionTerm`
-    (`I + gamma dt C^T C`), whatever lineax operator wraps it (`JacobianLinearOperator`,
+    ($I + \gamma\, \Delta t\, C^\top C$), whatever lineax operator wraps it (`JacobianLinearOperator`,
     `FunctionLinearOperator`). `init` measures the spectrum with one `operator.mv` (see
     `impulse_spectrum`); `compute` is `irfft2(rfft2(b) / spectrum)`, O(N log N) with
     N = H W C, and nothing of size N^2 is ever formed. The transpose has the conjugate
@@ -88,9 +88,9 @@ class FFTLinearSolver(lx.AbstractLinearSolver):
     `linear_solve(..., throw=False)`), under `jit` too: an eigenvalue counts as zero when its
     magnitude is at most `2 eps log2(2 H W)` times the largest one (`eps` of the spectrum's
     real dtype, H W the largest grid of any leaf), over 40 times the rounding measured on
-    the zero eigenvalue of `C^T C` for zero-mean kernels (at most 0.33 eps of the largest).
+    the zero eigenvalue of $C^\top C$ for zero-mean kernels (at most 0.33 eps of the largest).
     In float32 that is 1.7e-6 on an 8 x 8 grid and 4.1e-6 on 256 x 256: an operator such as
-    `I + h C^T C` with `h max|c_hat|^2` above 2.5e5 to 6e5 is reported singular, as its
+    $I + h C^\top C$ with $h \max |\hat c|^2$ above 2.5e5 to 6e5 is reported singular, as its
     smallest eigenvalue is then lost to the rounding of the largest.
 
     Differentiable like any lineax solver: `lineax.linear_solve(A, b, FFTLinearSolver())`

@@ -1,4 +1,4 @@
-"""lineax operators for the periodic depthwise convolution `C` and for `shift I + scale C^T C`."""
+r"""lineax operators for the periodic depthwise convolution $C$ and for $\alpha I + \beta C^\top C$."""
 
 import equinox as eqx
 import jax
@@ -71,11 +71,13 @@ class ConvOperator(lx.AbstractLinearOperator):
 
 
 class ConvDiffusionOperator(lx.AbstractLinearOperator):
-    """`shift I + scale C^T C`, C as in `ConvOperator`, as a symmetric positive semidefinite lineax operator.
+    r"""$\alpha I + \beta C^\top C$ ($\alpha$ = `shift`, $\beta$ = `scale`), as a lineax operator.
+
+    $C$ is as in `ConvOperator`; the operator is symmetric positive semidefinite.
 
     With `shift = 1` and `scale = gamma dt` it is the matrix of an implicit stage of
-    `dy/dt = -C^T C y` (`imexjax.diffrax.ConvDiffusionTerm`); with `shift = 0, scale = 1` it
-    is `C^T C`. `mv` is one FFT round trip (`imexjax.ConvDiffusion.mv`); solve it with
+    $dy/dt = -C^\top C y$ (`imexjax.diffrax.ConvDiffusionTerm`); with `shift = 0, scale = 1` it
+    is $C^\top C$. `mv` is one FFT round trip (`imexjax.ConvDiffusion.mv`); solve it with
     `imexjax.diffrax.FFTLinearSolver`:
 
         op = ConvDiffusionOperator(kernel, y, scale=0.5)
@@ -88,7 +90,7 @@ class ConvDiffusionOperator(lx.AbstractLinearOperator):
     Attributes:
       kernel: shape (k, k, channels), k odd; differentiable.
       structure: the state's `jax.ShapeDtypeStruct` (an array is accepted); static.
-      scale: the factor of `C^T C`, >= 0; differentiable.
+      scale: the factor of $C^\top C$, >= 0; differentiable.
       shift: the factor of the identity, >= 0; differentiable.
       zero_mean: project each channel's kernel to zero mean first, as
         `imexjax.ConvDiffusion(zero_mean=True)`; static.

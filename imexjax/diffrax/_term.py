@@ -1,4 +1,4 @@
-"""`ConvDiffusionTerm`: the diffrax term whose vector field is `-C^T C y`."""
+r"""`ConvDiffusionTerm`: the diffrax term whose vector field is $-C^\top C y$."""
 
 import diffrax
 import equinox as eqx
@@ -9,7 +9,7 @@ from ..operators import ConvDiffusion
 
 
 class ConvDiffusionTerm(diffrax.AbstractTerm):
-    """The linear ODE term `dy/dt = -C^T C y`, C a periodic depthwise k x k convolution.
+    r"""The linear ODE term $dy/dt = -C^\top C y$, $C$ a periodic depthwise k x k convolution.
 
     As `diffrax.ODETerm` (the control is `t1 - t0`), with the vector field of
     `imexjax.ConvDiffusion().mv(y, kernel)`. The state (every leaf of it) has shape
@@ -44,17 +44,23 @@ class ConvDiffusionTerm(diffrax.AbstractTerm):
             return jax.tree.map(lambda v: control * v, vf)
 
     def resolve(self, scale, b: PyTree[Array]) -> PyTree[Array]:
-        """Returns `(I + scale C^T C)^{-1} b` by FFT (`scale` = a stage coefficient times the control)."""
+        r"""Returns $(I + s\, C^\top C)^{-1} b$ by FFT, $s$ = `scale` (a stage coefficient times the control)."""
         return jax.tree.map(lambda leaf: self.operator.resolve(scale, leaf, self.kernel), b)
 
     def exp(self, scale, b: PyTree[Array]) -> PyTree[Array]:
-        """Returns `exp(-scale C^T C) b` by FFT, leaf by leaf."""
+        r"""Returns $\exp(-s\, C^\top C)\, b$ by FFT, $s$ = `scale`, leaf by leaf."""
         return jax.tree.map(lambda leaf: self.operator.exp(scale, leaf, self.kernel), b)
 
     def phi1(self, scale, b: PyTree[Array]) -> PyTree[Array]:
-        """Returns `phi_1(-scale C^T C) b` by FFT, leaf by leaf (see `imexjax.ConvDiffusion.phi1`)."""
+        r"""Returns $\varphi_1(-s\, C^\top C)\, b$ by FFT, $s$ = `scale`, leaf by leaf.
+
+        See `imexjax.ConvDiffusion.phi1`.
+        """
         return jax.tree.map(lambda leaf: self.operator.phi1(scale, leaf, self.kernel), b)
 
     def phi2(self, scale, b: PyTree[Array]) -> PyTree[Array]:
-        """Returns `phi_2(-scale C^T C) b` by FFT, leaf by leaf (see `imexjax.ConvDiffusion.phi2`)."""
+        r"""Returns $\varphi_2(-s\, C^\top C)\, b$ by FFT, $s$ = `scale`, leaf by leaf.
+
+        See `imexjax.ConvDiffusion.phi2`.
+        """
         return jax.tree.map(lambda leaf: self.operator.phi2(scale, leaf, self.kernel), b)

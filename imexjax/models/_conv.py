@@ -1,4 +1,4 @@
-"""The 'same' 2-D convolution of the layers, with a derivative that stays fast inside loops on CPU.
+r"""The 'same' 2-D convolution of the layers, with a derivative that stays fast inside loops on CPU.
 
 XLA's CPU compiler runs a convolution fast only in its canonical layout (`NHWC` state,
 `HWIO` kernel, `NHWC` output). Unrolled, it rewrites the convolutions of JAX's gradient
@@ -11,7 +11,7 @@ the derivative of `conv2d` is written so that JAX's transpose of it is already c
   so the input gradient is an `HWIO` convolution of the flipped kernel;
 - the kernel term `conv(Y, dK)` is a convolution whose batch axis is the channel axis of
   `Y`, whose features are its batch, and whose output comes out `(H, W, B, C_out)`, so the
-  kernel gradient is the canonical convolution of `Y^T` (channels as batch) with `G^T`
+  kernel gradient is the canonical convolution of $Y^\top$ (channels as batch) with $G^\top$
   (an `H x W` window over the batch) that XLA builds when unrolled.
 
 On other platforms the derivative is the plain one. Forward values are those of

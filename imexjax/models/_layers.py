@@ -13,17 +13,17 @@ Activation = Callable[[jax.Array], jax.Array]
 
 
 class ExplicitLayer(nnx.Module):
-    """The explicit vector field of one step, `f(Y) = -K^T sigma(N(K Y))` by default.
+    r"""The explicit vector field of one step, $f(Y) = -K^\top \sigma(N(K Y))$ by default.
 
-    The symmetric form is forward stable (Haber & Ruthotto 2017): `-K^T sigma(N(K .))` has
+    The symmetric form is forward stable (Haber & Ruthotto 2017): $-K^\top \sigma(N(K\, \cdot))$ has
     a negative semi-definite Jacobian when sigma is monotone and N is a fixed affine map.
-    With `symmetric=False` the layer is the general `K2 sigma(N(K1 Y))`.
+    With `symmetric=False` the layer is the general $K_2\, \sigma(N(K_1 Y))$.
 
     Args:
       width: the number of channels C.
       kernel_size: k, odd.
       norm: the normalization N (see `Normalization`).
-      symmetric: use `K2 = -K1^T`.
+      symmetric: use $K_2 = -K_1^\top$.
       activation: sigma.
       rngs: random number streams for the initial kernels.
     """

@@ -118,7 +118,7 @@ def check_network_arguments(
 
 
 class Block(nnx.Module):
-    """An opening layer to `width` channels, then `num_steps` steps of the chosen integrator.
+    r"""An opening layer to `width` channels, then `num_steps` steps of the chosen integrator.
 
     Each step n has its own explicit layer parameters theta_n (stacked on a leading axis
     and applied by `integrate`'s scan) and, for IMEX-type integrators (`imex`, `imex2`,
@@ -127,10 +127,10 @@ class Block(nnx.Module):
     The IMEX forms: `paper` (IMEXnet's formulation) integrates `dY/dt = f(Y)` exactly, splitting it into
     the explicit term `f(Y) + L Y` and the implicit term `-L Y`; `code` (the authors'
     code) integrates `dY/dt = f(Y) - L Y`, with explicit `f` and implicit `-L Y`.
-    `L = C^T C`, C a depthwise convolution with learned kernels and the chosen boundary
+    $L = C^\top C$, $C$ a depthwise convolution with learned kernels and the chosen boundary
     (see `imexjax.ConvDiffusion`). With IMEX
-    Euler the paper form is computed as `Y + h (I + hL)^{-1} f(Y)`, and with exponential
-    Euler (`etd`) as `Y + h phi_1(-hL) f(Y)`, `phi_1(z) = (e^z - 1) / z`: the same steps
+    Euler the paper form is computed as $Y + h (I + hL)^{-1} f(Y)$, and with exponential
+    Euler (`etd`) as $Y + h\, \varphi_1(-hL)\, f(Y)$, $\varphi_1(z) = (e^z - 1) / z$: the same steps
     with one FFT round trip instead of two.
 
     Args:
@@ -141,12 +141,12 @@ class Block(nnx.Module):
       h: the step size.
       norm: the normalization of every layer (see `Normalization`); `batch` needs an integrator
         of `ONE_STAGE_INTEGRATORS`.
-      symmetric: explicit layers `-K^T sigma(N(K Y))` rather than `K2 sigma(N(K1 Y))`.
+      symmetric: explicit layers $-K^\top \sigma(N(K Y))$ rather than $K_2\, \sigma(N(K_1 Y))$.
       kernel_size: of the explicit convolutions.
       implicit_kernel_size: of the ConvDiffusion kernels.
       implicit_init_scale: standard deviation of the initial ConvDiffusion kernel entries, or a
         pair `(low, high)`: channel c of W then gets `low * (high / low) ** (c / (W - 1))`, a
-        spread of diffusion lengths (about `sqrt(h) * 3 * std` pixels per step).
+        spread of diffusion lengths (about $3 \sqrt{h}$ times the standard deviation, in pixels per step).
       zero_mean: project ConvDiffusion kernels to zero mean.
       boundary: of the ConvDiffusion steps, a name in `imexjax.BOUNDARIES`: `periodic`, `zero`
         (solved by CG; not with `etd`/`etd2`, which need an exponential) or `reflect`. With

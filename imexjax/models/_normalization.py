@@ -14,7 +14,10 @@ NORM_KINDS: tuple[str, ...] = ("channel", "instance", "group", "batch")
 
 
 class Normalization(nnx.Module):
-    """`scale * (y - mean) / sqrt(var + eps) + shift` over the axes that `kind` names.
+    r"""$\gamma\, (y - \mu) / \sqrt{\sigma^2 + \epsilon} + \beta$ over the axes that `kind` names.
+
+    $\mu$ and $\sigma^2$ are the mean and variance over those axes, $\epsilon$ is `eps`, and $\gamma$
+    and $\beta$ are the learned per-channel `scale` and `shift`.
 
     Args:
       channels: the size of the last axis of the input.

@@ -11,9 +11,9 @@ from ._tree import axpy, linear_combination
 
 @dataclasses.dataclass(frozen=True)
 class ETDRK2(AbstractSolver):
-    """ETD2RK (Cox & Matthews 2002) for `dy/dt = f(t, y) + A y`, `A` linear and integrated exactly.
+    r"""ETD2RK (Cox & Matthews 2002) for `dy/dt = f(t, y) + A y`, `A` linear and integrated exactly.
 
-    One step, with `phi_1(z) = (e^z - 1) / z` and `phi_2(z) = (e^z - 1 - z) / z^2` of `h A`
+    One step, with $\varphi_1(z) = (e^z - 1) / z$ and $\varphi_2(z) = (e^z - 1 - z) / z^2$ of $h A$
     from the linear term's `exp`, `phi1` and `phi2`:
 
         k1 = f(t0, y0)
@@ -22,10 +22,10 @@ class ETDRK2(AbstractSolver):
         y1 = a + h phi_2(h A) (k2 - k1)
 
     Second order, two evaluations of `f` and three products with functions of `A` per
-    step; exact for `f = 0` whatever `h`. With `A = -C^T C` (`imexjax.ConvDiffusion`)
+    step; exact for `f = 0` whatever `h`. With $A = -C^\top C$ (`imexjax.ConvDiffusion`)
     each product is one FFT round trip. Its amplification factor on `y' = lambda y + mu y`
     (explicit `lambda`, linear `mu`; `z = h lambda`, `w = h mu`) is
-    `R = a + phi_2(w) z (a - 1)` with `a = e^w + phi_1(w) z`.
+    $R = a + \varphi_2(w)\, z\, (a - 1)$ with $a = e^w + \varphi_1(w)\, z$.
     """
 
     order: ClassVar[int] = 2

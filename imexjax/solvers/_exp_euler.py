@@ -10,14 +10,15 @@ from ._tree import axpy
 
 @dataclasses.dataclass(frozen=True)
 class ExpEuler(AbstractSolver):
-    """Exponential Euler (exponential time differencing, ETD1) for `dy/dt = f(t, y) + A y`, `A` linear.
+    r"""Exponential Euler (exponential time differencing, ETD1) for `dy/dt = f(t, y) + A y`, `A` linear.
 
-    `y1 = exp(h A) y0 + h phi_1(h A) f(t0, y0, explicit_args)`, `phi_1(z) = (e^z - 1) / z`:
+    $y_1 = \exp(h A)\, y_0 + h\, \varphi_1(h A)\, f(t_0, y_0)$ (`f` given `explicit_args`),
+    $\varphi_1(z) = (e^z - 1) / z$:
     the exact solution over the step when `f` is held at its value at `t0`. With
-    `A = -C^T C` (`imexjax.ConvDiffusion`) both products are one FFT round trip. Exact
+    $A = -C^\top C$ (`imexjax.ConvDiffusion`) both products are one FFT round trip. Exact
     for `f = 0` whatever `h`; first order otherwise. Its amplification factor on
     `y' = lambda y + mu y` (explicit `lambda`, linear `mu`; `z = h lambda`, `w = h mu`) is
-    `e^w + phi_1(w) z`.
+    $e^w + \varphi_1(w)\, z$.
     """
 
     order: ClassVar[int] = 1
@@ -39,7 +40,9 @@ class ExpEuler(AbstractSolver):
 def exp_euler_stage(
     terms: tuple[VectorField, ExponentialTerm], t0: Scalar, y0: PyTree, args: tuple[PyTree, PyTree], h: Scalar
 ) -> tuple[PyTree, PyTree]:
-    """One exponential Euler stage: `(k1, a)` with `k1 = f(t0, y0)`, `a = exp(h A) y0 + h phi_1(h A) k1`.
+    r"""One exponential Euler stage: `(k1, a)`.
+
+    $k_1 = f(t_0, y_0)$ and $a = \exp(h A)\, y_0 + h\, \varphi_1(h A)\, k_1$.
 
     Shared by `ExpEuler` (its step is `a`) and `ETDRK2` (its first stage, whose `k1` it reuses).
     """

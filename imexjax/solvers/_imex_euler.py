@@ -10,9 +10,9 @@ from ._tree import axpy
 
 @dataclasses.dataclass(frozen=True)
 class IMEXEuler(AbstractSolver):
-    """IMEX Euler for `dy/dt = f(t, y) + A y`, with `A` linear and stepped implicitly.
+    r"""IMEX Euler for `dy/dt = f(t, y) + A y`, with `A` linear and stepped implicitly.
 
-    `y1 = (I - h A)^{-1} (y0 + h f(t0, y0, explicit_args))`. With `A = -C^T C` this is
+    $y_1 = (I - h A)^{-1} (y_0 + h f(t_0, y_0))$ (`f` given `explicit_args`). With $A = -C^\top C$ this is
     the IMEXnet step; see `imexjax.ConvDiffusion`.
     """
 

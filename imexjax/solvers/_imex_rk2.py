@@ -9,17 +9,17 @@ from ._base import AbstractSolver
 from ._tree import axpy, linear_combination
 
 GAMMA = 1.0 - 1.0 / math.sqrt(2.0)
-"""The diagonal coefficient of the implicit tableau, `1 - 1/sqrt(2)`."""
+r"""The diagonal coefficient of the implicit tableau, $1 - 1/\sqrt{2}$."""
 DELTA = 1.0 - 1.0 / (2.0 * GAMMA)
 """The explicit tableau's weight on the first stage in the last row, `1 - 1/(2 gamma)`."""
 
 
 @dataclasses.dataclass(frozen=True)
 class IMEXRK2(AbstractSolver):
-    """ARS(2,2,2) (Ascher, Ruuth & Spiteri 1997) for `dy/dt = f(t, y) + A y`, `A` linear.
+    r"""ARS(2,2,2) (Ascher, Ruuth & Spiteri 1997) for `dy/dt = f(t, y) + A y`, `A` linear.
 
     Second order, with an L-stable, stiffly accurate implicit part (SDIRK, diagonal
-    `gamma = 1 - 1/sqrt(2)`) and an explicit part that shares its stage times. The
+    $\gamma = 1 - 1/\sqrt{2}$) and an explicit part that shares its stage times. The
     tableaus (explicit left, implicit right; `delta = 1 - 1/(2 gamma)`):
 
         0     | 0                        0     | 0
@@ -28,7 +28,7 @@ class IMEXRK2(AbstractSolver):
         ------+------------------        ------+------------------
               | delta  1-delta  0              | 0  1-gamma  gamma
 
-    One step, with `g = gamma`, `h` the step and `R(s) = (I - s A)^{-1}` the linear
+    One step, with `g = gamma`, `h` the step and $R(s) = (I - s A)^{-1}$ the linear
     term's `resolve(s, ., implicit_args)`:
 
         k1 = f(t0, y0)
