@@ -20,6 +20,10 @@ jax.config.update("jax_default_matmul_precision", "highest")
 # The experiment scripts turn on JAX's persistent compilation cache; in the test process (which
 # calls their `main`) it stays off, so every test compiles what it runs and leaves no files.
 jax.config.update("jax_enable_compilation_cache", False)
+# JAX's backend starts here, on the devices the environment gives (one CPU device unless XLA_FLAGS says
+# otherwise), so a script's `main` called in the test process (which may ask XLA for two CPU devices)
+# cannot change the devices of the tests that run after it in the same worker.
+jax.devices()
 
 QUICK_MODULES = (
     "test_operators.py",
