@@ -14,10 +14,10 @@ from ._network import INTEGRATORS as INTEGRATORS
 from ._network import ONE_STAGE_INTEGRATORS as ONE_STAGE_INTEGRATORS
 from ._network import Block as Block
 from ._network import TimeSteppingNet as TimeSteppingNet
-from ._network import count_parameters as count_parameters
 from ._network import integrator_label as integrator_label
 from ._network import solver_from_name as solver_from_name
 from ._normalization import NORM_KINDS as NORM_KINDS
 from ._normalization import Normalization as Normalization
 from ._resample import UpConv as UpConv
+from ._size import count_parameters as count_parameters
 from ._unet import UNet as UNet

@@ -382,27 +382,3 @@ def _block_boundaries(boundary: str | Sequence[str], num_blocks: int) -> tuple[s
         if name not in BOUNDARIES:
             raise ValueError(f"unknown boundary {name!r}; choose one of {', '.join(BOUNDARIES)}")
     return names
-
-
-def count_parameters(model: nnx.Module) -> dict[str, int]:
-    """Counts a network's parameters by role.
-
-    Returns:
-      A dict with `explicit` (k x k convolution kernels of the opening and step layers, no
-      biases), `implicit` (ConvDiffusion kernels as stored: the free quarters with `reflect`),
-      `norm` (scales and shifts), `head` (the 1x1 convolution and its bias) and `total`.
-    """
-    counts = {"explicit": 0, "implicit": 0, "norm": 0, "head": 0}
-    for path, value in nnx.to_flat_state(nnx.state(model, nnx.Param)):
-        names = [str(p) for p in path]
-        size = math.prod(value.shape)
-        if names[0] == "head":
-            counts["head"] += size
-        elif "implicit_kernels" in names:
-            counts["implicit"] += size
-        elif "norm" in names:
-            counts["norm"] += size
-        else:
-            counts["explicit"] += size
-    counts["total"] = sum(counts.values())
-    return counts

@@ -1,4 +1,8 @@
-"""The bound on a network's size: its float32 parameters must fit in the machine's memory."""
+"""A network's size: its parameters counted by role, and the bound that they fit in the machine's memory."""
+
+import math
+
+from flax import nnx
 
 from .._machine import machine_memory
 
@@ -18,3 +22,27 @@ def check_parameter_count(network: str, parameters: int, fix: str) -> None:
             f"{network} has at least {parameters:.3g} parameters, {needed / 2**30:.3g} GiB in float32, more than "
             f"this machine's {memory / 2**30:.3g} GiB of memory; {fix}"
         )
+
+
+def count_parameters(model: nnx.Module) -> dict[str, int]:
+    """Counts a network's parameters by role.
+
+    Returns:
+      A dict with `explicit` (k x k convolution kernels of the opening and step layers, no
+      biases), `implicit` (ConvDiffusion kernels as stored: the free quarters with `reflect`),
+      `norm` (scales and shifts), `head` (the 1x1 convolution and its bias) and `total`.
+    """
+    counts = {"explicit": 0, "implicit": 0, "norm": 0, "head": 0}
+    for path, value in nnx.to_flat_state(nnx.state(model, nnx.Param)):
+        names = [str(p) for p in path]
+        size = math.prod(value.shape)
+        if names[0] == "head":
+            counts["head"] += size
+        elif "implicit_kernels" in names:
+            counts["implicit"] += size
+        elif "norm" in names:
+            counts["norm"] += size
+        else:
+            counts["explicit"] += size
+    counts["total"] = sum(counts.values())
+    return counts
