@@ -45,6 +45,20 @@ def epoch_axis(ax: "Axes") -> None:
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
+def log_axis(ax: "Axes", values: list[float]) -> None:
+    """Puts `ax`'s y axis on a log scale; within one decade of `values` its ticks read `0.12`, not `1.2 x 10^-1`."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    ax.set_yscale("log")
+    finite = [value for value in values if value is not None and value > 0]
+    if finite and max(finite) < 10 * min(finite):
+        plain = FuncFormatter(lambda value, _: f"{value:.3g}")
+        ax.yaxis.set_major_formatter(plain)
+        ax.yaxis.set_minor_formatter(plain)
+    else:
+        ax.yaxis.set_minor_formatter(NullFormatter())
+
+
 def fraction_axis(ax: "Axes") -> None:
     """Shows 0..1 on `ax`'s y axis with headroom (`FRACTION_LIMITS`), so a curve at 1.0 is not clipped."""
     ax.set_ylim(*FRACTION_LIMITS)

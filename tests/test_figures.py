@@ -67,6 +67,12 @@ def test_segmentation_history_has_whole_epoch_ticks_and_room_above_an_iou_of_one
         assert_whole_epochs(ax)
     low, high = iou_ax.get_ylim()
     assert high > 1.0 and low < 0.0 and (low, high) == FRACTION_LIMITS
+    loss_labels = [t.get_text() for t in loss_ax.get_yticklabels(minor=True) + loss_ax.get_yticklabels()]
+    shown = [text for text in loss_labels if text]
+    if epochs == 2:  # losses within one decade (0.5 to 1.2): plain decimals, not 5 x 10^-1
+        assert shown and all(float(text) > 0 for text in shown), shown
+    else:  # over a decade: powers of ten only
+        assert shown and all("10^" in text for text in shown), shown
 
 
 @pytest.mark.parametrize("epochs", [2, 10])

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .._figures import epoch_axis, fraction_axis, new_figure, save_figure
+from .._figures import epoch_axis, fraction_axis, log_axis, new_figure, save_figure
 from ..data.qtips import CLASS_NAMES
 
 if TYPE_CHECKING:
@@ -139,7 +139,8 @@ def plot_history(runs: dict[str, list[dict[str, Any]]], path: str | pathlib.Path
         line = loss_ax.plot(epochs, [r["train_loss"] for r in history], "--", label=f"{name} train")[0]
         loss_ax.plot(epochs, [r["val_loss"] for r in history], "-", color=line.get_color(), label=f"{name} validation")
         iou_ax.plot(epochs, [r.get("val_iou") for r in history], "-o", ms=3, color=line.get_color(), label=name)
-    loss_ax.set(ylabel="loss", yscale="log", title="loss")
+    loss_ax.set(ylabel="loss", title="loss")
+    log_axis(loss_ax, [r[key] for history in runs.values() for r in history for key in ("train_loss", "val_loss")])
     iou_ax.set(ylabel="IoU (object classes)", title="validation IoU")
     fraction_axis(iou_ax)
     for ax in (loss_ax, iou_ax):

@@ -28,7 +28,7 @@ SCHEDULES: tuple[str, ...] = ("cosine", "constant")
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    """Everything that defines a training run, stored as `config.json` in its workdir.
+    r"""Everything that defines a training run, stored as `config.json` in its workdir.
 
     Experiments subclass it to add the fields of their data (`imexjax.recipes.QtipsConfig`,
     `DepthConfig`); every field is a command-line flag of the same name.
@@ -52,7 +52,7 @@ class TrainConfig:
       norm: `channel` (per pixel over channels, no spatial pooling); `instance` and `group`
         pool over the image, which hands every pixel a summary of the whole image; `batch`
         pools over the image and the batch (running statistics at evaluation).
-      symmetric: explicit layers `-K^T sigma(N(K Y))`.
+      symmetric: explicit layers $-K^\top \sigma(N(K Y))$.
       imex_form: `paper` (dY/dt = f split as f + LY and -LY) or `code` (dY/dt = f - LY).
       zero_mean: project the implicit kernels to zero mean.
       implicit_init_scale: standard deviation of the initial implicit kernel entries (sets the
