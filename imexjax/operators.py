@@ -33,12 +33,35 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._custom_types import Scalar
+from ._errors import ArgumentError
 from ._phi import phi
 from ._reflect import check_symmetric, dct_grid, idct_grid, reflect_eigenvalues, symmetric_part
 from ._zero_padding import cg_resolve, normal_zero
 
 BOUNDARIES: tuple[str, ...] = ("periodic", "zero", "reflect")
 """The boundaries `ConvDiffusion` takes; `exp`, `phi1` and `phi2` exist for `periodic` and `reflect`."""
+
+
+EXPONENTIAL_METHODS: tuple[str, ...] = ("exp", "phi1", "phi2")
+"""The methods of `ConvDiffusion` that the `zero` boundary lacks."""
+
+
+def check_boundary(boundary: str, methods: tuple[str, ...] = ()) -> None:
+    """Raises `ArgumentError` (a ValueError) on `boundary` unless it is in `BOUNDARIES` and has `methods`.
+
+    Args:
+      boundary: a boundary name.
+      methods: methods of `ConvDiffusion` a solver needs (its `linear_methods`).
+    """
+    if not isinstance(boundary, str) or boundary not in BOUNDARIES:
+        raise ArgumentError("boundary", f"unknown boundary {boundary!r}; choose one of {', '.join(BOUNDARIES)}")
+    lacking = [method for method in methods if boundary == "zero" and method in EXPONENTIAL_METHODS]
+    if lacking:
+        raise ArgumentError(
+            "boundary",
+            f"boundary 'zero' has no exponential ({', '.join(lacking)}), which this integrator needs; "
+            "use boundary 'periodic' or 'reflect', or an IMEX integrator (imex, imex2)",
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,8 +104,7 @@ class ConvDiffusion:
     max_steps: int = 200
 
     def __post_init__(self):
-        if self.boundary not in BOUNDARIES:
-            raise ValueError(f"unknown boundary {self.boundary!r}; choose one of {', '.join(BOUNDARIES)}")
+        check_boundary(self.boundary)
         if isinstance(self.tol, bool) or not isinstance(self.tol, (int, float)) or not 0 < self.tol < 1:
             raise ValueError(f"tol must be a number in (0, 1), got {self.tol!r}")
         if isinstance(self.max_steps, bool) or not isinstance(self.max_steps, (int, np.integer)) or self.max_steps < 1:
