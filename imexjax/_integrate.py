@@ -27,6 +27,7 @@ def integrate(
     remat: bool = False,
     trajectory: bool = False,
     has_aux: bool = False,
+    staged: bool = False,
 ) -> PyTree:
     """Integrates `dy/dt = F(t, y)` over N fixed steps of size `h`, one parameter slice per step.
 
@@ -35,8 +36,8 @@ def integrate(
 
     Args:
       solver: an explicit solver (`Euler`, `Midpoint`, `RK4`) or an IMEX-type one
-        (`IMEXEuler`, `IMEXRK2`, and the exponential integrators `ExpEuler`, `ETDRK2`): any
-        `AbstractSolver`, its `imex` flag saying which.
+        (`IMEXEuler`, `IMEXRK2`, and the exponential integrators `ExpEuler`, `ETDRK2`, each
+        also as `PaperForm(solver)`): any `AbstractSolver`, its `imex` flag saying which.
       terms: for explicit solvers a vector field `f(t, y, args) -> dy/dt`; for IMEX-type
         solvers a pair `(f_explicit, implicit)` with `implicit` a linear term such as
         `ConvDiffusion` that has the solver's `linear_methods`.
@@ -61,19 +62,24 @@ def integrate(
         compute for memory that no longer grows with N.
       trajectory: return every state instead of the last one.
       has_aux: the vector field (for IMEX solvers the explicit one) returns a pair
-        `(dy/dt, aux)`; `aux` of each step, averaged over the solver's stages, is
-        returned too. This carries per-step side results out of the scan, such as the
-        updated running statistics of a batch normalization.
+        `(dy/dt, aux)`; the `aux` of every stage of every step is returned too. This
+        carries per-step side results out of the scan, such as the updated running
+        statistics of a batch normalization.
+      staged: the vector field (for IMEX solvers the explicit one) takes a fourth
+        argument, `f(t, y, args, stage)`: the index of the evaluation within the step, 0
+        to `solver.stages - 1` in the order the solver makes them, so a layer can keep
+        state per stage (a batch normalization's running statistics).
 
     Returns:
       The state after the last step, with the structure of `y0`; or, with
       `trajectory=True`, the states `y_0, ..., y_N` stacked on a new leading axis of
-      length N + 1. With `has_aux=True`, a pair of that and the per-step `aux`, its
-      leaves stacked on a new leading axis of length N.
+      length N + 1. With `has_aux=True`, a pair of that and the `aux` of every stage,
+      its leaves stacked on two new leading axes, (N, solver.stages, ...).
 
     Raises:
-      TypeError: `solver` is not a solver, `terms` or `args` do not fit it, or a leaf of
-        `y0` is not a floating array.
+      TypeError: `solver` is not a solver, `terms` or `args` do not fit it, a leaf of
+        `y0` is not a floating array, or the solver evaluates the field other than
+        `solver.stages` times a step.
       ValueError: `h` is not positive and finite or not a normal number of the dtype of a
         leaf of `y0` (float32: 1.2e-38 to 3.4e38), the leaves of `args` disagree on N,
         N is unknown or disagrees with `num_steps`, `unroll` is not positive, or a concrete
@@ -98,9 +104,13 @@ def integrate(
     def body(carry, step_args):
         t, y = carry
         recorded: list[PyTree] = []
-        step_terms = _recording(solver, terms, recorded) if has_aux else terms
-        y_next = solver.step(step_terms, t, y, step_args, h)
-        aux = jax.tree.map(lambda *stages: sum(stages) / len(stages), *recorded) if has_aux else None
+        y_next = solver.step(_staged_terms(solver, terms, recorded, has_aux, staged), t, y, step_args, h)
+        if len(recorded) != solver.stages:
+            raise TypeError(
+                f"{type(solver).__name__} evaluated its field {len(recorded)} times in a step, but its stages "
+                f"say {solver.stages}; set its stages to the evaluations its step makes"
+            )
+        aux = jax.tree.map(lambda *stages: jnp.stack(stages), *recorded) if has_aux else None
         return (t + h, y_next), (y_next if trajectory else None, aux)
 
     if remat:
@@ -114,12 +124,16 @@ def integrate(
     return (y_final, aux) if has_aux else y_final
 
 
-def _recording(solver: AbstractSolver, terms: Any, recorded: list[PyTree]) -> Any:
-    """`terms` with the field `f -> (dy, aux)` replaced by one returning `dy` and appending `aux` to `recorded`."""
+def _staged_terms(solver: AbstractSolver, terms: Any, recorded: list[PyTree], has_aux: bool, staged: bool) -> Any:
+    """`terms` with its field wrapped: it counts its calls in `recorded` (their `aux`, if `has_aux`), passes the
+    stage index if `staged`, and returns `dy` alone."""
     field = terms[0] if solver.imex else terms
 
-    def without_aux(t, y, args):
-        output = field(t, y, args)
+    def counted(t, y, args):
+        output = field(t, y, args, len(recorded)) if staged else field(t, y, args)
+        if not has_aux:
+            recorded.append(None)
+            return output
         if not (isinstance(output, tuple) and len(output) == 2):
             raise TypeError(
                 f"with has_aux=True the vector field must return a pair (dy/dt, aux), got {type(output).__name__}"
@@ -127,7 +141,7 @@ def _recording(solver: AbstractSolver, terms: Any, recorded: list[PyTree]) -> An
         recorded.append(output[1])
         return output[0]
 
-    return (without_aux, terms[1]) if solver.imex else without_aux
+    return (counted, terms[1]) if solver.imex else counted
 
 
 def _check_terms(solver: AbstractSolver, terms: Any, args: PyTree) -> None:

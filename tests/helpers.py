@@ -1,11 +1,10 @@
 """Test helpers: the lists of solvers and integrator names, `tree_allclose`, `conv_matrix`.
 
-The lists are read from the library (`imexjax.solvers`, `imexjax.models.INTEGRATORS`), so a
+The lists are read from the registry (`imexjax.solvers.INTEGRATORS`), so a
 new scheme runs through every contract test that is parametrized by them.
 """
 
 import importlib.util
-import inspect
 import pathlib
 import sys
 
@@ -14,17 +13,12 @@ import numpy as np
 
 import imexjax as ix
 import imexjax.solvers
-from imexjax.models import INTEGRATORS
+from imexjax.solvers import INTEGRATORS
 
 
 def all_solvers() -> list[ix.AbstractSolver]:
-    """One instance of every concrete solver that `imexjax.solvers` exports, sorted by name."""
-    classes = [
-        value
-        for value in vars(imexjax.solvers).values()
-        if isinstance(value, type) and issubclass(value, ix.AbstractSolver) and not inspect.isabstract(value)
-    ]
-    return [cls() for cls in sorted(classes, key=lambda cls: cls.__name__)]
+    """Every solver of the registry (`imexjax.solvers.INTEGRATORS`), sorted by class name."""
+    return sorted(INTEGRATORS.values(), key=lambda solver: type(solver).__name__)
 
 
 def explicit_solvers() -> list[ix.AbstractSolver]:
@@ -43,7 +37,7 @@ def solver_id(solver: ix.AbstractSolver) -> str:
 
 
 def integrator_names(*, imex: bool | None = None) -> list[str]:
-    """The names a network can be built on (`imexjax.models.INTEGRATORS`), in its order.
+    """The names a network can be built on (`imexjax.solvers.INTEGRATORS`), in its order.
 
     Args:
       imex: keep only the names of IMEX solvers (True) or of explicit ones (False); all if None.

@@ -444,7 +444,7 @@ def _stage_times(solver, terms, t0, y0, step_args, h):
 
 @pytest.mark.parametrize("solver", all_solvers(), ids=solver_id)
 @pytest.mark.parametrize("trajectory", [False, True])
-def test_aux_is_returned_per_step_and_averaged_over_stages(x64, solver, trajectory):
+def test_aux_is_returned_per_step_and_stage(x64, solver, trajectory):
     terms, y0, args = _problem(solver, 3)
     field = terms[0] if solver.imex else terms
 
@@ -456,15 +456,36 @@ def test_aux_is_returned_per_step_and_averaged_over_stages(x64, solver, trajecto
     result, aux = ix.integrate(solver, with_aux, y0, args, h=h, trajectory=trajectory, has_aux=True)
     y_n, states = _loop(solver, terms, y0, args, h=h, num_steps=3)
     assert tree_allclose(result, jnp.stack(states) if trajectory else y_n, **TOL64)
-    # aux of step n is the mean over the stages of step n, which step n's own times give.
-    mean_stage_times = [
-        np.mean(_stage_times(solver, terms, n * h, states[n], jax.tree.map(lambda a, n=n: a[n], args), h))
-        for n in range(3)
+    # aux[n, s] comes from stage s of step n, whose time step n's own evaluations give.
+    stage_times = [
+        _stage_times(solver, terms, n * h, states[n], jax.tree.map(lambda a, n=n: a[n], args), h) for n in range(3)
     ]
-    assert tree_allclose(aux["time"], jnp.array(mean_stage_times), **TOL64)
-    assert aux["mean"].shape == (3,)
-    if solver.order == 1:  # one stage, at y_n
-        assert tree_allclose(aux["mean"], jnp.array([jnp.mean(s) for s in states[:3]]), **TOL64)
+    assert tree_allclose(aux["time"], jnp.array(stage_times), **TOL64)
+    assert aux["mean"].shape == (3, solver.stages)
+    assert tree_allclose(aux["mean"][:, 0], jnp.array([jnp.mean(s) for s in states[:3]]), **TOL64)
+
+
+@pytest.mark.parametrize("solver", all_solvers(), ids=solver_id)
+def test_staged_fields_get_each_stage_index_in_order(x64, solver):
+    terms, y0, args = _problem(solver, 2)
+    field = terms[0] if solver.imex else terms
+
+    def staged_field(t, y, step_args, stage):
+        return field(t, y, step_args), stage
+
+    staged = (staged_field, terms[1]) if solver.imex else staged_field
+    result, stages = ix.integrate(solver, staged, y0, args, h=0.1, has_aux=True, staged=True)
+    assert tree_allclose(result, ix.integrate(solver, terms, y0, args, h=0.1), **TOL64)
+    assert stages.tolist() == [list(range(solver.stages))] * 2
+
+
+def test_a_solver_whose_stages_disagree_with_its_step_is_refused():
+    class Miscounted(ix.Midpoint):
+        stages = 1
+
+    terms, y0, args = _problem(ix.Midpoint(), 2)
+    with pytest.raises(TypeError, match="evaluated its field 2 times in a step, but its stages say 1"):
+        ix.integrate(Miscounted(), terms, y0, args, h=0.1)
 
 
 @pytest.mark.parametrize("solver", all_solvers(), ids=solver_id)

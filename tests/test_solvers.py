@@ -15,6 +15,7 @@ import scipy.linalg
 from helpers import all_solvers, conv_matrix, explicit_solvers, imex_solvers, solver_id, tree_allclose
 
 import imexjax as ix
+import imexjax.solvers
 
 T_FINAL = 1.0
 
@@ -141,7 +142,26 @@ class DenseLinearTerm:
 
 
 @pytest.mark.parametrize("solver", imex_solvers(), ids=solver_id)
-@pytest.mark.parametrize("form", ["code", "paper"])
+def test_a_paper_step_is_the_step_of_the_split_field(x64, solver):
+    # Overrides of paper_step (closed forms with fewer products) must equal the definition:
+    # the solver's step on the explicit field f - A y and the implicit A y.
+    rng = np.random.default_rng(5)
+    b = jnp.asarray(_stable_matrix(1, 4))
+    a = jnp.asarray(-(lambda m: m @ m.T)(rng.standard_normal((4, 4))))
+    y0 = jnp.asarray(rng.standard_normal(4))
+
+    def field(t, y, b_n):
+        return (1.0 + t) * (b_n @ y)
+
+    terms, args = (field, DenseLinearTerm()), (b, a)
+    defined = ix.AbstractSolver.paper_step(solver, terms, 0.2, y0, args, 0.3)
+    paper_step = solver.paper_step(terms, 0.2, y0, args, 0.3)
+    assert tree_allclose(paper_step, defined, rtol=1e-12, atol=1e-12)
+    assert tree_allclose(imexjax.solvers.PaperForm(solver).step(terms, 0.2, y0, args, 0.3), paper_step, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("solver", imex_solvers(), ids=solver_id)
+@pytest.mark.parametrize("form", imexjax.solvers.IMEX_FORMS)
 def test_imex_order_with_conv_diffusion(x64, solver, form):
     # A tiny (H, W, C) state; B acts on the channel axis, L = C^T C is built densely from
     # the definition of C. code form: y' = B y - L y (explicit B y, implicit -L y);
@@ -157,11 +177,11 @@ def test_imex_order_with_conv_diffusion(x64, solver, form):
     exact = (scipy.linalg.expm(T_FINAL * full) @ y0.reshape(-1)).reshape(y0.shape)
 
     implicit = ix.ConvDiffusion()
+    stepper = imexjax.solvers.in_form(solver, form)  # paper: PaperForm(solver), splitting y' = B y
 
     def f_explicit(t, y, args):
         b_n, kernel_n = args
-        rate = y @ b_n.T
-        return rate if form == "code" else rate - implicit.mv(y, kernel_n)
+        return y @ b_n.T
 
     steps = [16, 32, 64, 128]
     errors = []
@@ -169,7 +189,7 @@ def test_imex_order_with_conv_diffusion(x64, solver, form):
         b_steps = jnp.broadcast_to(jnp.asarray(b), (num_steps,) + b.shape)
         k_steps = jnp.broadcast_to(jnp.asarray(kernel), (num_steps,) + kernel.shape)
         y1 = ix.integrate(
-            solver,
+            stepper,
             (f_explicit, implicit),
             jnp.asarray(y0),
             ((b_steps, k_steps), k_steps),

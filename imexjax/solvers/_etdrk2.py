@@ -28,6 +28,8 @@ class ETDRK2(AbstractSolver):
     $R = a + \varphi_2(w)\, z\, (a - 1)$ with $a = e^w + \varphi_1(w)\, z$.
     """
 
+    name: ClassVar[str] = "etd2"
+    label: ClassVar[str] = "ETD-RK2"
     order: ClassVar[int] = 2
     stages: ClassVar[int] = 2
     imex: ClassVar[bool] = True

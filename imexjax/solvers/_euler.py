@@ -12,6 +12,8 @@ from ._tree import axpy
 class Euler(AbstractSolver):
     """Forward Euler, `y1 = y0 + h f(t0, y0, args)`; with `h = 1` a residual block."""
 
+    name: ClassVar[str] = "euler"
+    label: ClassVar[str] = "ResNet"
     order: ClassVar[int] = 1
     stages: ClassVar[int] = 1
 

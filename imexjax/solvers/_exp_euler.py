@@ -21,6 +21,8 @@ class ExpEuler(AbstractSolver):
     $e^w + \varphi_1(w)\, z$.
     """
 
+    name: ClassVar[str] = "etd"
+    label: ClassVar[str] = "ETD"
     order: ClassVar[int] = 1
     stages: ClassVar[int] = 1
     imex: ClassVar[bool] = True
@@ -35,6 +37,23 @@ class ExpEuler(AbstractSolver):
         h: Scalar,
     ) -> PyTree:
         return exp_euler_stage(terms, t0, y0, args, h)[1]
+
+    def paper_step(
+        self,
+        terms: tuple[VectorField, ExponentialTerm],
+        t0: Scalar,
+        y0: PyTree,
+        args: tuple[PyTree, PyTree],
+        h: Scalar,
+    ) -> PyTree:
+        r"""$y_1 = y_0 + h\, arphi_1(h A)\, f(t_0, y_0)$: the split step with one product.
+
+        $\exp(hA) y_0 + h arphi_1(hA) (f - A y_0) = y_0 + h arphi_1(hA) f$, since
+        $h arphi_1(hA) A = \exp(hA) - I$.
+        """
+        field, linear = terms
+        field_args, linear_args = args
+        return axpy(h, linear.phi1(h, field(t0, y0, field_args), linear_args), y0)
 
 
 def exp_euler_stage(

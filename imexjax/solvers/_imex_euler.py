@@ -16,6 +16,8 @@ class IMEXEuler(AbstractSolver):
     the IMEXnet step; see `imexjax.ConvDiffusion`.
     """
 
+    name: ClassVar[str] = "imex"
+    label: ClassVar[str] = "IMEX"
     order: ClassVar[int] = 1
     stages: ClassVar[int] = 1
     imex: ClassVar[bool] = True
@@ -32,3 +34,19 @@ class IMEXEuler(AbstractSolver):
         f_explicit, implicit = terms
         explicit_args, implicit_args = args
         return implicit.resolve(h, axpy(h, f_explicit(t0, y0, explicit_args), y0), implicit_args)
+
+    def paper_step(
+        self,
+        terms: tuple[VectorField, LinearTerm],
+        t0: Scalar,
+        y0: PyTree,
+        args: tuple[PyTree, PyTree],
+        h: Scalar,
+    ) -> PyTree:
+        r"""$y_1 = y_0 + h (I - h A)^{-1} f(t_0, y_0)$: the split step with one solve and no product with `A`.
+
+        $(I - hA) y_1 = y_0 + h (f - A y_0)$ is $(I - hA)(y_1 - y_0) = h f$.
+        """
+        field, linear = terms
+        field_args, linear_args = args
+        return axpy(h, linear.resolve(h, field(t0, y0, field_args), linear_args), y0)

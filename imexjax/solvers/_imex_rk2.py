@@ -47,6 +47,8 @@ class IMEXRK2(AbstractSolver):
     which tends to 0 as `w -> -inf` for fixed `z` (L-stability of the implicit part).
     """
 
+    name: ClassVar[str] = "imex2"
+    label: ClassVar[str] = "IMEX-RK2"
     order: ClassVar[int] = 2
     stages: ClassVar[int] = 2
     imex: ClassVar[bool] = True

@@ -12,6 +12,8 @@ from ._tree import axpy
 class Midpoint(AbstractSolver):
     """Explicit midpoint: `y1 = y0 + h f(t0 + h/2, y0 + h/2 f(t0, y0))`."""
 
+    name: ClassVar[str] = "midpoint"
+    label: ClassVar[str] = "midpoint"
     order: ClassVar[int] = 2
     stages: ClassVar[int] = 2
 

@@ -12,6 +12,8 @@ from ._tree import axpy, linear_combination
 class RK4(AbstractSolver):
     """Classical RK4 (the 1/6, 1/3, 1/3, 1/6 rule; torchdiffeq's 'rk4' is the 3/8 rule instead)."""
 
+    name: ClassVar[str] = "rk4"
+    label: ClassVar[str] = "RK4"
     order: ClassVar[int] = 4
     stages: ClassVar[int] = 4
 
