@@ -6,13 +6,13 @@ and names no dataset; the experiments that wire data to it are in `imexjax.recip
 
 from .._errors import ConfigError as ConfigError
 from .._errors import TrainingDivergedError as TrainingDivergedError
-from ._checkpoints import DamagedCheckpointError as DamagedCheckpointError
-from ._checkpoints import DiskFullError as DiskFullError
+from ._checkpoint_digests import DamagedCheckpointError as DamagedCheckpointError
 from ._checkpoints import RunCheckpoints as RunCheckpoints
 from ._compilation_cache import compilation_cache_info as compilation_cache_info
 from ._compilation_cache import default_compilation_cache_dir as default_compilation_cache_dir
 from ._compilation_cache import enable_compilation_cache as enable_compilation_cache
 from ._config import TrainConfig as TrainConfig
+from ._disk_full import DiskFullError as DiskFullError
 from ._distributed import check_batch_size as check_batch_size
 from ._distributed import check_boundary_devices as check_boundary_devices
 from ._distributed import data_mesh as data_mesh

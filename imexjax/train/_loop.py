@@ -4,16 +4,13 @@ import contextlib
 import dataclasses
 import math
 import os
-import platform
 import sys
 import time
 from collections.abc import Iterator
 from typing import Any
 
-import flax
 import jax
 import numpy as np
-import optax
 from flax import nnx
 from jax.experimental import multihost_utils
 from jax.sharding import Mesh
@@ -21,10 +18,11 @@ from tqdm.auto import tqdm
 
 from .._errors import ConfigError, TrainingDivergedError
 from ..models import count_parameters
-from ._compilation_cache import compilation_cache_info
 from ._config import TrainConfig
 from ._distributed import check_batch_size, check_boundary_devices, data_mesh, replicate, shard_batch
+from ._inputs_fit import check_inputs_fit
 from ._loader import Loader
+from ._metrics import final_metrics
 from ._model import build_model, make_optimizer
 from ._rundir import RunDir, json_ready
 from ._step import make_eval_steps, make_train_step
@@ -98,7 +96,7 @@ def train_and_evaluate(
     model = build_model(config, in_channels=in_channels, num_outputs=task.num_outputs)
     if progress and writer:
         print(_model_line(config, model, train_loader), file=sys.stderr, flush=True)
-    _check_inputs_fit(config, model, val_loader)
+    check_inputs_fit(config, model, val_loader)
     if writer:
         run_dir.create()
     train_loader = train_loader.shard(jax.process_index(), jax.process_count())
@@ -164,7 +162,7 @@ def train_and_evaluate(
 
         best_state, _ = checkpoints.restore(best["epoch"], {"params": state["params"], "rest": state["rest"]})
         elapsed = seconds_before + time.perf_counter() - start
-        metrics = json_ready(_final_metrics(config, model, best, history, elapsed, data))
+        metrics = json_ready(final_metrics(config, model, best, history, elapsed, data))
         if writer:
             run_dir.write_json("metrics.json", metrics)
     return RunResult(metrics, history, nnx.merge(eval_graphdef, best_state["params"], best_state["rest"]))
@@ -189,30 +187,6 @@ def _sole_writer(run_dir: RunDir, writer: bool) -> Iterator[None]:
                 f"workdir {run_dir.path} is in use by another run; wait for it or pass another --workdir"
             )
         yield
-
-
-def _final_metrics(
-    config: TrainConfig,
-    model: nnx.Module,
-    best: dict[str, Any],
-    history: list[dict[str, Any]],
-    seconds: float,
-    data: dict[str, Any],
-) -> dict[str, Any]:
-    """The contents of `metrics.json`: the best epoch's validation metrics, the last epoch's, the config and more."""
-    counts = count_parameters(model)
-    return {
-        **{f"val_{k}": v for k, v in best["val"].items()},
-        "best_epoch": best["epoch"],
-        "final": {k: v for k, v in history[-1].items() if k.startswith("val_")},
-        "params": counts["total"],
-        "param_counts": counts,
-        "config": config.name,
-        **{k: v for k, v in config.to_json().items() if k != "name"},
-        "seconds": seconds,
-        **environment_info(),
-        **data,
-    }
 
 
 def _train_epoch(
@@ -290,50 +264,6 @@ def evaluate(
         for key, value in sums.items():
             totals[key] = totals.get(key, 0) + np.asarray(value, dtype=np.float64)
     return task.summarize(totals)
-
-
-def environment_info() -> dict[str, Any]:
-    """Versions, devices and the compilation cache (`compilation_cache_info`), for `metrics.json`."""
-    devices = jax.devices()
-    return {
-        "devices": len(devices),
-        "device_kind": devices[0].device_kind,
-        "backend": jax.default_backend(),
-        "versions": {
-            "python": platform.python_version(),
-            "jax": jax.__version__,
-            "flax": flax.__version__,
-            "optax": optax.__version__,
-            "numpy": np.__version__,
-        },
-        "compilation_cache": compilation_cache_info(),
-    }
-
-
-def _check_inputs_fit(config: TrainConfig, model: nnx.Module, loader: Loader) -> None:
-    """Raises ConfigError if the network cannot take `loader`'s inputs (traced abstractly, nothing runs)."""
-    inputs, _ = next(iter(loader.epoch(0)))
-    try:
-        graphdef, variables = nnx.split(model)
-        jax.eval_shape(
-            lambda v, x: nnx.merge(graphdef, v, copy=True)(x),
-            variables,
-            jax.ShapeDtypeStruct(inputs.shape, inputs.dtype),
-        )
-    except (ValueError, TypeError) as error:
-        reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        raise ConfigError(
-            f"inputs of shape {inputs.shape[1:]} do not fit the network ({reason}); "
-            f"pass larger images or {_SMALLER_NETWORK[config.network]}"
-        ) from None
-
-
-_SMALLER_NETWORK = {
-    "timestepping": "a smaller --implicit-kernel-size",
-    "multilevel": "fewer blocks in --geometry (each halves the image) or a smaller --implicit-kernel-size",
-    "unet": "fewer --unet-levels (each halves the image)",
-}
-"""What makes each network kind take smaller images."""
 
 
 def _model_line(config: TrainConfig, model: nnx.Module, train_loader: Loader) -> str:

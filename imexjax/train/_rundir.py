@@ -16,8 +16,10 @@ import numpy as np
 from flax import nnx
 
 from .._errors import ConfigError, RunNotFoundError
-from ._checkpoints import DISK_FULL_ERRNOS, DamagedCheckpointError, DiskFullError, RunCheckpoints
+from ._checkpoint_digests import DamagedCheckpointError
+from ._checkpoints import RunCheckpoints
 from ._config import TrainConfig
+from ._disk_full import DISK_FULL_ERRNOS, DiskFullError
 from ._model import build_model
 
 
