@@ -199,8 +199,8 @@ def test_implicit_solvers_on_pure_diffusion(x64):
 
 def test_gradient_through_diffeqsolve_with_fft_newton(x64):
     # Reverse mode through adaptive KenCarp4 with the FFT root finder (optimistix
-    # differentiates each stage by the implicit function theorem), against a central
-    # finite difference of the same jitted function.
+    # differentiates each stage by the implicit function theorem, inside fft_adjoint() by
+    # FFT solves), against a central finite difference of the same jitted function.
     b, kernel, y0, _, _ = _problem()
 
     @jax.jit
@@ -220,7 +220,8 @@ def test_gradient_through_diffeqsolve_with_fft_newton(x64):
         return jnp.sum(sol.ys[-1] ** 2)
 
     k = jnp.asarray(kernel)
-    _, grad = loss(k)
+    with ixd.fft_adjoint():
+        _, grad = loss(k)
     direction = jnp.asarray(np.random.default_rng(9).standard_normal(kernel.shape))
     eps = 1e-5
     finite_difference = (loss(k + eps * direction)[0] - loss(k - eps * direction)[0]) / (2 * eps)

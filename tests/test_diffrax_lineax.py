@@ -1,11 +1,15 @@
 """`imexjax.diffrax`'s lineax pieces: ConvOperator, ConvDiffusionOperator, FFTLinearSolver, and the
-FFT implicit adjoint of FFTNewton through `diffrax.diffeqsolve`.
+FFT implicit adjoint of FFTNewton through `diffrax.diffeqsolve` (inside `fft_adjoint()`).
 
 Operators against the dense matrix of the definition of C (`helpers.conv_matrix`), solves
 against `numpy.linalg.solve`, gradients against finite differences and against optimistix's
-dense implicit adjoint (`FFTNewton(fft_adjoint=False)`), and the jaxpr of a gradient against
-the size of a dense Jacobian.
+dense implicit adjoint (outside `fft_adjoint()`), the jaxpr of a gradient against the size of
+a dense Jacobian, and `import imexjax.diffrax` against the state of optimistix, diffrax and lineax.
 """
+
+import contextlib
+import subprocess
+import sys
 
 import jax
 import jax.numpy as jnp
@@ -137,12 +141,12 @@ def test_a_singular_operator_is_reported_not_solved(x64):
         lx.linear_solve(singular, jnp.asarray(b), ixd.FFTLinearSolver())
 
 
-def _loss_fn(fft_adjoint=True, linear=True, t1=0.5, rtol=1e-8):
+def _loss_fn(linear=True, t1=0.5, rtol=1e-8):
     """`sum(y(t1)^2)` of adaptive KenCarp4 on y' = y - y^3 - C^T C y, as a function of (kernel, y0)."""
 
     def loss(kernel, y0):
         terms = diffrax.MultiTerm(diffrax.ODETerm(lambda t, y, args: y - y**3), ixd.ConvDiffusionTerm(kernel))
-        solver = diffrax.KenCarp4(root_finder=ixd.FFTNewton(fft_adjoint=fft_adjoint, linear=linear))
+        solver = diffrax.KenCarp4(root_finder=ixd.FFTNewton(linear=linear))
         controller = diffrax.PIDController(rtol=rtol, atol=rtol)
         sol = diffrax.diffeqsolve(terms, solver, 0.0, t1, None, y0, stepsize_controller=controller)
         return jnp.sum(sol.ys[-1] ** 2)
@@ -153,8 +157,10 @@ def _loss_fn(fft_adjoint=True, linear=True, t1=0.5, rtol=1e-8):
 def test_kencarp4_gradients_match_finite_differences_and_the_dense_adjoint(x64):
     kernel, y0 = map(jnp.asarray, _kernel_and_state((4, 5, 2), seed=4))
     fft = jax.jit(jax.value_and_grad(_loss_fn(), argnums=(0, 1)))
-    dense = jax.jit(jax.value_and_grad(_loss_fn(fft_adjoint=False), argnums=(0, 1)))
-    (value, grads), (dense_value, dense_grads) = fft(kernel, y0), dense(kernel, y0)
+    dense = jax.jit(jax.value_and_grad(_loss_fn(), argnums=(0, 1)))
+    with ixd.fft_adjoint():
+        value, grads = fft(kernel, y0)  # traced (and kept by jit) with the FFT adjoint
+    dense_value, dense_grads = dense(kernel, y0)
     assert tree_allclose(grads, dense_grads, rtol=1e-9, atol=1e-11)
     # the adjoint touches derivatives only: bitwise the same forward solution
     assert np.asarray(value) == np.asarray(dense_value)
@@ -169,20 +175,63 @@ def test_kencarp4_gradients_match_finite_differences_and_the_dense_adjoint(x64):
         assert tree_allclose(jnp.vdot(grads[i], direction), (plus - minus) / (2 * eps), rtol=1e-6, atol=1e-9)
 
 
-def test_a_callers_own_adjoint_is_respected(x64):
-    # optimistix.root_find is wrapped: FFTNewton's default adjoint solves by FFT, an explicit one is kept.
+def _stage_gradient_is_dense(adjoint=None) -> bool:
+    """Whether the jaxpr of the gradient of one FFTNewton stage holds an N x N value (a dense Jacobian)."""
     kernel, y = map(jnp.asarray, _kernel_and_state((4, 5, 2), seed=6))
     term = ixd.ConvDiffusionTerm(kernel)
 
-    def stage(y, adjoint):
+    def stage(y):
         relation = lambda k, args: k - term.vf_prod(0.0, y + 0.4 * k, None, 0.6)  # noqa: E731
         kwargs = {} if adjoint is None else {"adjoint": adjoint}
         return optx.root_find(relation, ixd.FFTNewton(), jnp.zeros_like(y), max_steps=1, **kwargs).value
 
-    assert hasattr(optx.root_find, "without_fft_adjoint")
-    for adjoint, dense in ((None, False), (optx.ImplicitAdjoint(), True)):
-        largest = _largest_intermediate(jax.make_jaxpr(jax.grad(lambda y, a=adjoint: jnp.sum(stage(y, a) ** 2)))(y))
-        assert (largest >= y.size**2) == dense
+    return _largest_intermediate(jax.make_jaxpr(jax.grad(lambda y: jnp.sum(stage(y) ** 2)))(y)) >= y.size**2
+
+
+def test_fft_adjoint_is_scoped_to_its_block_and_respects_a_callers_adjoint(x64):
+    original = optx.root_find
+    assert _stage_gradient_is_dense()  # outside the block: optimistix's default
+    with ixd.fft_adjoint():
+        assert optx.root_find is not original
+        assert not _stage_gradient_is_dense()
+        assert _stage_gradient_is_dense(optx.ImplicitAdjoint())  # the caller's own adjoint is kept
+        with ixd.fft_adjoint():  # blocks nest
+            assert not _stage_gradient_is_dense()
+        assert not _stage_gradient_is_dense()
+    assert optx.root_find is original
+    with pytest.raises(RuntimeError, match="inside"), ixd.fft_adjoint():
+        raise RuntimeError("inside")
+    assert optx.root_find is original
+    # an explicit adjoint reaches the FFT solve without any block
+    assert not _stage_gradient_is_dense(optx.ImplicitAdjoint(linear_solver=ixd.FFTLinearSolver()))
+
+
+def test_importing_imexjax_diffrax_changes_nothing_in_optimistix_diffrax_or_lineax():
+    # In a fresh interpreter: every attribute of every loaded module of the three libraries is
+    # the same object before and after `import imexjax.diffrax`.
+    script = """
+import sys
+import diffrax, lineax, optimistix
+
+def snapshot():
+    return {
+        (name, attribute): value
+        for name, module in list(sys.modules.items())
+        if name.split(".")[0] in ("diffrax", "lineax", "optimistix") and module is not None
+        for attribute, value in list(vars(module).items())
+    }
+
+before = snapshot()
+import imexjax.diffrax
+after = snapshot()
+changed = sorted(key for key in before if key in after and before[key] is not after[key])
+assert not changed, changed
+assert optimistix.root_find.__module__.startswith("optimistix"), optimistix.root_find
+print("unchanged", len(before))
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.startswith("unchanged")
 
 
 def _largest_intermediate(closed_jaxpr) -> int:
@@ -209,18 +258,20 @@ def _largest_intermediate(closed_jaxpr) -> int:
     ("size", "channels", "options", "dense"),
     [
         (32, 4, {}, False),  # N = 4096: a dense Jacobian would have 16.8M elements
-        (8, 2, {"fft_adjoint": False}, True),  # the dense adjoint, which the check must see
+        (8, 2, {"block": False}, True),  # the dense adjoint outside the block, which the check must see
         (8, 2, {"linear": False}, True),  # the fallback for non-linear stages
     ],
     ids=["fft", "dense-adjoint", "nonlinear-fallback"],
 )
 def test_no_dense_jacobian_in_the_gradient(size, channels, options, dense):
     kernel, y0 = _kernel_and_state((size, size, channels), seed=7)
+    options = dict(options)
+    block = ixd.fft_adjoint() if options.pop("block", True) else contextlib.nullcontext()
     grad = jax.grad(_loss_fn(t1=1.0, rtol=1e-4, **options), argnums=(0, 1))
     n = size * size * channels
-    largest = _largest_intermediate(
-        jax.make_jaxpr(grad)(jnp.asarray(kernel, jnp.float32), jnp.asarray(y0, jnp.float32))
-    )
+    with block:
+        jaxpr = jax.make_jaxpr(grad)(jnp.asarray(kernel, jnp.float32), jnp.asarray(y0, jnp.float32))
+    largest = _largest_intermediate(jaxpr)
     assert (largest >= n * n) == dense, (largest, n * n)
 
 

@@ -1,6 +1,5 @@
-"""`FFTNewton`: an optimistix root finder whose linear solves, forward and adjoint, are FFTs."""
+"""`FFTNewton`: an optimistix root finder whose linear solves are FFTs (its adjoint: see `fft_adjoint`)."""
 
-import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -10,7 +9,7 @@ import jax.numpy as jnp
 import optimistix as optx
 from jaxtyping import Array, PyTree, Scalar
 
-from ._linear_solver import FFTLinearSolver, impulse_spectrum, spectral_solve
+from ._linear_solver import impulse_spectrum, spectral_solve
 
 
 class _FFTNewtonState(eqx.Module):
@@ -19,19 +18,6 @@ class _FFTNewtonState(eqx.Module):
     diffsize_prev: Scalar
     result: optx.RESULTS
     step: Array
-
-
-def _with_fft_adjoint(root_find: Callable) -> Callable:
-    """`optimistix.root_find`, whose default adjoint for a linear `FFTNewton` solves by FFT."""
-
-    @functools.wraps(root_find)
-    def wrapped(fn, solver, y0, args=None, options=None, **kwargs):
-        if "adjoint" not in kwargs and isinstance(solver, FFTNewton) and solver.linear and solver.fft_adjoint:
-            kwargs["adjoint"] = optx.ImplicitAdjoint(linear_solver=FFTLinearSolver())
-        return root_find(fn, solver, y0, args, options, **kwargs)
-
-    wrapped.without_fft_adjoint = root_find
-    return wrapped
 
 
 class FFTNewton(optx.AbstractRootFinder):
@@ -53,36 +39,25 @@ class FFTNewton(optx.AbstractRootFinder):
     iterations and that fails in float32 at tight tolerances), it neither needs
     tolerances nor iterates.
 
-    Gradients. `optx.root_find` differentiates a stage by the implicit function theorem
-    (`optx.ImplicitAdjoint`): the stage's tangent or cotangent is one linear solve with
-    the Jacobian `J` at the root, by default with lineax's `AutoLinearSolver`, which
-    materialises `J` (N x N, N the state's size) and LU-factorises it. diffrax calls
-    `optx.root_find` without an `adjoint` argument, so importing `imexjax.diffrax`
-    wraps `optimistix.root_find` (once; `optimistix.root_find.without_fft_adjoint` is the
-    original): a call whose solver is an `FFTNewton` with `linear=True` and
-    `fft_adjoint=True`, and that passes no `adjoint`, gets
-    `optx.ImplicitAdjoint(linear_solver=imexjax.diffrax.FFTLinearSolver())`, which
-    measures `J`'s spectrum at the root as `init` does (one Jacobian-vector product) and
-    solves by FFT, transposes included. Every other call of `optimistix.root_find` is
-    unchanged, and so is every forward result. Hence reverse mode (and forward mode)
-    through `diffrax.diffeqsolve` with the default `RecursiveCheckpointAdjoint`, or
-    `DirectAdjoint` / `ForwardMode`, costs a few FFTs per stage and never forms an N x N
-    array. (`BacksolveAdjoint` never differentiates a root find: its backward solve runs
-    the solver on the adjoint system; the diffrax guide of the documentation says more.)
-
-    It falls back to the dense solve when the Jacobian at the root is not a periodic
-    convolution: with `linear=False` (a non-linear stage), with `fft_adjoint=False`, or
-    when the caller passes its own `adjoint`. Like the forward solve, the FFT adjoint
-    assumes the structure (a `ConvDiffusionTerm`, or another linear, translation-invariant,
-    depthwise implicit term) and is wrong without it.
+    Gradients. optimistix differentiates a stage by the implicit function theorem: one
+    linear solve with the Jacobian `J` at the root, with the `adjoint` the caller of
+    `optimistix.root_find` passes. diffrax passes none, so the default
+    `optx.ImplicitAdjoint()` materialises `J` (N x N, N the state's size) and
+    LU-factorises it. Inside `with imexjax.diffrax.fft_adjoint():` a linear `FFTNewton`'s
+    stages get `optx.ImplicitAdjoint(linear_solver=imexjax.diffrax.FFTLinearSolver())`
+    instead, which measures `J`'s spectrum at the root as `init` does and solves by FFT
+    (see `fft_adjoint`). A root find called directly can pass that adjoint itself:
+    `optx.root_find(fn, FFTNewton(), y0, adjoint=optx.ImplicitAdjoint(linear_solver=FFTLinearSolver()))`.
+    With `linear=False` the Jacobian at the root need not be a periodic convolution, and
+    the stage keeps the dense adjoint in or out of the block. (`BacksolveAdjoint` never
+    differentiates a root find: its backward solve runs the solver on the adjoint system;
+    the diffrax guide of the documentation says more.)
 
     Attributes:
       linear: the stage equation is linear (the implicit term is linear), so one Newton
         step is exact and the solve stops after it. With `linear=False` it iterates
         (a chord method: the spectrum from `init`, refreshed when diffrax asks) until
         the update is below the tolerances, as diffrax's `VeryChord` does.
-      fft_adjoint: differentiate the stage with FFT solves (above); `False` restores
-        optimistix's dense implicit adjoint.
       rtol, atol, norm, kappa: convergence test when `linear=False` (as `VeryChord`).
     """
 
@@ -91,7 +66,6 @@ class FFTNewton(optx.AbstractRootFinder):
     norm: Callable[[PyTree], Scalar] = optx.max_norm
     kappa: float = 1e-2
     linear: bool = eqx.field(static=True, default=True)
-    fft_adjoint: bool = eqx.field(static=True, default=True)
 
     def init(self, fn, y, args, options: dict[str, Any], f_struct, aux_struct, tags) -> _FFTNewtonState:
         del f_struct, aux_struct, tags
@@ -153,9 +127,3 @@ class FFTNewton(optx.AbstractRootFinder):
 
     def postprocess(self, fn, y, aux, args, options, state, tags, result):
         return y, aux, {}
-
-
-# Where diffrax's implicit solvers look `root_find` up (`optx.root_find`, at each call): wrapped
-# once, so that a linear FFTNewton's implicit adjoint solves by FFT (see FFTNewton).
-if not hasattr(optx.root_find, "without_fft_adjoint"):
-    optx.root_find = _with_fft_adjoint(optx.root_find)
