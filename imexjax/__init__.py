@@ -17,5 +17,6 @@ from .solvers import Euler as Euler
 from .solvers import ExpEuler as ExpEuler
 from .solvers import IMEXEuler as IMEXEuler
 from .solvers import Midpoint as Midpoint
+from .solvers import PaperForm as PaperForm
 
 __version__ = "0.1.0"

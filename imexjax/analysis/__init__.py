@@ -19,7 +19,6 @@ from ._receptive_field import receptive_field as receptive_field
 from ._report import DEFAULT_EPSILONS as DEFAULT_EPSILONS
 from ._report import StabilityReport as StabilityReport
 from ._report import stability_report as stability_report
-from ._stability import IMEX_TEST_FORMS as IMEX_TEST_FORMS
 from ._stability import ScalarDiffusion as ScalarDiffusion
 from ._stability import amplification_factor as amplification_factor
 from ._stability import stability_region as stability_region

@@ -10,19 +10,19 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from .._figures import colormap, new_figure, save_figure
-from ..solvers import ETDRK2, IMEXRK2, RK4, Euler, ExpEuler, IMEXEuler, Midpoint
+from ..solvers import ETDRK2, IMEXRK2, INTEGRATORS, RK4, Euler, ExpEuler, IMEXEuler, Midpoint, integrator_label
 from ._stability import amplification_factor
-
-NETWORK_COLOURS = {"imex": "#3fa7d6", "euler": "#e4572e"}
-NETWORK_NAMES = {"imex": "IMEX", "euler": "ResNet (Euler)"}
 
 
 def _name(key: str) -> str:
-    return NETWORK_NAMES.get(key, key)
+    """The label of the network on integrator `key` (`imexjax.solvers.integrator_label`)."""
+    return integrator_label(key)
 
 
 def _colour(key: str, index: int) -> str:
-    return NETWORK_COLOURS.get(key, f"C{index}")
+    """One colour per integrator of the registry, the same in every figure; `index` for other keys."""
+    names = list(INTEGRATORS)
+    return f"C{names.index(key) if key in names else len(names) + index}"
 
 
 def plot_stability_regions(

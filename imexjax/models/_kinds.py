@@ -1,6 +1,6 @@
 """The kinds of network a run can train, by name, and the names tables give them."""
 
-from ._network import integrator_label
+from ..solvers import INTEGRATORS, integrator_label
 
 NETWORKS: tuple[str, ...] = ("timestepping", "unet", "multilevel")
 """`timestepping`: `TimeSteppingNet` (blocks at full resolution; on `euler`, the ResNet);
@@ -23,3 +23,29 @@ def network_label(network: str, integrator: str) -> str:
         return "U-Net"
     label = integrator_label(integrator)
     return f"multilevel {label}" if network == "multilevel" else label
+
+
+def network_slug(network: str, integrator: str) -> str:
+    """The network's name in folder names and the protocol's rows: `imex`, `euler`..., `unet`, `multilevel-imex`.
+
+    `parse_network_slug` inverts it.
+    """
+    if network == "unet":
+        return "unet"
+    return f"multilevel-{integrator}" if network == "multilevel" else integrator
+
+
+def parse_network_slug(slug: str) -> tuple[str, str | None]:
+    """`(network, integrator)` of a slug of `network_slug` (`integrator` None for `unet`).
+
+    Raises:
+      ValueError: `slug` is not `unet`, an integrator's name or `multilevel-INTEGRATOR`.
+    """
+    if slug == "unet":
+        return "unet", None
+    prefix, _, integrator = slug.rpartition("-")
+    if prefix in ("", "multilevel") and integrator in INTEGRATORS:
+        return ("multilevel" if prefix else "timestepping"), integrator
+    raise ValueError(
+        f"unknown network {slug!r}; use unet, an integrator ({', '.join(INTEGRATORS)}) or multilevel-INTEGRATOR"
+    )

@@ -25,6 +25,8 @@ class ExplicitLayer(nnx.Module):
       norm: the normalization N (see `Normalization`).
       symmetric: use $K_2 = -K_1^\top$.
       activation: sigma.
+      stages: the stages of the integrator step this field belongs to; a batch normalization
+        keeps running statistics for each (see `Normalization`).
       rngs: random number streams for the initial kernels.
     """
 
@@ -36,18 +38,19 @@ class ExplicitLayer(nnx.Module):
         norm: NormKind = "channel",
         symmetric: bool = True,
         activation: Activation = nnx.relu,
+        stages: int = 1,
         rngs: nnx.Rngs,
     ):
         init = nnx.initializers.lecun_normal()
         shape = (kernel_size, kernel_size, width, width)
         self.kernel = nnx.Param(init(rngs.params(), shape, jnp.float32))
         self.kernel_out = None if symmetric else nnx.Param(init(rngs.params(), shape, jnp.float32))
-        self.norm = Normalization(width, kind=norm)
+        self.norm = Normalization(width, kind=norm, stages=stages)
         self.activation = activation
 
-    def __call__(self, y: jax.Array) -> jax.Array:
-        """Returns `f(Y)` for `y` of shape (B, H, W, C), same shape and dtype."""
-        z = self.activation(self.norm(conv2d(y, self.kernel[...])))
+    def __call__(self, y: jax.Array, *, stage: int = 0) -> jax.Array:
+        """Returns `f(Y)` for `y` of shape (B, H, W, C), same shape and dtype, at stage `stage` of a step."""
+        z = self.activation(self.norm(conv2d(y, self.kernel[...]), stage=stage))
         if self.kernel_out is None:
             return -conv2d_transpose(z, self.kernel[...])
         return conv2d(z, self.kernel_out[...])

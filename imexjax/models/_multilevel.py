@@ -6,8 +6,9 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from ._block import Block
 from ._layers import OpeningLayer
-from ._network import Block, check_network_arguments
+from ._options import check_time_stepping_options
 from ._resample import UpConv, average_pool, check_images, crop, pad_to_multiple
 
 
@@ -33,7 +34,7 @@ class MultiLevelNet(nnx.Module):
       geometry: `(layers, width)` per level, layers >= 1, at least one level.
       in_channels: channels of the input image.
       num_outputs: classes (logits) or regression outputs per pixel.
-      integrator: a name in `INTEGRATORS`, the scheme of every level's block.
+      integrator: a name in `imexjax.solvers.INTEGRATORS`, the scheme of every level's block.
       dtype: the dtype of the states and convolutions, a name in `DTYPES` (as in
         `TimeSteppingNet`).
       rngs: random number streams.
@@ -52,7 +53,15 @@ class MultiLevelNet(nnx.Module):
         rngs: nnx.Rngs,
         **block_options,
     ):
-        geometry = check_network_arguments(geometry, in_channels, num_outputs, integrator, dtype)
+        geometry, _ = check_time_stepping_options(
+            geometry,
+            per_block_boundaries=False,
+            in_channels=in_channels,
+            num_outputs=num_outputs,
+            integrator=integrator,
+            dtype=dtype,
+            **block_options,
+        )
         self.geometry = geometry
         self.in_channels = in_channels
         self.integrator = integrator

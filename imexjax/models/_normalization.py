@@ -6,11 +6,19 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from .._errors import ArgumentError
+
 NormKind = Literal["channel", "instance", "group", "batch"]
 NORM_KINDS: tuple[str, ...] = ("channel", "instance", "group", "batch")
 """`channel` normalizes each pixel over its channels only (no spatial pooling, the default);
 `instance` and `group` pool over the whole image, so every pixel sees a summary of it;
 `batch` pools over the batch and the image in training and uses running statistics in evaluation."""
+
+
+def check_norm(norm: str) -> None:
+    """Raises ArgumentError (argument `norm`) unless `norm` is a name in `NORM_KINDS`."""
+    if norm not in NORM_KINDS:
+        raise ArgumentError("norm", f"unknown normalization {norm!r}; choose one of {', '.join(NORM_KINDS)}")
 
 
 class Normalization(nnx.Module):
@@ -30,6 +38,9 @@ class Normalization(nnx.Module):
       eps: added to the variance.
       momentum: of the running statistics of `kind="batch"`:
         `running = momentum * running + (1 - momentum) * batch statistic`.
+      stages: for `kind="batch"`, how many sets of running statistics to keep: one per stage of
+        the integrator step the layer belongs to, since each stage normalizes its own input
+        (shape (C,) for one, (stages, C) for more). `__call__`'s `stage` picks one.
 
     Attributes:
       use_running_average: for `kind="batch"`, normalize with the running statistics and
@@ -49,9 +60,9 @@ class Normalization(nnx.Module):
         groups: int = 4,
         eps: float = 1e-5,
         momentum: float = 0.9,
+        stages: int = 1,
     ):
-        if kind not in NORM_KINDS:
-            raise ValueError(f"unknown normalization {kind!r}; choose one of {', '.join(NORM_KINDS)}")
+        check_norm(kind)
         if kind == "group" and channels % groups:
             raise ValueError(f"group normalization needs groups={groups} to divide channels={channels}")
         if not 0.0 <= momentum < 1.0:
@@ -60,16 +71,21 @@ class Normalization(nnx.Module):
         self.groups = groups
         self.eps = eps
         self.momentum = momentum
+        self.stages = stages
         self.use_running_average = False
         self.axis_name: str | None = None
         self.scale = nnx.Param(jnp.ones((channels,), jnp.float32))
         self.shift = nnx.Param(jnp.zeros((channels,), jnp.float32))
         if kind == "batch":
-            self.running_mean = nnx.BatchStat(jnp.zeros((channels,), jnp.float32))
-            self.running_var = nnx.BatchStat(jnp.ones((channels,), jnp.float32))
+            shape = (channels,) if stages == 1 else (stages, channels)
+            self.running_mean = nnx.BatchStat(jnp.zeros(shape, jnp.float32))
+            self.running_var = nnx.BatchStat(jnp.ones(shape, jnp.float32))
 
-    def __call__(self, y: jax.Array) -> jax.Array:
-        """Normalizes `y` of shape (..., H, W, C); returns the same shape and dtype."""
+    def __call__(self, y: jax.Array, *, stage: int = 0) -> jax.Array:
+        """Normalizes `y` of shape (..., H, W, C); returns the same shape and dtype.
+
+        `stage` (0 to `stages - 1`) picks the running statistics of `kind="batch"`.
+        """
         compute = y.astype(jnp.promote_types(y.dtype, jnp.float32))
         if self.kind == "channel":
             normalized = _standardize(compute, axes=(-1,), eps=self.eps)
@@ -79,19 +95,20 @@ class Normalization(nnx.Module):
             grouped = compute.reshape(compute.shape[:-1] + (self.groups, -1))
             normalized = _standardize(grouped, axes=(-4, -3, -1), eps=self.eps).reshape(compute.shape)
         else:
-            normalized = self._batch_normalize(compute)
+            normalized = self._batch_normalize(compute, stage)
         return (normalized * self.scale[...] + self.shift[...]).astype(y.dtype)
 
-    def _batch_normalize(self, y: jax.Array) -> jax.Array:
+    def _batch_normalize(self, y: jax.Array, stage: int) -> jax.Array:
+        row = slice(None) if self.stages == 1 else stage
         if self.use_running_average:
-            mean, variance = self.running_mean[...], self.running_var[...]
+            mean, variance = self.running_mean[row], self.running_var[row]
         else:
             axes = tuple(range(y.ndim - 1))
             mean = self._across_devices(jnp.mean(y, axis=axes))
             variance = self._across_devices(jnp.mean(jnp.square(y - mean), axis=axes))
             keep = self.momentum
-            self.running_mean[...] = keep * self.running_mean[...] + (1 - keep) * jax.lax.stop_gradient(mean)
-            self.running_var[...] = keep * self.running_var[...] + (1 - keep) * jax.lax.stop_gradient(variance)
+            for running, batch in ((self.running_mean, mean), (self.running_var, variance)):
+                running[row] = keep * running[row] + (1 - keep) * jax.lax.stop_gradient(batch)
         return (y - mean) * jax.lax.rsqrt(variance + self.eps)
 
     def _across_devices(self, statistic: jax.Array) -> jax.Array:

@@ -5,10 +5,9 @@ import jax.numpy as jnp
 from flax import nnx
 
 from ._layers import OpeningLayer
-from ._network import DTYPES, _is_positive_int
-from ._normalization import NORM_KINDS, NormKind
+from ._normalization import NormKind
+from ._options import check_unet_options
 from ._resample import UpConv, check_images, crop, max_pool, pad_to_multiple
-from ._size import check_parameter_count
 
 
 class ConvPair(nnx.Module):
@@ -67,24 +66,8 @@ class UNet(nnx.Module):
         dtype: str = "float32",
         rngs: nnx.Rngs,
     ):
-        for name, value in (
-            ("levels", levels),
-            ("base_width", base_width),
-            ("in_channels", in_channels),
-            ("num_outputs", num_outputs),
-        ):
-            if not _is_positive_int(value):
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if dtype not in DTYPES:
-            raise ValueError(f"unknown dtype {dtype!r}; choose one of {', '.join(DTYPES)}")
-        if norm not in NORM_KINDS:
-            raise ValueError(f"unknown normalization {norm!r}; choose one of {', '.join(NORM_KINDS)}")
+        check_unet_options(levels, base_width, in_channels=in_channels, num_outputs=num_outputs, norm=norm, dtype=dtype)
         widths = [int(base_width) * 2**level for level in range(levels)]
-        check_parameter_count(
-            f"UNet(levels={levels}, base_width={base_width})",
-            sum(9 * width**2 for width in widths),  # the second convolution of each encoder level
-            f"use fewer levels or a smaller base_width (the widths double per level, to {widths[-1]} here)",
-        )
         self.levels = levels
         self.base_width = base_width
         self.in_channels = in_channels

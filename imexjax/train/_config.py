@@ -5,7 +5,7 @@ import math
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from .._errors import ConfigError
+from .._errors import ArgumentError, ConfigError
 from .._machine import machine_memory
 from .._validate import check_choice, check_positive_integers
 from ..models import (
@@ -14,11 +14,11 @@ from ..models import (
     INTEGRATORS,
     NETWORKS,
     NORM_KINDS,
-    ONE_STAGE_INTEGRATORS,
+    check_network_options,
     network_label,
-    solver_from_name,
+    network_slug,
+    parameter_lower_bound,
 )
-from ..operators import BOUNDARIES
 
 OPTIMIZERS: tuple[str, ...] = ("adam", "sgd")
 OPTIMIZER_SLOTS: dict[str, int] = {"adam": 2, "sgd": 1}
@@ -143,62 +143,32 @@ class TrainConfig:
         self.validate()
 
     def validate(self) -> None:
-        """Raises ConfigError naming the first field that is out of range."""
-        for field, allowed in self.CHOICES.items():
-            check_choice(field, getattr(self, field), allowed)
-        check_positive_integers(self, ("epochs", "batch_size", "unroll", "implicit_kernel_size"))
+        """Raises ConfigError naming the first field that is out of range.
+
+        The network's fields are checked by the network's own check
+        (`imexjax.models.check_network_options`), whose message this passes on with the field
+        it is about (`ConfigError.field`); only the fields of training are checked here.
+        """
+        for field in ("network", "optimizer", "schedule"):
+            check_choice(field, getattr(self, field), self.CHOICES[field])
+        check_positive_integers(self, ("epochs", "batch_size"))
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2**32:
-            raise ConfigError(f"seed must be an integer from 0 to 2**32 - 1, got {self.seed!r}")
-        for field in ("h", "learning_rate"):
-            value = getattr(self, field)
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-                raise ConfigError(f"{field.replace('_', '-')} must be a positive number, got {value!r}")
-        scales = self.implicit_init_scale
-        scales = scales if isinstance(scales, tuple) else (scales,)
-        if len(scales) not in (1, 2) or not all(math.isfinite(v) and v > 0 for v in scales):
-            raise ConfigError(
-                f"implicit-init-scale must be a positive number or LOW:HIGH, got {self.implicit_init_scale}"
-            )
-        if not self.geometry or any(
-            len(block) != 2 or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in block)
-            for block in self.geometry
-        ):
-            raise ConfigError(f"geometry must list (layers >= 1, width >= 1) blocks, got {self.geometry}")
-        self._validate_boundary()
-        if self.network != "unet" and self.norm == "batch" and self.integrator not in ONE_STAGE_INTEGRATORS:
-            raise ConfigError(
-                f"norm batch keeps one set of running statistics per step, and integrator {self.integrator} "
-                "evaluates each step's layer at several stages, so evaluation would not match training; "
-                f"use norm channel or an integrator of {', '.join(ONE_STAGE_INTEGRATORS)}"
-            )
-        if self.network == "unet":
-            check_positive_integers(self, self.UNET_FIELDS)
-        else:
+            raise ConfigError(f"seed must be an integer from 0 to 2**32 - 1, got {self.seed!r}", field="seed")
+        rate = self.learning_rate
+        if isinstance(rate, bool) or not (isinstance(rate, (int, float)) and math.isfinite(rate) and rate > 0):
+            raise ConfigError(f"learning_rate must be a positive number, got {rate!r}", field="learning_rate")
+        if self.network != "unet":
             for field in self.UNET_FIELDS:
                 if getattr(self, field) is not None:
                     raise ConfigError(
-                        f"{field.replace('_', '-')} applies to --network unet only, not to {self.network}; "
-                        "leave it out or pass --network unet"
+                        f"{field} applies to the unet network only, not to {self.network}; leave it out",
+                        field=field,
                     )
-
-    def _validate_boundary(self) -> None:
-        names = self.boundary if isinstance(self.boundary, tuple) else (self.boundary,)
-        for name in names:
-            check_choice("boundary", name, BOUNDARIES)
-        if isinstance(self.boundary, tuple) and self.network != "timestepping":
-            raise ConfigError(
-                f"boundary takes one name per block with --network timestepping only, and {self.network} takes "
-                f"one name, got {','.join(names)}; pass one of {', '.join(BOUNDARIES)}"
-            )
-        if isinstance(self.boundary, tuple) and len(names) != len(self.geometry):
-            raise ConfigError(
-                f"boundary lists {len(names)} names for {len(self.geometry)} blocks; give one name or one per block"
-            )
-        if self.network != "unet" and "zero" in names and "exp" in solver_from_name(self.integrator).linear_methods:
-            raise ConfigError(
-                f"integrator {self.integrator} needs an exponential, which boundary zero lacks; "
-                "use boundary periodic or reflect, or integrator imex or imex2"
-            )
+        try:
+            check_network_options(self.network, **self.model_options())
+        except ArgumentError as error:
+            field = _UNET_ARGUMENTS.get(error.argument, error.argument) if self.network == "unet" else error.argument
+            raise ConfigError(str(error), field=field) from None
 
     def check_memory(
         self,
@@ -256,13 +226,8 @@ class TrainConfig:
     def _parameter_lower_bound(self, in_channels: int) -> int:
         """The weights of the 3x3 convolutions of the network (no biases, norms, heads, implicit kernels)."""
         if self.network == "unet":
-            widths = [self.unet_base_width * 2**level for level in range(self.unet_levels)]
-            return sum(9 * width**2 for width in widths)
-        channels, count = in_channels, 0
-        for layers, width in self.geometry:
-            count += 9 * channels * width + 9 * (layers - 1) * width**2  # the opening layer, then the steps
-            channels = width
-        return count
+            return parameter_lower_bound("unet", levels=self.unet_levels, base_width=self.unet_base_width)
+        return parameter_lower_bound(self.network, in_channels=in_channels, geometry=self.geometry)
 
     def _activations_per_image(self, height: int, width: int) -> int:
         """The values one image's forward pass keeps for the backward pass: one state per layer at least."""
@@ -301,9 +266,9 @@ class TrainConfig:
     @property
     def slug(self) -> str:
         """The network's name in folder names: `imex`, `euler`..., `unet`, `multilevel-imex`, `imex-reflect`..."""
+        slug = network_slug(self.network, self.integrator)
         if self.network == "unet":
-            return "unet"
-        slug = f"multilevel-{self.integrator}" if self.network == "multilevel" else self.integrator
+            return slug
         boundaries = self.boundary if isinstance(self.boundary, tuple) else (self.boundary,)
         return slug if boundaries == ("periodic",) else "-".join((slug, *boundaries))
 
@@ -326,6 +291,10 @@ class TrainConfig:
             )
         data = {k: v for k, v in data.items() if not (k == "unroll" and v is None)}  # None once meant the default
         return cls(**{**data, "geometry": tuple(tuple(block) for block in data["geometry"])})
+
+
+_UNET_ARGUMENTS: dict[str, str] = {"levels": "unet_levels", "base_width": "unet_base_width"}
+"""The fields of `TrainConfig` that hold the `UNet` arguments of other names."""
 
 
 def _bytes(size: float) -> str:
