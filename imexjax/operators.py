@@ -173,10 +173,17 @@ class ConvDiffusion:
         )
         return x.astype(b.dtype), steps
 
-    def exp(self, h: Scalar, b: jax.Array, kernel: jax.Array) -> jax.Array:
-        r"""Returns $\exp(-h C^\top C)\, b$, by rfft2/irfft2 (`periodic`) or DCT-II (`reflect`) like `resolve`.
+    def phi(self, index: int, h: Scalar, b: jax.Array, kernel: jax.Array) -> jax.Array:
+        r"""Returns $\varphi_k(-h C^\top C)\, b$, k = `index`, by rfft2/irfft2 (`periodic`) or DCT-II (`reflect`).
+
+        $\varphi_0 = \exp$, $\varphi_1(z) = (e^z - 1) / z$, $\varphi_2(z) = (e^z - 1 - z) / z^2$, and
+        $\varphi_k(0) = 1 / k!$. Each Fourier (or cosine) mode is multiplied by
+        $\varphi_k(-h |\hat c|^2)$ (`imexjax._phi.phi`: a series near 0, closed forms elsewhere), so
+        `h = 0` and modes in the kernel's null space give `b / k!`, with finite values and
+        gradients for every `h >= 0`. `exp`, `phi1` and `phi2` are this method at k = 0, 1, 2.
 
         Args:
+          index: k, an int >= 0 (the solvers use 0, 1 and 2).
           h: the step size, >= 0.
           b: an array of shape (..., H, W, channels); bfloat16 and float16 are computed in
             float32 and cast back.
@@ -186,52 +193,22 @@ class ConvDiffusion:
           An array with the shape and dtype of `b`.
 
         Raises:
-          ValueError: `boundary="zero"`, which has no fast exact exponential.
+          ValueError: `boundary="zero"`, which has no fast exact exponential or phi functions.
         """
-        return self._apply_spectral(b, kernel, lambda power: jnp.exp(-h * power))
+        # `phi` below is the module-level function of `imexjax._phi`, not this method.
+        return self._apply_spectral(b, kernel, lambda power: phi(index, -h * power))
+
+    def exp(self, h: Scalar, b: jax.Array, kernel: jax.Array) -> jax.Array:
+        r"""Returns $\exp(-h C^\top C)\, b$ for `b` of shape (..., H, W, channels): `phi(0, h, b, kernel)`."""
+        return self.phi(0, h, b, kernel)
 
     def phi1(self, h: Scalar, b: jax.Array, kernel: jax.Array) -> jax.Array:
-        r"""Returns $\varphi_1(-h C^\top C)\, b = (I - \exp(-h C^\top C)) (h C^\top C)^{-1} b$.
-
-        Computed by rfft2/irfft2 or DCT-II.
-
-        Each Fourier (or cosine) mode is multiplied by $\varphi_1(-h |\hat c|^2)$, with
-        $\varphi_1(z) = (e^z - 1) / z$ computed as `expm1(z) / z` and its limit 1 at $z = 0$ (so
-        `h = 0` and modes in the kernel's null space give `b`), summed as a series near 0: finite
-        values and gradients for every `h >= 0`.
-
-        Args:
-          h: the step size, >= 0.
-          b: an array of shape (..., H, W, channels); bfloat16 and float16 are computed in
-            float32 and cast back.
-          kernel: an array of shape (k, k, channels).
-
-        Returns:
-          An array with the shape and dtype of `b`.
-
-        Raises:
-          ValueError: `boundary="zero"`, which has no fast exact phi functions.
-        """
-        return self._apply_spectral(b, kernel, lambda power: phi(1, -h * power))
+        r"""Returns $\varphi_1(-h C^\top C)\, b$, $\varphi_1(z) = (e^z - 1) / z$: `phi(1, h, b, kernel)`."""
+        return self.phi(1, h, b, kernel)
 
     def phi2(self, h: Scalar, b: jax.Array, kernel: jax.Array) -> jax.Array:
-        r"""Returns $\varphi_2(-h C^\top C)\, b$, $\varphi_2(z) = (e^z - 1 - z) / z^2$ (limit 1/2 at 0).
-
-        Computed by rfft2/irfft2 or DCT-II. Stable for small $h |\hat c|^2$ as `phi1` is.
-
-        Args:
-          h: the step size, >= 0.
-          b: an array of shape (..., H, W, channels); bfloat16 and float16 are computed in
-            float32 and cast back.
-          kernel: an array of shape (k, k, channels).
-
-        Returns:
-          An array with the shape and dtype of `b`.
-
-        Raises:
-          ValueError: `boundary="zero"`, which has no fast exact phi functions.
-        """
-        return self._apply_spectral(b, kernel, lambda power: phi(2, -h * power))
+        r"""Returns $\varphi_2(-h C^\top C)\, b$, $\varphi_2(z) = (e^z - 1 - z) / z^2$: `phi(2, h, b, kernel)`."""
+        return self.phi(2, h, b, kernel)
 
     def _apply_spectral(
         self, y: jax.Array, kernel: jax.Array, multiplier: Callable[[jax.Array], jax.Array]

@@ -47,7 +47,8 @@ def _imex_adapters() -> list:
     return [
         value()
         for value in vars(ixd).values()
-        if isinstance(value, type) and issubclass(value, diffrax.AbstractSolver) and hasattr(value, "scheme")
+        if isinstance(value, type) and issubclass(value, diffrax.AbstractSolver) and getattr(value, "scheme", None)
+        if value.scheme.imex
     ]
 
 
@@ -282,3 +283,17 @@ def test_rk4_matches_imexjax_rk4(x64):
     assert tree_allclose(sol.ys[-1], expected, rtol=1e-12, atol=1e-12)
     exact = scipy.linalg.expm((np.sin(1.3) - np.sin(0.3)) * b) @ np.asarray(y0)
     assert tree_allclose(sol.ys[-1], exact, rtol=0, atol=1e-5)
+    # adaptive: the error estimate is the difference from the midpoint rule (error order 3)
+    adaptive = diffrax.diffeqsolve(
+        diffrax.ODETerm(field),
+        ixd.RK4(),
+        0.3,
+        1.3,
+        0.1,
+        y0,
+        args=jnp.asarray(b),
+        stepsize_controller=diffrax.PIDController(rtol=1e-9, atol=1e-9),
+    )
+    assert ixd.RK4().error_order(None) == 3
+    assert adaptive.stats["num_accepted_steps"] > n
+    assert tree_allclose(adaptive.ys[-1], exact, rtol=0, atol=1e-7)

@@ -97,6 +97,20 @@ def test_exp_and_phi_match_dense_float64(x64, method, height, width, k, zero_mea
     assert tree_allclose(out, _dense_phi(PHI_INDEX[method], H_STEP, b, used), rtol=1e-9, atol=1e-9)
 
 
+@pytest.mark.parametrize("boundary", ["periodic", "reflect"])
+def test_exp_phi1_phi2_are_phi_at_index_0_1_2(x64, boundary):
+    # One implementation: the three names are `phi` at 0, 1, 2, bit for bit, and `phi` takes any
+    # index (phi_3 against the dense block exponential).
+    b, kernel = _problem(4)
+    kernel = ix.symmetric_kernel(jnp.asarray(kernel[:2, :2])) if boundary == "reflect" else jnp.asarray(kernel)
+    b, op = jnp.asarray(b), ix.ConvDiffusion(boundary=boundary)
+    for method in PHI_METHODS:
+        out = getattr(op, method)(H_STEP, b, kernel)
+        assert np.array_equal(out, op.phi(PHI_INDEX[method], H_STEP, b, kernel)), method
+    if boundary == "periodic":
+        assert tree_allclose(op.phi(3, H_STEP, b, kernel), _dense_phi(3, H_STEP, b, kernel), rtol=1e-9, atol=1e-9)
+
+
 def test_phi_identities(x64):
     # exp(-hL) = I - h L phi1(-hL) and phi1(-hL) = I - h L phi2(-hL), with L = C^T C = -mv
     b, kernel = _problem(2)

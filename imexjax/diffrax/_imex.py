@@ -1,24 +1,24 @@
 r"""imexjax's IMEX-type solvers as `diffrax.AbstractSolver`s on `MultiTerm(explicit, ConvDiffusionTerm)`.
 
 Each adapter runs its scheme's own `step` (`imexjax.IMEXEuler`, `imexjax.IMEXRK2`,
-`imexjax.ExpEuler`, `imexjax.ETDRK2`), so the stages are written once. A diffrax step from
-`t0` to `t1` is one step of size 1 in the step's own time `s = (t - t0) / (t1 - t0)`, in
-which the explicit field is the term's increment `vf_prod(t0 + s (t1 - t0), y, args, control)`
-and the implicit term is $u\, (-C^\top C)$, $u$ = `control`, whose resolvent at `s` is
-`ConvDiffusionTerm.resolve(s * control, .)` and whose phi functions are its `exp`, `phi1`
-and `phi2` at `s * control`.
+`imexjax.ExpEuler`, `imexjax.ETDRK2`), so the stages are written once (`AbstractSchemeSolver`).
+A diffrax step from `t0` to `t1` is one step of size 1 in the step's own time
+`s = (t - t0) / (t1 - t0)`, in which the explicit field is the term's increment
+`vf_prod(t0 + s (t1 - t0), y, args, control)` and the implicit term is $u\, (-C^\top C)$,
+$u$ = `control`, whose resolvent at `s` is `ConvDiffusionTerm.resolve(s * control, .)` and
+whose phi functions are its `phi(k, s * control, .)`.
 """
 
 import dataclasses
-from collections.abc import Callable
 from typing import ClassVar
 
 import diffrax
-import jax.numpy as jnp
 from jaxtyping import Array, PyTree
 
 from .. import solvers
 from .._custom_types import Scalar
+from .._phi import PhiMethods
+from ._scheme import AbstractSchemeSolver, step_time_field
 from ._term import ConvDiffusionTerm
 
 
@@ -57,7 +57,7 @@ def _conv_term(term: diffrax.AbstractTerm) -> ConvDiffusionTerm:
 
 
 @dataclasses.dataclass(frozen=True)
-class _StepTimeDiffusion:
+class _StepTimeDiffusion(PhiMethods):
     r"""The linear term $u\, (-C^\top C)$, $u$ = `control`, of one diffrax step, in the step's own time.
 
     Attributes:
@@ -76,50 +76,25 @@ class _StepTimeDiffusion:
         r"""Returns $(I + s u\, C^\top C)^{-1} b$, leaf by leaf, by FFT."""
         return self.term.resolve(s * self.control, b)
 
-    def exp(self, s: Scalar, b: PyTree[Array], args: None) -> PyTree[Array]:
-        r"""Returns $\exp(-s u\, C^\top C)\, b$, leaf by leaf, by FFT."""
-        return self.term.exp(s * self.control, b)
-
-    def phi1(self, s: Scalar, b: PyTree[Array], args: None) -> PyTree[Array]:
-        r"""Returns $\varphi_1(-s u\, C^\top C)\, b$, leaf by leaf, by FFT."""
-        return self.term.phi1(s * self.control, b)
-
-    def phi2(self, s: Scalar, b: PyTree[Array], args: None) -> PyTree[Array]:
-        r"""Returns $\varphi_2(-s u\, C^\top C)\, b$, leaf by leaf, by FFT."""
-        return self.term.phi2(s * self.control, b)
+    def phi(self, index: int, s: Scalar, b: PyTree[Array], args: None) -> PyTree[Array]:
+        r"""Returns $\varphi_k(-s u\, C^\top C)\, b$, k = `index`, leaf by leaf, by FFT (`exp`: k = 0, ...)."""
+        return self.term.phi(index, s * self.control, b)
 
 
-class _AbstractIMEX(diffrax.AbstractSolver):
-    """A diffrax solver that takes one step of `scheme` per diffrax step (fixed steps only)."""
+class _AbstractIMEX(AbstractSchemeSolver):
+    """A diffrax solver that takes one step of the IMEX-type `scheme` per diffrax step (fixed steps only)."""
 
     # Any term passes diffrax's structural check, whose mismatches are bare assertions; `init`
     # and `step` check for MultiTerm(explicit, ConvDiffusionTerm) with messages of their own.
-    term_structure: ClassVar = diffrax.AbstractTerm
-    interpolation_cls: ClassVar[Callable[..., diffrax.LocalLinearInterpolation]] = diffrax.LocalLinearInterpolation
-    scheme: ClassVar[solvers.AbstractSolver]
-
-    def order(self, terms) -> int:
-        return self.scheme.order
 
     def init(self, terms, t0, t1, y0, args) -> None:
         _conv_term(_explicit_and_implicit(terms)[1])
         return None
 
-    def func(self, terms, t0, y0, args):
-        return terms.vf(t0, y0, args)
-
-    def step(self, terms, t0, t1, y0, args, solver_state, made_jump):
-        del solver_state, made_jump
+    def scheme_inputs(self, terms, t0, t1, args):
         explicit, implicit = _explicit_and_implicit(terms)
-        control = explicit.contr(t0, t1)
-        start, duration = jnp.asarray(t0), jnp.asarray(t1) - jnp.asarray(t0)
-
-        def increment(s: Scalar, y: PyTree[Array], step_args) -> PyTree[Array]:
-            return explicit.vf_prod(start + s * duration, y, step_args, control)
-
         linear = _StepTimeDiffusion(_conv_term(implicit), implicit.contr(t0, t1))
-        y1 = self.scheme.step((increment, linear), 0.0, y0, (args, None), 1.0)
-        return y1, None, dict(y0=y0, y1=y1), None, diffrax.RESULTS.successful
+        return (step_time_field(explicit, t0, t1), linear), (args, None)
 
 
 class IMEXEuler(_AbstractIMEX):

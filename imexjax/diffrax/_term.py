@@ -5,10 +5,11 @@ import equinox as eqx
 import jax
 from jaxtyping import Array, PyTree
 
+from .._phi import PhiMethods
 from ..operators import ConvDiffusion
 
 
-class ConvDiffusionTerm(diffrax.AbstractTerm):
+class ConvDiffusionTerm(PhiMethods, diffrax.AbstractTerm):
     r"""The linear ODE term $dy/dt = -C^\top C y$, $C$ a periodic depthwise k x k convolution.
 
     As `diffrax.ODETerm` (the control is `t1 - t0`), with the vector field of
@@ -47,20 +48,17 @@ class ConvDiffusionTerm(diffrax.AbstractTerm):
         r"""Returns $(I + s\, C^\top C)^{-1} b$ by FFT, $s$ = `scale` (a stage coefficient times the control)."""
         return jax.tree.map(lambda leaf: self.operator.resolve(scale, leaf, self.kernel), b)
 
-    def exp(self, scale, b: PyTree[Array]) -> PyTree[Array]:
-        r"""Returns $\exp(-s\, C^\top C)\, b$ by FFT, $s$ = `scale`, leaf by leaf."""
-        return jax.tree.map(lambda leaf: self.operator.exp(scale, leaf, self.kernel), b)
+    def phi(self, index: int, scale, b: PyTree[Array]) -> PyTree[Array]:
+        r"""Returns $\varphi_k(-s\, C^\top C)\, b$ by FFT, k = `index`, $s$ = `scale`, leaf by leaf.
 
-    def phi1(self, scale, b: PyTree[Array]) -> PyTree[Array]:
-        r"""Returns $\varphi_1(-s\, C^\top C)\, b$ by FFT, $s$ = `scale`, leaf by leaf.
+        `exp`, `phi1` and `phi2` (from `imexjax._phi.PhiMethods`) are this method at k = 0, 1, 2.
 
-        See `imexjax.ConvDiffusion.phi1`.
+        Args:
+          index: k, an int >= 0 ($\varphi_0 = \exp$).
+          scale: $s$, a stage coefficient times the control, >= 0.
+          b: a pytree whose leaves have shape (..., H, W, channels).
+
+        Returns:
+          A pytree of the structure, shapes and dtypes of `b`; see `imexjax.ConvDiffusion.phi`.
         """
-        return jax.tree.map(lambda leaf: self.operator.phi1(scale, leaf, self.kernel), b)
-
-    def phi2(self, scale, b: PyTree[Array]) -> PyTree[Array]:
-        r"""Returns $\varphi_2(-s\, C^\top C)\, b$ by FFT, $s$ = `scale`, leaf by leaf.
-
-        See `imexjax.ConvDiffusion.phi2`.
-        """
-        return jax.tree.map(lambda leaf: self.operator.phi2(scale, leaf, self.kernel), b)
+        return jax.tree.map(lambda leaf: self.operator.phi(index, scale, leaf, self.kernel), b)
