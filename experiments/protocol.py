@@ -5,11 +5,11 @@
     python experiments/protocol.py --task depth --run  # the same on synthetic rooms (experiments/nyu_depth.py)
 
 Every row (a network: `imex`, `euler` (the ResNet), `unet`, `multilevel-imex`, any integrator
-name or `multilevel-INTEGRATOR`) gets the same preset (`--config`, its epochs, batch and
-optimizer) and the same search: each normalization of `--norms` (those that do not leak the
-image's statistics at evaluation: `channel`, per pixel, and `batch`, running statistics; `batch`
-only for the U-Net and one-stage integrators, see `imexjax.models.ONE_STAGE_INTEGRATORS`) and
-each learning rate of `--lrs`, trained `--search-epochs` epochs at seed 0 and scored on the
+name or `multilevel-INTEGRATOR`, as `imexjax.models.parse_network_slug` reads them) gets the
+same preset (`--config`, its epochs, batch and optimizer) and the same search: each
+normalization of `--norms` (those that do not leak the image's statistics at evaluation:
+`channel`, per pixel, and `batch`, running statistics, kept per stage for multi-stage
+integrators) and each learning rate of `--lrs`, trained `--search-epochs` epochs at seed 0 and scored on the
 selection split (`--eval-split select`, images no run trains or validates on); the pair with
 the best selection score (Q-tips: the highest IoU; depth: the lowest RMSE) is then trained at
 each seed of `--seeds` for the preset's epochs and scored on the validation split. Runs live in
@@ -32,7 +32,7 @@ import sys
 
 import _interrupts  # noqa: F401  (before JAX: from here on Ctrl-C prints one line and exits 130)
 
-from imexjax.models import INTEGRATORS, ONE_STAGE_INTEGRATORS, network_label
+from imexjax.models import network_label, parse_network_slug
 from imexjax.recipes import OneLineErrorParser, add_compilation_cache_flags
 
 ROOT = pathlib.Path(__file__).resolve().parent
@@ -63,22 +63,16 @@ def row_flags(row: str) -> list[str]:
     """The network flags of a row: `unet`, `multilevel-INTEGRATOR` or an integrator name.
 
     Raises:
-      ValueError: an unknown row.
+      ValueError: an unknown row (`imexjax.models.parse_network_slug`).
     """
-    network, _, integrator = row.rpartition("-")
-    if row == "unet":
-        return ["--network", "unet"]
-    if network in ("", "multilevel") and integrator in INTEGRATORS:
-        return ["--network", network or "timestepping", "--integrator", integrator]
-    raise ValueError(
-        f"unknown row {row!r}; use unet, an integrator ({', '.join(INTEGRATORS)}) or multilevel-INTEGRATOR"
-    )
+    network, integrator = parse_network_slug(row)
+    return ["--network", network] + ([] if integrator is None else ["--integrator", integrator])
 
 
 def row_label(row: str) -> str:
     """`imex` -> `IMEX`, `unet` -> `U-Net`, `multilevel-euler` -> `multilevel ResNet`."""
-    network, _, integrator = row.rpartition("-")
-    return network_label("unet" if row == "unet" else network or "timestepping", integrator)
+    network, integrator = parse_network_slug(row)
+    return network_label(network, integrator or "")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,14 +109,8 @@ def make_run(args: argparse.Namespace, row: str, workdir: pathlib.Path, choice: 
     return Run(row, workdir, tuple(argv))
 
 
-def row_norms(args: argparse.Namespace, row: str) -> list[str]:
-    """The normalizations of `--norms` that the row's network takes (batch norm needs a one-stage integrator)."""
-    one_stage = row == "unet" or row.rpartition("-")[2] in ONE_STAGE_INTEGRATORS
-    return [norm for norm in args.norms if one_stage or norm != "batch"]
-
-
 def search_runs(args: argparse.Namespace, row: str) -> list[tuple[Choice, Run]]:
-    choices = [(norm, lr) for norm in row_norms(args, row) for lr in args.lrs]
+    choices = [(norm, lr) for norm in args.norms for lr in args.lrs]
     return [
         (choice, make_run(args, row, args.root / "search" / f"{row}-{choice[0]}-lr{choice[1]:g}", choice, 0, True))
         for choice in choices
@@ -209,6 +197,14 @@ def _name(choice: Choice) -> str:
     return f"{choice[0]}, {choice[1]:g}"
 
 
+def _check_row(row: str) -> None:
+    """Raises ValueError, naming `--rows`, unless `row` is a network slug."""
+    try:
+        parse_network_slug(row)
+    except ValueError as error:
+        raise ValueError(f"--rows: {error}") from None
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = OneLineErrorParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--task", choices=tuple(TASKS), default="qtips", help="qtips (default) or depth")
@@ -218,7 +214,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--norms",
         default="channel,batch",
-        help="normalizations searched (default channel,batch: neither leaks; no batch for multi-stage integrators)",
+        help="normalizations searched (default channel,batch: neither leaks)",
     )
     parser.add_argument(
         "--search-epochs", type=int, default=10, help="epochs of a search run (default 10; 0: the preset's)"
@@ -232,7 +228,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.rows = tuple(args.rows.split(","))
     try:
         for row in args.rows:
-            row_flags(row)
+            _check_row(row)
         args.lrs = tuple(float(v) for v in args.lrs.split(","))
         args.seeds = tuple(int(v) for v in args.seeds.split(","))
         args.norms = tuple(args.norms.split(","))

@@ -109,7 +109,7 @@ def test_driver_prints_the_search_then_chooses_on_the_selection_score(tmp_path, 
 def test_driver_refuses_unknown_rows(capsys):
     with pytest.raises(SystemExit):
         load_script("experiments/protocol.py").parse_args(["--rows", "imex,transformer"])
-    assert "unknown row 'transformer'" in capsys.readouterr().err
+    assert "--rows: unknown network 'transformer'" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         load_script("experiments/protocol.py").parse_args(["--norms", "channel,instance"])
     assert "normalization 'instance' is not searched" in capsys.readouterr().err
@@ -121,14 +121,20 @@ def test_a_spread_below_a_thousandth_is_shown_to_four_decimals():
     assert protocol._mean_and_spread([0.46, 0.456, 0.421]) == "0.446 ± 0.021 (0.460, 0.456, 0.421)"
 
 
-def test_multi_stage_rows_search_without_batch_norm():
+def test_every_row_searches_batch_norm_too():
     protocol = load_script("experiments/protocol.py")
     args = protocol.parse_args(["--rows", "imex2,imex,unet,multilevel-rk4,multilevel-euler"])
     norms = {row: {choice[0] for choice, _ in protocol.search_runs(args, row)} for row in args.rows}
-    assert norms == {
-        "imex2": {"channel"},
-        "imex": {"channel", "batch"},
-        "unet": {"channel", "batch"},
-        "multilevel-rk4": {"channel"},
-        "multilevel-euler": {"channel", "batch"},
-    }
+    assert norms == dict.fromkeys(args.rows, {"channel", "batch"})
+
+
+def test_rows_are_read_by_the_models_slug_parser():
+    protocol = load_script("experiments/protocol.py")
+    assert protocol.row_flags("unet") == ["--network", "unet"]
+    assert protocol.row_flags("imex2") == ["--network", "timestepping", "--integrator", "imex2"]
+    assert protocol.row_flags("multilevel-euler") == ["--network", "multilevel", "--integrator", "euler"]
+    assert [protocol.row_label(r) for r in ("unet", "imex", "multilevel-euler")] == [
+        "U-Net",
+        "IMEX",
+        "multilevel ResNet",
+    ]
