@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("runs", nargs="+", help="workdirs of finished runs of experiments/qtips.py")
     parser.add_argument("--out", required=True, help="folder for the figures and the table")
     args = parser.parse_args(argv)
-    return run_command(lambda: compare(args.runs, pathlib.Path(args.out)))
+    return run_command(lambda: compare(args.runs, pathlib.Path(args.out)), parser)
 
 
 if __name__ == "__main__":

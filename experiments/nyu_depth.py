@@ -39,7 +39,7 @@ from imexjax.recipes import (
 )
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+def make_parser() -> OneLineErrorParser:
     parser = OneLineErrorParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", help="the NYU data (see above); not needed with --format synthetic")
     parser.add_argument(
@@ -72,6 +72,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     add_cluster_flags(parser)
     add_compilation_cache_flags(parser)
+    return parser
+
+
+def parse_args(argv: list[str] | None = None, parser: OneLineErrorParser | None = None) -> argparse.Namespace:
+    parser = parser or make_parser()
     args = parser.parse_args(argv)
     if args.compare is None:
         check_network_flags(parser, args, required=("integrator",))
@@ -109,10 +114,11 @@ def train(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+    parser = make_parser()
+    args = parse_args(argv, parser)
     if args.compare is not None:
-        return run_command(lambda: compare(args))
-    return run_command(lambda: train(args))
+        return run_command(lambda: compare(args), parser)
+    return run_command(lambda: train(args), parser)
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ from imexjax.recipes import (
 )
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+def make_parser() -> OneLineErrorParser:
     parser = OneLineErrorParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
         "--data-dir",
@@ -56,13 +56,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     add_cluster_flags(parser)
     add_compilation_cache_flags(parser)
+    return parser
+
+
+def parse_args(argv: list[str] | None = None, parser: OneLineErrorParser | None = None) -> argparse.Namespace:
+    parser = parser or make_parser()
     args = parser.parse_args(argv)
     check_network_flags(parser, args, required=("integrator",))
     return args
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+    parser = make_parser()
+    args = parse_args(argv, parser)
 
     def train() -> int:
         enable_cache_from_flags(args)
@@ -83,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
             print("| " + " | ".join(cells) + f" | {m['val_accuracy']:.2f} |")
         return 0
 
-    return run_command(train)
+    return run_command(train, parser)
 
 
 if __name__ == "__main__":

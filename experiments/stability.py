@@ -30,9 +30,11 @@ from imexjax.analysis import (
 )
 from imexjax.models import integrator_label
 from imexjax.recipes import (
+    QTIPS_NETWORK_PRESETS,
     QTIPS_PRESETS,
     OneLineErrorParser,
     add_compilation_cache_flags,
+    add_field_flags,
     enable_cache_from_flags,
     load_run,
     normalize_images,
@@ -48,7 +50,7 @@ NETWORKS = ("imex", "euler")
 FIGURES = ("stability_regions.png", "receptive_field.png", "perturbation_growth.png", "adversarial.png")
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+def make_parser() -> OneLineErrorParser:
     parser = OneLineErrorParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
         "--workdir",
@@ -64,8 +66,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar=("IMEX_WORKDIR", "RESNET_WORKDIR"),
         help="load two finished experiments/qtips.py runs instead of training",
     )
-    parser.add_argument("--epochs", type=int, help="override the config's epochs")
-    parser.add_argument("--seed", type=int, help="seeds parameters, data order and generated data (default 0)")
+    add_field_flags(parser, QTIPS_NETWORK_PRESETS, ("epochs", "seed"))
     parser.add_argument("--data-dir", help="train on a folder in the authors' layout instead of generated data")
     parser.add_argument(
         "--epsilons",
@@ -87,7 +88,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_compilation_cache_flags(parser)
-    return parser.parse_args(argv)
+    return parser
+
+
+def parse_args(argv: list[str] | None = None, parser: OneLineErrorParser | None = None) -> argparse.Namespace:
+    return (parser or make_parser()).parse_args(argv)
 
 
 def parse_epsilons(text: str) -> list[float]:
@@ -153,11 +158,12 @@ def validation_set(run: FinishedRun) -> tuple[np.ndarray, np.ndarray, np.ndarray
 
 
 def main(argv: list[str] | None = None) -> int:
+    parser = make_parser()
     try:
-        args = parse_args(argv)
-    except SystemExit as exit_:
+        args = parse_args(argv, parser)
+    except SystemExit as exit_:  # a usage error (status 1) or --help (0), as a status
         return int(exit_.code or 0)
-    return run_command(lambda: stability(args))
+    return run_command(lambda: stability(args), parser)
 
 
 def stability(args: argparse.Namespace) -> int:

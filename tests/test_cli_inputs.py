@@ -9,7 +9,8 @@ import pytest
 from helpers import ROOT, load_script
 from PIL import Image
 
-import imexjax.train._config as train_config
+import imexjax.models._size as model_size
+import imexjax.train._memory as train_memory
 from imexjax.data.qtips import qtips_splits, write_qtips_folder
 from imexjax.train import RunDir
 
@@ -95,7 +96,16 @@ MEMORY = 16 * 2**30
     [
         ("qtips.py", ["--num-train", "1000000000000"], "generated images: 7.3 PiB, activations of a batch of 8"),
         ("qtips.py", ["--geometry", "1000000x1"], "GiB; lower --batch-size or the layers and widths of --geometry"),
-        ("qtips.py", ["--network", "unet", "--unet-levels", "30"], "GiB; lower --unet-levels or --unet-base-width"),
+        (
+            "qtips.py",
+            ["--network", "unet", "--unet-levels", "10", "--unet-base-width", "32"],
+            "GiB; lower --unet-levels or --unet-base-width",
+        ),
+        (
+            "qtips.py",
+            ["--network", "unet", "--unet-levels", "40"],
+            "--unet-levels: UNet(levels=40, base_width=4) has at least 5.8e+25 parameters",
+        ),
         (
             "nyu_depth.py",
             ["--format", "synthetic", "--resolution", "100000x100000"],
@@ -104,7 +114,7 @@ MEMORY = 16 * 2**30
         (
             "qtips.py",
             ["--network", "multilevel", "--boundary", "periodic,reflect"],
-            "boundary takes one name per block with --network timestepping only, and multilevel takes one name",
+            "error: --boundary must be one name for every level, got ('periodic', 'reflect')",
         ),
         ("qtips.py", [lambda tmp_path: _folder_of(tmp_path, _val_images_of_32x32)], "must share one size"),
         (
@@ -113,13 +123,46 @@ MEMORY = 16 * 2**30
             "is not UTF-8 text (byte 15); save it as UTF-8",
         ),
         ("qtips.py", ["--num-processes", "0", "--process-id", "-1"], "apply with --coordinator or --distributed"),
+        ("qtips.py", ["--integrator", "leapfrog"], "error: unknown --integrator 'leapfrog'; choose one of euler,"),
+        ("qtips.py", ["--norm", "layer"], "error: --norm: unknown normalization 'layer'; choose one of channel,"),
+        ("qtips.py", ["--boundary", "mirror"], "error: unknown --boundary 'mirror'; choose one of periodic,"),
+        ("qtips.py", ["--lr", "0"], "error: --lr must be a positive number, got 0.0"),
+        ("qtips.py", ["--implicit-init-scale", "0:1"], "error: --implicit-scale must be a positive number or a (low"),
+        ("qtips.py", ["--network", "unet", "--unet-levels", "0"], "error: --unet-levels: levels must be a positive"),
+        ("qtips.py", ["--network", "transformer"], "error: unknown --network 'transformer'; choose one of"),
+        ("nyu_depth.py", ["--format", "synthetic", "--resolution", "0x32"], "error: --resolution must be two positive"),
+        (
+            "nyu_depth.py",
+            ["--format", "fastdepth", "--data", "/nonexistent", "--eval-split", "select"],
+            "error: --eval-split select needs --format synthetic",
+        ),
     ],
-    ids=["num-train", "geometry", "unet-levels", "resolution", "multilevel-boundaries", "sizes", "list", "processes"],
+    ids=[
+        "num-train",
+        "geometry",
+        "unet-levels",
+        "unet-parameters",
+        "resolution",
+        "multilevel-boundaries",
+        "sizes",
+        "list",
+        "processes",
+        "integrator",
+        "norm",
+        "boundary-name",
+        "lr",
+        "implicit-scale",
+        "unet-levels-zero",
+        "network",
+        "resolution-zero",
+        "select-of-nyu",
+    ],
 )
 def test_bad_input_is_one_error_line_and_status_1_before_anything_is_written(
     tmp_path, capsys, monkeypatch, script, argv, message
 ):
-    monkeypatch.setattr(train_config, "machine_memory", lambda: MEMORY)
+    monkeypatch.setattr(train_memory, "machine_memory", lambda: MEMORY)
+    monkeypatch.setattr(model_size, "machine_memory", lambda: MEMORY)
     argv = [part for item in argv for part in (item(tmp_path) if callable(item) else [item])]
     integrator = [] if "unet" in argv else ["--integrator", "imex"]
     fixed = ["--config", "tiny", "--no-progress", "--no-compilation-cache", "--workdir", str(tmp_path / "run")]
@@ -135,7 +178,6 @@ def test_bad_input_is_one_error_line_and_status_1_before_anything_is_written(
     "script, argv, message",
     [
         ("qtips.py", ["--integrator", "imex", "--bogus"], "unrecognized arguments: --bogus"),
-        ("qtips.py", ["--integrator", "leapfrog"], "argument --integrator: invalid choice: 'leapfrog'"),
         (
             "qtips.py",
             ["--network", "unet", "--integrator", "imex"],
@@ -180,3 +222,59 @@ def test_cluster_flags_jax_refuses_are_one_line_and_status_1(tmp_path, argv, mes
     assert finished.returncode == 1 and finished.stderr.count("\n") == 1, finished.stderr
     assert finished.stderr.startswith("error: ") and message in finished.stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_an_error_names_the_flag_of_its_field(capsys):
+    from imexjax._errors import ConfigError
+    from imexjax._validate import FieldsError
+    from imexjax.recipes import OneLineErrorParser, add_config_flags, run_command
+    from imexjax.recipes._cli import flag_names, name_flags
+    from imexjax.recipes._qtips_config import QTIPS_NETWORK_PRESETS
+
+    parser = OneLineErrorParser(prog="x")
+    parser.add_argument("--workdir")
+    add_config_flags(parser, QTIPS_NETWORK_PRESETS, default="small", preset_help="presets")
+    flags = flag_names(parser)
+    assert (
+        flags["learning_rate"] == "--lr" and flags["batch_size"] == "--batch-size" and flags["workdir"] == "--workdir"
+    )
+    assert flags["implicit_init_scale"] == "--implicit-scale" and flags["symmetric"] == "--symmetric"
+    assert name_flags("batch_size must be even; batch_size 3", ["batch_size"], flags) == (
+        "--batch-size must be even; batch_size 3"  # the first whole word only
+    )
+    assert name_flags("the workdir_old is a file", ["workdir"], flags) == "--workdir: the workdir_old is a file"
+    assert name_flags("--workdir x is a file", ["workdir"], flags) == "--workdir x is a file"
+    assert name_flags("no such thing", ["not_a_field"], flags) == "no such thing"
+
+    def fail(error):
+        def command():
+            raise error
+
+        return command
+
+    for error, line in [
+        (ConfigError("workdir /x is a file", field="workdir"), "error: --workdir /x is a file"),
+        (
+            FieldsError("lower num_train or num_val", fields=("num_train", "num_val")),
+            "error: lower --num-train or --num-val",
+        ),
+        (ConfigError("a disk is full"), "error: a disk is full"),
+    ]:
+        assert run_command(fail(error), parser) == 1
+        assert capsys.readouterr().err == line + "\n"
+
+
+def test_run_command_prints_the_translated_line(capsys):
+    from imexjax._errors import ConfigError
+    from imexjax.recipes import OneLineErrorParser, run_command
+
+    parser = OneLineErrorParser(prog="x")
+    parser.add_argument("--batch-size", dest="batch_size", type=int)
+
+    def command():
+        raise ConfigError("batch size 3 does not divide over 2 devices; pick another batch_size", field="batch_size")
+
+    assert run_command(command, parser) == 1
+    assert capsys.readouterr().err == (
+        "error: batch size 3 does not divide over 2 devices; pick another --batch-size\n"
+    )

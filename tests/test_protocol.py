@@ -45,8 +45,9 @@ def test_a_select_run_evaluates_on_the_selection_split():
     data = load_qtips_data(config, None)
     assert np.array_equal(data["val"][0], qtips_selection_split(config.seed, config.num_val)[0])
     assert np.array_equal(data["train"][0], load_qtips_data(qtips_config("tiny"), None)["train"][0])
-    with pytest.raises(ConfigError, match="--eval-split select needs generated data"):
+    with pytest.raises(ConfigError, match="eval_split select needs generated data") as caught:
         load_qtips_data(config, "/somewhere")
+    assert caught.value.fields == ("eval_split", "data_dir")
 
 
 def test_depth_selection_rooms_differ_and_need_synthetic_data():
@@ -55,8 +56,9 @@ def test_depth_selection_rooms_differ_and_need_synthetic_data():
     _, select, identity = open_depth_data(config.replace(eval_split="select"), None, format="synthetic")
     assert len(select) == len(val) and not np.array_equal(select[0][1], val[0][1])
     assert identity["num_val"] == config.num_val
-    with pytest.raises(ConfigError, match="--eval-split select needs --format synthetic"):
+    with pytest.raises(ConfigError, match="eval_split select needs format synthetic") as caught:
         open_depth_data(config.replace(eval_split="select"), "/somewhere", format="fastdepth")
+    assert caught.value.fields == ("eval_split", "format")
 
 
 def test_driver_prints_the_search_then_chooses_on_the_selection_score(tmp_path, capsys):

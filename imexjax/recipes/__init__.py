@@ -6,16 +6,17 @@ and what the experiment scripts share (`add_config_flags`, `run_command`).
 """
 
 from ._cli import OneLineErrorParser as OneLineErrorParser
-from ._cli import add_cluster_flags as add_cluster_flags
-from ._cli import add_compilation_cache_flags as add_compilation_cache_flags
-from ._cli import add_config_flags as add_config_flags
-from ._cli import check_network_flags as check_network_flags
-from ._cli import config_from_args as config_from_args
-from ._cli import configure_cpu_from_flags as configure_cpu_from_flags
-from ._cli import enable_cache_from_flags as enable_cache_from_flags
-from ._cli import initialize_from_flags as initialize_from_flags
 from ._cli import run_command as run_command
+from ._config_flags import add_config_flags as add_config_flags
+from ._config_flags import add_field_flags as add_field_flags
+from ._config_flags import check_network_flags as check_network_flags
+from ._config_flags import config_from_args as config_from_args
 from ._load import load_run as load_run
+from ._machine_flags import add_cluster_flags as add_cluster_flags
+from ._machine_flags import add_compilation_cache_flags as add_compilation_cache_flags
+from ._machine_flags import configure_cpu_from_flags as configure_cpu_from_flags
+from ._machine_flags import enable_cache_from_flags as enable_cache_from_flags
+from ._machine_flags import initialize_from_flags as initialize_from_flags
 from ._nyu import depth_task as depth_task
 from ._nyu import predict_depth as predict_depth
 from ._nyu import run_nyu as run_nyu

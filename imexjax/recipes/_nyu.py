@@ -60,7 +60,7 @@ def run_nyu(
     """
     run_dir = RunDir(workdir)
     run_dir.check_config(config)
-    config.check_memory(config.resolution, 3, image_flag="--resolution")  # frames are read a batch at a time
+    config.check_memory(config.resolution, 3, image_field="resolution")  # frames are read a batch at a time
     train_source, val_source, identity = open_depth_data(config, data, format=format)
     saved = run_dir.check_data(identity)
     stats = {k: saved[k] for k in _STATISTICS} if saved else input_statistics(train_source)

@@ -65,7 +65,7 @@ def compare_depth_runs(
         raise ConfigError(f"compare needs at least two runs, got {len(workdirs)}")
     out = pathlib.Path(out)
     if out.exists() and not out.is_dir():
-        raise ConfigError(f"--out {out} is a file; pass a folder")
+        raise ConfigError(f"out {out} is a file; pass a folder", field="out")
     runs = [load_run(w, task="depth") for w in workdirs]
     reference = runs[0]
     for run in runs:

@@ -6,30 +6,37 @@ from typing import ClassVar
 from .._errors import ConfigError
 from .._validate import check_positive_integers
 from ..train import TrainConfig
+from ..train._fields import choices, described, format_size, parse_size
 from ._presets import preset_for, presets_by_network
 from ._qtips_config import EVAL_SPLITS
 
 
 @dataclasses.dataclass(frozen=True)
 class DepthConfig(TrainConfig):
-    """A depth-estimation run on NYU Depth V2 or synthetic rooms (every field of `TrainConfig`, and these).
+    """A depth-estimation run on NYU Depth V2 or synthetic rooms: every field of `TrainConfig`, and the frames'.
 
-    Attributes:
-      resolution: `(height, width)` the frames are resized to (rendered at, for synthetic rooms).
-      num_train: training frames to render (synthetic rooms only; NYU has fixed splits).
-      num_val: validation frames to render (synthetic rooms only).
-      eval_split: `val`: evaluate every epoch, and keep the best, on the validation split (the
-        one results report); `select`: on the selection split instead, `num_val` rooms rendered
-        from another seed than any run's (synthetic rooms only), for choosing hyperparameters
-        without looking at the validation split.
+    Each field's meaning is its `help` metadata, as for `TrainConfig`.
     """
 
     CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {**TrainConfig.CHOICES, "eval_split": EVAL_SPLITS}
 
-    resolution: tuple[int, int] = (120, 160)
-    num_train: int = 512
-    num_val: int = 64
-    eval_split: str = "val"
+    resolution: tuple[int, int] = described(
+        "`(height, width)` the frames are resized to (rendered at, for synthetic rooms).",
+        default=(120, 160),
+        metavar="HxW",
+        parse=parse_size,
+        format=format_size,
+    )
+    num_train: int = described("training frames to render (synthetic rooms only; NYU has fixed splits).", default=512)
+    num_val: int = described("validation frames to render (synthetic rooms only).", default=64)
+    eval_split: str = described(
+        """`val`: evaluate every epoch, and keep the best, on the validation split (the one
+        results report); `select`: on the selection split instead, `num_val` rooms rendered from
+        another seed than any run's (synthetic rooms only), for choosing hyperparameters without
+        looking at the validation split.""",
+        default="val",
+        metavar=choices(EVAL_SPLITS),
+    )
 
     def __post_init__(self):
         object.__setattr__(self, "resolution", tuple(self.resolution))
@@ -42,7 +49,9 @@ class DepthConfig(TrainConfig):
         if len(self.resolution) != 2 or any(
             isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in self.resolution
         ):
-            raise ConfigError(f"resolution must be two positive integers HEIGHTxWIDTH, got {self.resolution!r}")
+            raise ConfigError(
+                f"resolution must be two positive integers HEIGHTxWIDTH, got {self.resolution!r}", field="resolution"
+            )
 
 
 NYU_PRESETS: dict[str, DepthConfig] = {

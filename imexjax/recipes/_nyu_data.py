@@ -7,8 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .._errors import ConfigError
-from .._validate import check_choice
+from .._validate import FieldsError, check_choice
 from ..data.nyu import FORMATS, DepthSource, NyuDataError, SyntheticScenes, detect_format, load_nyu
 from ..data.nyu._errors import missing_data_message
 from ..train import Loader, fingerprint
@@ -112,9 +111,10 @@ def open_depth_data(
         )
         path = None
     elif config.eval_split == "select":
-        raise ConfigError(
-            "--eval-split select needs --format synthetic: NYU's splits hold no selection split; "
-            "choose hyperparameters on synthetic rooms"
+        raise FieldsError(
+            "eval_split select needs format synthetic: NYU's splits hold no selection split; "
+            "choose hyperparameters on synthetic rooms",
+            fields=("eval_split", "format"),
         )
     else:
         if data is None:

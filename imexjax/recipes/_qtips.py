@@ -7,8 +7,8 @@ import sys
 import jax
 import numpy as np
 
-from .._errors import ConfigError
 from .._figures import figures_line
+from .._validate import FieldsError
 from ..data.qtips import (
     CLASS_NAMES,
     NUM_CLASSES,
@@ -65,12 +65,13 @@ def load_qtips_data(
     """
     if data_dir is not None:
         if config.eval_split == "select":
-            raise ConfigError(
-                "--eval-split select needs generated data (no --data-dir): a folder holds no selection split"
+            raise FieldsError(
+                "eval_split select needs generated data (no data_dir): a folder holds no selection split",
+                fields=("eval_split", "data_dir"),
             )
         return read_qtips_folder(data_dir)
     count = config.num_train + config.num_val
-    images = {f"{count} generated images": (generated_bytes(count), "lower --num-train or --num-val")}
+    images = {f"{count} generated images": (generated_bytes(count), ("num_train", "num_val"))}
     config.check_memory((QTIPS_SIZE, QTIPS_SIZE), 1, data=images)
     splits = qtips_splits(seed=config.seed, num_train=config.num_train, num_val=config.num_val)
     if config.eval_split == "select":

@@ -5,6 +5,7 @@ from typing import ClassVar
 
 from .._validate import check_positive_integers
 from ..train import TrainConfig
+from ..train._fields import choices, described
 from ._presets import preset_for, presets_by_network
 
 EVAL_SPLITS: tuple[str, ...] = ("val", "select")
@@ -13,24 +14,26 @@ EVAL_SPLITS: tuple[str, ...] = ("val", "select")
 
 @dataclasses.dataclass(frozen=True)
 class QtipsConfig(TrainConfig):
-    """A Q-tips segmentation run (every field of `TrainConfig`, and these).
+    """A Q-tips segmentation run: every field of `TrainConfig`, and the generated data's.
 
-    Attributes:
-      num_train: training images to generate (generated data only).
-      num_val: validation images to generate (generated data only).
-      class_weighted: weight the cross entropy by `1 - class frequency` (the authors' choice).
-      eval_split: `val`: evaluate every epoch, and keep the best, on the validation split (the
-        one results report); `select`: on the selection split instead, `num_val` images drawn
-        from a stream independent of the training and validation ones (generated data only),
-        for choosing hyperparameters without looking at the validation split.
+    Each field's meaning is its `help` metadata, as for `TrainConfig`.
     """
 
     CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {**TrainConfig.CHOICES, "eval_split": EVAL_SPLITS}
 
-    num_train: int = 1024
-    num_val: int = 64
-    class_weighted: bool = True
-    eval_split: str = "val"
+    num_train: int = described("training images to generate (generated data only).", default=1024)
+    num_val: int = described("validation images to generate (generated data only).", default=64)
+    class_weighted: bool = described(
+        "weight the cross entropy by `1 - class frequency` (the authors' choice).", default=True
+    )
+    eval_split: str = described(
+        """`val`: evaluate every epoch, and keep the best, on the validation split (the one
+        results report); `select`: on the selection split instead, `num_val` images drawn from a
+        stream independent of the training and validation ones (generated data only), for
+        choosing hyperparameters without looking at the validation split.""",
+        default="val",
+        metavar=choices(EVAL_SPLITS),
+    )
 
     def validate(self) -> None:
         """Raises ConfigError naming the first field that is out of range."""
