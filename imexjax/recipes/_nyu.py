@@ -1,14 +1,14 @@
 """A depth run on NYU Depth V2 (or synthetic rooms): data, loaders, training, figures."""
 
 import os
-import sys
+import pathlib
 
-import jax
 import numpy as np
 
-from .._figures import figures_line
+from ..data.nyu import DepthSource
 from ..tasks import DepthTask, predict, write_depth_figures
-from ..train import FinishedRun, Loader, RunDir, RunResult, train_and_evaluate
+from ..train import FinishedRun, Loader, RunResult
+from ._flow import Prepared, run_recipe
 from ._nyu_config import DepthConfig
 from ._nyu_data import first_frames, input_statistics, normalize_rgb, open_depth_data
 
@@ -58,53 +58,58 @@ def run_nyu(
       NyuDataError: the data is missing, not recognised or corrupt.
       TrainingDivergedError: the loss became NaN or infinite.
     """
-    run_dir = RunDir(workdir)
-    run_dir.check_config(config)
-    config.check_memory(config.resolution, 3, image_field="resolution")  # frames are read a batch at a time
-    train_source, val_source, identity = open_depth_data(config, data, format=format)
-    saved = run_dir.check_data(identity)
-    stats = {k: saved[k] for k in _STATISTICS} if saved else input_statistics(train_source)
-    task = DepthTask(stats["log_depth_mean"])
 
-    def standardize(rgb: np.ndarray, depth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return normalize_rgb(rgb, stats["rgb_mean"], stats["rgb_std"]), depth
+    def open_data() -> tuple[dict, tuple[DepthSource, DepthSource]]:
+        config.check_memory(config.resolution, 3, image_field="resolution")  # frames are read a batch at a time
+        train_source, val_source, identity = open_depth_data(config, data, format=format)
+        return identity, (train_source, val_source)
 
-    train = Loader(
-        train_source, config.batch_size, shuffle=True, seed=config.seed, drop_remainder=True, transform=standardize
-    )
-    val = Loader(val_source, config.batch_size, shuffle=False, drop_remainder=False, transform=standardize)
-    description = {
-        **identity,
-        "train_source": train_source.name,
-        "val_source": val_source.name,
-        **stats,
-        "min_depth": task.min_depth,
-        "max_depth": task.max_depth,
-        "loss_kind": "l1_log_depth",
-    }
-    result = train_and_evaluate(
-        config,
-        run_dir,
-        task=task,
-        train_loader=train,
-        val_loader=val,
-        in_channels=3,
-        data=description,
-        progress=progress,
-    )
-    if jax.process_index() == 0:
-        rgb, truth = first_frames(val_source, figure_frames)
-        label = config.label
-        paths = write_depth_figures(
-            run_dir.path,
-            rgb,
-            truth,
-            {label: predict_depth(result, rgb, stats)},
-            {label: result.history},
-            title=depth_title(label, result.metrics),
+    def prepare(sources: tuple[DepthSource, DepthSource], saved: dict | None) -> Prepared:
+        train_source, val_source = sources
+        stats = {k: saved[k] for k in _STATISTICS} if saved else input_statistics(train_source)
+        task = DepthTask(stats["log_depth_mean"])
+
+        def standardize(rgb: np.ndarray, depth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            return normalize_rgb(rgb, stats["rgb_mean"], stats["rgb_std"]), depth
+
+        def figures(result: RunResult, folder: pathlib.Path) -> list[pathlib.Path]:
+            rgb, truth = first_frames(val_source, figure_frames)
+            label = config.label
+            return write_depth_figures(
+                folder,
+                rgb,
+                truth,
+                {label: predict_depth(result, rgb, stats)},
+                {label: result.history},
+                title=depth_title(label, result.metrics),
+            )
+
+        return Prepared(
+            task=task,
+            train_loader=Loader(
+                train_source,
+                config.batch_size,
+                shuffle=True,
+                seed=config.seed,
+                drop_remainder=True,
+                transform=standardize,
+            ),
+            val_loader=Loader(
+                val_source, config.batch_size, shuffle=False, drop_remainder=False, transform=standardize
+            ),
+            in_channels=3,
+            data={
+                "train_source": train_source.name,
+                "val_source": val_source.name,
+                **stats,
+                "min_depth": task.min_depth,
+                "max_depth": task.max_depth,
+                "loss_kind": "l1_log_depth",
+            },
+            figures=figures,
         )
-        print(figures_line(paths), file=sys.stderr, flush=True)
-    return result
+
+    return run_recipe(config, workdir, open_data=open_data, prepare=prepare, progress=progress)
 
 
 def depth_task(run: FinishedRun) -> DepthTask:

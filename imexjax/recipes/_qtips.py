@@ -2,12 +2,9 @@
 
 import os
 import pathlib
-import sys
 
-import jax
 import numpy as np
 
-from .._figures import figures_line
 from .._validate import FieldsError
 from ..data.qtips import (
     CLASS_NAMES,
@@ -27,7 +24,8 @@ from ..tasks import (
     plot_probability_maps,
     predict,
 )
-from ..train import ArraySource, FinishedRun, Loader, RunDir, RunResult, fingerprint, train_and_evaluate
+from ..train import ArraySource, FinishedRun, Loader, RunResult, fingerprint
+from ._flow import Prepared, run_recipe
 from ._qtips_config import QtipsConfig
 
 FIGURE_IMAGES = 6
@@ -115,62 +113,60 @@ def run_qtips(
       QtipsDataError: `data_dir` is missing or malformed.
       TrainingDivergedError: the loss became NaN or infinite.
     """
-    splits = load_qtips_data(config, data_dir)
-    train_images, train_labels = splits["train"]
-    val_images, val_labels = splits["val"]
-    if data_dir is not None:  # generated data was checked before it was drawn
-        config.check_memory(train_images.shape[1:], 1)
-    identity = {
-        "task": "qtips",
-        "data": str(pathlib.Path(data_dir).absolute()) if data_dir is not None else "generated",
-        "num_train": len(train_images),
-        "num_val": len(val_images),
-        "fingerprint": fingerprint(
-            ArraySource(np.concatenate([train_images, val_images]), np.concatenate([train_labels, val_labels])),
-            samples=None,
-        ),
-    }
-    mean, std = float(train_images.mean()), float(train_images.std()) or 1.0
-    weights = class_weights_from_labels(train_labels, NUM_CLASSES) if config.class_weighted else None
-    task = SegmentationTask(NUM_CLASSES, weights)
 
-    def standardize(images: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return normalize_images(images, mean, std), labels.astype(np.int32)
+    def open_data() -> tuple[dict, dict[str, tuple[np.ndarray, np.ndarray]]]:
+        splits = load_qtips_data(config, data_dir)
+        train_images, train_labels = splits["train"]
+        val_images, val_labels = splits["val"]
+        if data_dir is not None:  # generated data was checked before it was drawn
+            config.check_memory(train_images.shape[1:], 1)
+        identity = {
+            "task": "qtips",
+            "data": str(pathlib.Path(data_dir).absolute()) if data_dir is not None else "generated",
+            "num_train": len(train_images),
+            "num_val": len(val_images),
+            "fingerprint": fingerprint(
+                ArraySource(np.concatenate([train_images, val_images]), np.concatenate([train_labels, val_labels])),
+                samples=None,
+            ),
+        }
+        return identity, splits
 
-    loaders = {
-        split: Loader(
-            ArraySource(images, labels, name=f"the Q-tips {split} split"),
-            config.batch_size,
-            shuffle=split == "train",
-            seed=config.seed,
-            drop_remainder=split == "train",
-            transform=standardize,
-            num_threads=0,  # in memory already
+    def prepare(splits: dict[str, tuple[np.ndarray, np.ndarray]], saved: dict | None) -> Prepared:
+        train_images, train_labels = splits["train"]
+        val_images, val_labels = splits["val"]
+        mean, std = float(train_images.mean()), float(train_images.std()) or 1.0
+        weights = class_weights_from_labels(train_labels, NUM_CLASSES) if config.class_weighted else None
+
+        def standardize(images: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            return normalize_images(images, mean, std), labels.astype(np.int32)
+
+        loaders = {
+            split: Loader(
+                ArraySource(images, labels, name=f"the Q-tips {split} split"),
+                config.batch_size,
+                shuffle=split == "train",
+                seed=config.seed,
+                drop_remainder=split == "train",
+                transform=standardize,
+                num_threads=0,  # in memory already
+            )
+            for split, (images, labels) in splits.items()
+        }
+        return Prepared(
+            task=SegmentationTask(NUM_CLASSES, weights),
+            train_loader=loaders["train"],
+            val_loader=loaders["val"],
+            in_channels=1,
+            data={
+                "input_mean": mean,
+                "input_std": std,
+                "class_weights": None if weights is None else weights.tolist(),
+            },
+            figures=lambda result, folder: write_qtips_figures(result, folder, val_images, val_labels, mean, std),
         )
-        for split, (images, labels) in splits.items()
-    }
-    run_dir = RunDir(workdir)
-    run_dir.check_data(identity)
-    data = {
-        **identity,
-        "input_mean": mean,
-        "input_std": std,
-        "class_weights": None if weights is None else weights.tolist(),
-    }
-    result = train_and_evaluate(
-        config,
-        run_dir,
-        task=task,
-        train_loader=loaders["train"],
-        val_loader=loaders["val"],
-        in_channels=1,
-        data=data,
-        progress=progress,
-    )
-    if jax.process_index() == 0:
-        paths = write_qtips_figures(result, run_dir.path, val_images, val_labels, mean, std)
-        print(figures_line(paths), file=sys.stderr, flush=True)
-    return result
+
+    return run_recipe(config, workdir, open_data=open_data, prepare=prepare, progress=progress)
 
 
 def predict_qtips(run: FinishedRun | RunResult, images: np.ndarray, mean: float, std: float) -> np.ndarray:
