@@ -60,12 +60,11 @@ def check_odd_size(argument: str, value: Any) -> None:
         raise ArgumentError(argument, f"{argument} must be an odd positive integer, got {value!r}")
 
 
-def implicit_scales(scale: float | tuple[float, float], width: int) -> jax.Array:
-    """Per-channel standard deviations (width,) of the initial implicit kernels (see `Block`).
+def check_implicit_init_scale(scale: Any) -> tuple[float, ...]:
+    """Returns `scale` as a tuple of one or two floats; raises ArgumentError unless each is positive and finite.
 
-    Raises:
-      ArgumentError: `scale` is not a positive real number or a pair of them (a zero scale
-        gives kernels whose gradient is zero: they would never learn).
+    A zero scale gives kernels whose gradient is zero: they would never learn. Pure Python, so
+    checking a config starts no JAX backend.
     """
     values = scale if isinstance(scale, (tuple, list)) else (scale,)
     if len(values) not in (1, 2) or not all(
@@ -76,8 +75,18 @@ def implicit_scales(scale: float | tuple[float, float], width: int) -> jax.Array
             "implicit_init_scale",
             f"implicit_init_scale must be a positive number or a (low, high) pair of them, got {scale!r}",
         )
+    return tuple(float(v) for v in values)
+
+
+def implicit_scales(scale: float | tuple[float, float], width: int) -> jax.Array:
+    """Per-channel standard deviations (width,) of the initial implicit kernels (see `Block`).
+
+    Raises:
+      ArgumentError: `scale` is refused by `check_implicit_init_scale`.
+    """
+    values = check_implicit_init_scale(scale)
     if len(values) == 1:
-        return jnp.full((width,), float(values[0]), jnp.float32)
+        return jnp.full((width,), values[0], jnp.float32)
     low, high = values
     return jnp.geomspace(low, high, width, dtype=jnp.float32) if width > 1 else jnp.full((1,), low, jnp.float32)
 
@@ -137,7 +146,7 @@ def check_block_options(
         raise ArgumentError("h", f"h must be a positive finite step size, got {h!r}")
     check_odd_size("kernel_size", kernel_size)
     check_odd_size("implicit_kernel_size", implicit_kernel_size)
-    implicit_scales(implicit_init_scale, 1)
+    check_implicit_init_scale(implicit_init_scale)
     if unroll is not True and not is_positive_int(unroll):
         raise ArgumentError("unroll", f"unroll must be a positive integer or True, got {unroll!r}")
     return in_form(solver, imex_form)
