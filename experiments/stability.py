@@ -45,7 +45,7 @@ from imexjax.recipes import (
 )
 from imexjax.train import ConfigError, FinishedRun, RunDir
 
-NETWORKS = ("imex", "euler")
+COMPARED_INTEGRATORS = ("imex", "euler")
 """The two networks compared, by integrator: IMEXnet and the ResNet (forward Euler)."""
 FIGURES = ("stability_regions.png", "receptive_field.png", "perturbation_growth.png", "adversarial.png")
 
@@ -124,23 +124,23 @@ def check_args(args: argparse.Namespace) -> list[float]:
 def trained_runs(args: argparse.Namespace) -> dict[str, FinishedRun]:
     """Trains (or resumes) the IMEX and ResNet runs under WORKDIR/imex and WORKDIR/euler."""
     base = qtips_config(args.config or "small").replace(epochs=args.epochs, seed=args.seed)
-    configs = {name: base.replace(integrator=name) for name in NETWORKS}
-    workdirs = {name: pathlib.Path(args.workdir) / name for name in NETWORKS}
-    for name in NETWORKS:  # refuse a workdir of another configuration before training anything
+    configs = {name: base.replace(integrator=name) for name in COMPARED_INTEGRATORS}
+    workdirs = {name: pathlib.Path(args.workdir) / name for name in COMPARED_INTEGRATORS}
+    for name in COMPARED_INTEGRATORS:  # refuse a workdir of another configuration before training anything
         RunDir(workdirs[name]).check_config(configs[name])
-    for name in NETWORKS:
+    for name in COMPARED_INTEGRATORS:
         print(
             f"training {name} ({configs[name].name}, {configs[name].epochs} epochs) in {workdirs[name]}",
             file=sys.stderr,
         )
         run_qtips(configs[name], workdirs[name], data_dir=args.data_dir, progress=not args.no_progress)
-    return {name: load_run(workdirs[name]) for name in NETWORKS}
+    return {name: load_run(workdirs[name]) for name in COMPARED_INTEGRATORS}
 
 
 def loaded_runs(paths: list[str]) -> dict[str, FinishedRun]:
     """Loads finished runs; the first must be an IMEX run and the second a ResNet (euler) run."""
     runs = {}
-    for name, path in zip(NETWORKS, paths, strict=True):
+    for name, path in zip(COMPARED_INTEGRATORS, paths, strict=True):
         run = load_run(path, task="qtips")
         if run.config.integrator != name:
             raise ConfigError(
