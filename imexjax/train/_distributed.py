@@ -44,7 +44,8 @@ def check_batch_size(batch_size: int, num_devices: int) -> None:
         options = [size for size in (lower, lower + num_devices) if size > 0]
         raise ConfigError(
             f"batch size {batch_size} does not divide over {num_devices} devices; "
-            f"use --batch-size {' or '.join(map(str, options))}"
+            f"set batch_size to {' or '.join(map(str, options))}",
+            field="batch_size",
         )
 
 
@@ -58,7 +59,8 @@ def check_boundary_devices(boundary: str | tuple[str, ...], num_devices: int) ->
     if num_devices > 1 and "zero" in names:
         raise ConfigError(
             f"boundary zero trains on one device only, and {num_devices} are visible; "
-            "make one visible (CUDA_VISIBLE_DEVICES=0) or use boundary periodic or reflect"
+            "make one visible (CUDA_VISIBLE_DEVICES=0) or use periodic or reflect",
+            field="boundary",
         )
 
 

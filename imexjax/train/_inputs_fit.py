@@ -25,16 +25,17 @@ def check_inputs_fit(config: TrainConfig, model: nnx.Module, loader: Loader) -> 
             jax.ShapeDtypeStruct(inputs.shape, inputs.dtype),
         )
     except (ValueError, TypeError) as error:
+        field, fix = _SMALLER_NETWORK[config.network]
         reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
         raise ConfigError(
-            f"inputs of shape {inputs.shape[1:]} do not fit the network ({reason}); "
-            f"pass larger images or {_SMALLER_NETWORK[config.network]}"
+            f"inputs of shape {inputs.shape[1:]} do not fit the network ({reason}); pass larger images or {fix}",
+            field=field,
         ) from None
 
 
 _SMALLER_NETWORK = {
-    "timestepping": "a smaller --implicit-kernel-size",
-    "multilevel": "fewer blocks in --geometry (each halves the image) or a smaller --implicit-kernel-size",
-    "unet": "fewer --unet-levels (each halves the image)",
+    "timestepping": ("implicit_kernel_size", "a smaller implicit_kernel_size"),
+    "multilevel": ("geometry", "fewer blocks in geometry (each halves the image) or a smaller implicit kernel size"),
+    "unet": ("unet_levels", "fewer unet_levels (each halves the image)"),
 }
-"""What makes each network kind take smaller images."""
+"""What makes each network kind take smaller images: the field to change, and how."""

@@ -93,15 +93,17 @@ class Loader:
         prefetch: int = 2,
     ):
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ConfigError(f"batch size must be a positive integer, got {batch_size!r}")
+            raise ConfigError(f"batch size must be a positive integer, got {batch_size!r}", field="batch_size")
         if drop_remainder and batch_size > len(source):
             raise ConfigError(
                 f"batch size {batch_size} exceeds the {len(source)} examples of {_name(source)}; "
-                f"use --batch-size {len(source)} or less"
+                f"set batch_size to {len(source)} or less",
+                field="batch_size",
             )
         if not 0 <= shard_index < shard_count or batch_size % shard_count:
             raise ConfigError(
-                f"batch size {batch_size} does not divide over {shard_count} shards (this is {shard_index})"
+                f"batch size {batch_size} does not divide over {shard_count} shards (this is {shard_index})",
+                field="batch_size",
             )
         if shard_count > 1 and not drop_remainder:
             raise ConfigError("a sharded loader must drop the remainder (a partial last batch cannot be split evenly)")

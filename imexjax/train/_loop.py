@@ -24,7 +24,7 @@ from ._inputs_fit import check_inputs_fit
 from ._loader import Loader
 from ._metrics import final_metrics
 from ._model import build_model, make_optimizer
-from ._rundir import RunDir, json_ready
+from ._rundir import RunDir, json_ready, workdir_error
 from ._step import make_eval_steps, make_train_step
 from ._task import Task
 
@@ -139,10 +139,7 @@ def train_and_evaluate(
                 eval_steps, state["params"], state["rest"], val_loader, task, mesh, progress=progress and writer
             )
             if not math.isfinite(val["loss"]):
-                raise TrainingDivergedError(
-                    f"validation loss is {val['loss']} after epoch {epoch}; {_kept(epoch)}. "
-                    "Lower --lr or h, or check the data for NaN/Inf"
-                )
+                raise _diverged(f"validation loss is {val['loss']} after epoch {epoch}; {_kept(epoch)}")
             record = {
                 "epoch": epoch,
                 **{f"train_{k}": v for k, v in task.progress(train_sums).items()},
@@ -183,8 +180,8 @@ def _sole_writer(run_dir: RunDir, writer: bool) -> Iterator[None]:
             except ConfigError as error:
                 refusal = error
         if multihost_utils.broadcast_one_to_all(np.int32(refusal is not None)):  # the writer's outcome, everywhere
-            raise refusal or ConfigError(
-                f"workdir {run_dir.path} is in use by another run; wait for it or pass another --workdir"
+            raise refusal or workdir_error(
+                f"workdir {run_dir.path} is in use by another run; wait for it or pass another workdir"
             )
         yield
 
@@ -221,9 +218,8 @@ def _train_epoch(
                         totals[key] = totals.get(key, 0.0) + float(value)
                 pending.clear()
                 if not math.isfinite(totals["loss"]):
-                    raise TrainingDivergedError(
-                        f"training loss became {totals['loss']} in epoch {epoch} (batch {step}); {_kept(epoch)}. "
-                        "Lower --lr or h, or check the data for NaN/Inf"
+                    raise _diverged(
+                        f"training loss became {totals['loss']} in epoch {epoch} (batch {step}); {_kept(epoch)}"
                     )
                 shown = task.progress(totals)
                 shown["img/s"] = step * loader.batch_size / (time.perf_counter() - start)
@@ -279,6 +275,16 @@ def _model_line(config: TrainConfig, model: nnx.Module, train_loader: Loader) ->
 def _kept(epoch: int) -> str:
     """What a run that stops in `epoch` keeps."""
     return f"kept the checkpoint of epoch {epoch - 1}" if epoch > 1 else "no checkpoint was written"
+
+
+def _diverged(what: str) -> TrainingDivergedError:
+    """The error of a run whose loss is no longer finite: `what` happened, and the fix.
+
+    Its `field` names the configuration field the fix changes first, as `ConfigError.field` does.
+    """
+    error = TrainingDivergedError(f"{what}. Lower learning_rate or h, or check the data for NaN/Inf")
+    error.field = "learning_rate"
+    return error
 
 
 def _epoch_line(record: dict[str, Any]) -> str:

@@ -63,3 +63,19 @@ def environment_info() -> dict[str, Any]:
         },
         "compilation_cache": compilation_cache_info(),
     }
+
+
+def read_metrics(metrics: Any) -> Any:
+    """The contents of a `metrics.json` (None if missing) in the keys `final_metrics` writes now.
+
+    An older imexjax named the entries of `final` with `val_` twice (`val_val_loss`); they read
+    as `val_loss`, ... again.
+    """
+    if not isinstance(metrics, dict) or not isinstance(metrics.get("final"), dict):
+        return metrics
+    return {**metrics, "final": {_single_val(key): value for key, value in metrics["final"].items()}}
+
+
+def _single_val(key: str) -> str:
+    """`key` with a doubled `val_val_` prefix written once."""
+    return key.removeprefix("val_") if key.startswith("val_val_") else key

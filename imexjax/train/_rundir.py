@@ -20,6 +20,7 @@ from ._checkpoint_digests import DamagedCheckpointError
 from ._checkpoints import RunCheckpoints
 from ._config import TrainConfig
 from ._disk_full import DISK_FULL_ERRNOS, DiskFullError
+from ._metrics import read_metrics
 from ._model import build_model
 
 
@@ -90,9 +91,9 @@ class RunDir:
         epoch was saved yet (a run that failed before its first checkpoint) is not binding.
         """
         if self.path.exists() and not self.path.is_dir():
-            raise ConfigError(f"workdir {self.path} is a file; pass a folder to --workdir")
+            raise workdir_error(f"workdir {self.path} is a file; pass a folder as workdir")
         if (self.path / "checkpoints" / "last").is_dir():
-            raise ConfigError(f"workdir {self.path} holds checkpoints of an older imexjax layout; pass a new --workdir")
+            raise workdir_error(f"workdir {self.path} holds checkpoints of an older imexjax layout; pass a new workdir")
         saved = self.read_json("config.json")
         if saved is None or not self.has_checkpoints():
             return
@@ -103,14 +104,15 @@ class RunDir:
         differing = sorted(k for k in keys if k not in config.RESUMABLE and saved.get(k) != current.get(k))
         if differing:
             changes = ", ".join(f"{k}: {saved.get(k)!r} -> {current.get(k)!r}" for k in differing)
-            raise ConfigError(
-                f"workdir {self.path} holds a run with another configuration ({changes}); pass a new --workdir"
+            raise workdir_error(
+                f"workdir {self.path} holds a run with another configuration ({changes}); pass a new workdir"
             )
         done = max(self.saved_epochs(), default=0)
         if done > config.epochs:
             raise ConfigError(
-                f"workdir {self.path} holds a run of {done} epochs; pass --epochs {done} or more to extend it, "
-                "or a new --workdir"
+                f"workdir {self.path} holds a run trained up to epoch {done}; set epochs to {done} or more to extend "
+                "it, or pass a new workdir",
+                field="epochs",
             )
 
     def check_data(self, identity: dict[str, Any]) -> dict[str, Any] | None:
@@ -127,7 +129,7 @@ class RunDir:
         differing = [k for k in current if saved.get(k) != current[k]]
         if differing:
             changes = ", ".join(f"{k}: {saved.get(k)!r} -> {current[k]!r}" for k in differing)
-            raise ConfigError(f"workdir {self.path} holds a run on other data ({changes}); pass a new --workdir")
+            raise workdir_error(f"workdir {self.path} holds a run on other data ({changes}); pass a new workdir")
         return saved
 
     def create(self) -> None:
@@ -135,9 +137,9 @@ class RunDir:
         try:
             self.path.mkdir(parents=True, exist_ok=True)
         except OSError as error:
-            raise ConfigError(f"cannot create workdir {self.path} ({error.strerror}); pass another --workdir") from None
+            raise workdir_error(f"cannot create workdir {self.path} ({error.strerror}); pass another workdir") from None
         if not os.access(self.path, os.W_OK):
-            raise ConfigError(f"workdir {self.path} is not writable; pass another --workdir")
+            raise workdir_error(f"workdir {self.path} is not writable; pass another workdir")
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
@@ -155,8 +157,8 @@ class RunDir:
             lock.acquire()
         except filelock.Timeout:
             holder = self._lock_holder()
-            raise ConfigError(
-                f"workdir {self.path} is in use by another run{holder}; wait for it or pass another --workdir"
+            raise workdir_error(
+                f"workdir {self.path} is in use by another run{holder}; wait for it or pass another workdir"
             ) from None
         try:
             started = time.strftime("%Y-%m-%d %H:%M:%S")
@@ -199,7 +201,7 @@ class RunDir:
         try:
             return [json.loads(line) for line in path.read_text().splitlines() if line]
         except (OSError, ValueError) as error:  # ValueError: not JSON, or not UTF-8
-            raise ConfigError(f"cannot read {path} ({error}); pass a new --workdir") from None
+            raise workdir_error(f"cannot read {path} ({error}); pass a new workdir") from None
 
     def discard_metrics(self) -> None:
         """Removes `metrics.json`: the run is training on, and is not finished until it writes new ones."""
@@ -232,7 +234,7 @@ class RunDir:
         config = config_type.from_json(self.read_json("config.json"))
         data = self.read_json("data.json")
         history = self.read_history()
-        metrics = self.read_json("metrics.json")
+        metrics = read_metrics(self.read_json("metrics.json"))
         if metrics is None or len(history) != config.epochs or metrics.get("epochs") != config.epochs:
             raise RunNotFoundError(
                 f"{self.path} holds no finished run: it has trained {len(history)} of its {config.epochs} epochs; "
@@ -269,7 +271,7 @@ class RunDir:
         try:
             return json.loads(path.read_text())
         except (OSError, ValueError) as error:  # ValueError: not JSON, or not UTF-8
-            raise ConfigError(f"cannot read {path} ({error}); pass a new --workdir") from None
+            raise workdir_error(f"cannot read {path} ({error}); pass a new workdir") from None
 
     def _write_atomic(self, name: str, text: str) -> None:
         path = self.path / name
@@ -283,7 +285,7 @@ class RunDir:
                     f"cannot write {path} ({error.strerror}); the checkpoints are kept: free space there and rerun "
                     "the same command to resume"
                 ) from None
-            raise ConfigError(f"cannot write {path} ({error.strerror}); pass another --workdir") from None
+            raise workdir_error(f"cannot write {path} ({error.strerror}); pass another workdir") from None
 
 
 def json_ready(value: Any) -> Any:
@@ -297,3 +299,8 @@ def json_ready(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
+
+
+def workdir_error(message: str) -> ConfigError:
+    """A `ConfigError` about the run's folder, whose `field` is `workdir`."""
+    return ConfigError(message, field="workdir")

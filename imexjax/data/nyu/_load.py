@@ -48,7 +48,7 @@ def load_nyu(
             return SyntheticScenes(split, seed=seed)
         return SyntheticScenes(split, resolution=resolution, seed=seed)
     if path is None:
-        raise NyuDataError(f"format {format!r} needs a path: pass --data, or use --format synthetic")
+        raise NyuDataError(f"format {format!r} needs a path to the data: pass one, or use format 'synthetic'")
     if format == "auto":
         format = detect_format(path)
     source: DepthSource

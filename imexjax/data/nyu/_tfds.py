@@ -78,13 +78,13 @@ def _diagnose(data_dir: Path, error: Exception) -> str:
     if not infos:
         return (
             f"{folder} holds no prepared version (no <version>/dataset_info.json): prepare it with "
-            "file_format=array_record, or pass --data the FastDepth .h5 tree it is built from"
+            "file_format=array_record, or open the FastDepth .h5 tree it is built from instead"
         )
     file_format = json.loads(infos[-1].read_text()).get("fileFormat", "tfrecord")
     if file_format != "array_record":
         return (
             f"{infos[-1].parent} was prepared as {file_format}, which cannot be read by index: re-prepare "
-            "it with `tfds build nyu_depth_v2 --file_format=array_record`, or pass --data the FastDepth .h5 tree"
+            "it with `tfds build nyu_depth_v2 --file_format=array_record`, or open the FastDepth .h5 tree instead"
         )
     first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
     return f"tfds cannot read {folder}: {first_line}"
