@@ -323,7 +323,6 @@ def test_cli_usage_errors_exit_1(tmp_path, capsys):
     for argv, message in [
         (["--integrator", "imex", "--resolution", "24by32"], "HEIGHTxWIDTH"),
         (["--format", "synthetic"], "--integrator"),
-        (["--integrator", "imex", "--norm", "layer"], "invalid choice: 'layer'"),
         (["--compare", str(tmp_path), str(tmp_path)], "--out"),
     ]:
         with pytest.raises(SystemExit) as exit_:
@@ -332,6 +331,9 @@ def test_cli_usage_errors_exit_1(tmp_path, capsys):
     assert cli.main(["--compare", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "o")]) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and "holds no finished run" in err and "\n" not in err
+    assert cli.main(["--integrator", "imex", "--norm", "layer", "--workdir", str(tmp_path / "w")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: --norm: unknown normalization 'layer'") and "\n" not in err
 
 
 def test_cli_help_says_integrator_is_required(capsys):

@@ -197,9 +197,9 @@ def test_a_resumed_run_on_other_data_is_refused_untouched(tiny_run, tmp_path):
     [
         (["--epochs", "0"], "epochs must be a positive integer"),
         (["--batch-size", "-1"], "batch-size must be a positive integer"),
-        (["--lr", "0"], "learning-rate must be a positive number"),
-        (["--batch-size", "64"], "batch size 64 exceeds the 32 examples of the Q-tips train split"),
-        (["--data-dir", "/nonexistent/qtips"], "/nonexistent/qtips"),
+        (["--lr", "0"], "--lr must be a positive number"),
+        (["--batch-size", "64"], "holds a run with another configuration (batch_size: 8 -> 64); pass a new workdir"),
+        (["--epochs", "3", "--data-dir", "/nonexistent/qtips"], "/nonexistent/qtips"),
     ],
 )
 def test_cli_bad_input_is_one_line_nonzero_and_leaves_the_workdir(tiny_run, capsys, argv, message):
@@ -210,6 +210,14 @@ def test_cli_bad_input_is_one_line_nonzero_and_leaves_the_workdir(tiny_run, caps
     assert code != 0
     assert err.startswith("error: ") and message in err and "\n" not in err
     assert snapshot(workdir) == before
+
+
+def test_cli_refuses_a_batch_larger_than_the_split_in_one_line(tmp_path, capsys):
+    argv = ["--integrator", "imex", "--config", "tiny", "--batch-size", "64", "--workdir", str(tmp_path / "run")]
+    code = load_cli().main(argv)
+    err = capsys.readouterr().err.strip()
+    assert code == 1 and "\n" not in err
+    assert err.startswith("error: batch size 64 exceeds the 32 examples of the Q-tips train split") and "--batch-size" in err
 
 
 def test_cli_rejects_a_corrupt_png_and_bad_labels(tmp_path, capsys):
@@ -312,21 +320,23 @@ def test_boundaries_a_network_cannot_take_are_config_errors(changes, message):
         TINY.replace(**changes)
 
 
-def test_boundary_flag_rejects_unknown_names_in_one_line(capsys):
-    with pytest.raises(SystemExit):
-        load_cli().parse_args(["--integrator", "imex", "--boundary", "periodic,mirror"])
-    assert "unknown boundary 'mirror'" in capsys.readouterr().err
+def test_boundary_flag_rejects_unknown_names_in_one_line(tmp_path, capsys):
+    argv = ["--integrator", "imex", "--config", "tiny", "--boundary", "mirror", "--workdir", str(tmp_path)]
+    assert load_cli().main(argv) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: unknown --boundary 'mirror'; choose one of periodic, zero, reflect") and "\n" not in err
 
 
 def test_cli_unknown_integrator_or_config_exits_without_traceback():
-    for argv in (
-        ["--integrator", "leapfrog"],
-        ["--integrator", "imex", "--config", "huge"],
-        ["--integrator", "imex", "--dtype", "float16"],
+    for argv, flag in (
+        (["--integrator", "leapfrog"], "--integrator 'leapfrog'"),
+        (["--integrator", "imex", "--config", "huge"], None),
+        (["--integrator", "imex", "--dtype", "float16"], "--dtype 'float16'"),
     ):
         finished = subprocess.run([sys.executable, str(CLI), *argv], capture_output=True, text=True, timeout=120)
         assert finished.returncode == 1
-        assert "invalid choice" in finished.stderr and "Traceback" not in finished.stderr
+        expected = f"error: unknown {flag}; choose one of" if flag else "argument --config: invalid choice: 'huge'"
+        assert expected in finished.stderr and "Traceback" not in finished.stderr
 
 
 def test_compare_puts_runs_side_by_side(tiny_run, tmp_path, capsys):
