@@ -217,7 +217,8 @@ def test_cli_refuses_a_batch_larger_than_the_split_in_one_line(tmp_path, capsys)
     code = load_cli().main(argv)
     err = capsys.readouterr().err.strip()
     assert code == 1 and "\n" not in err
-    assert err.startswith("error: batch size 64 exceeds the 32 examples of the Q-tips train split") and "--batch-size" in err
+    assert err.startswith("error: batch size 64 exceeds the 32 examples of the Q-tips train split")
+    assert "--batch-size" in err
 
 
 def test_cli_rejects_a_corrupt_png_and_bad_labels(tmp_path, capsys):
@@ -324,7 +325,8 @@ def test_boundary_flag_rejects_unknown_names_in_one_line(tmp_path, capsys):
     argv = ["--integrator", "imex", "--config", "tiny", "--boundary", "mirror", "--workdir", str(tmp_path)]
     assert load_cli().main(argv) == 1
     err = capsys.readouterr().err.strip()
-    assert err.startswith("error: unknown --boundary 'mirror'; choose one of periodic, zero, reflect") and "\n" not in err
+    assert err.startswith("error: unknown --boundary 'mirror'; choose one of periodic, zero, reflect")
+    assert "\n" not in err
 
 
 def test_cli_unknown_integrator_or_config_exits_without_traceback():
