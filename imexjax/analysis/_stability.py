@@ -6,12 +6,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._custom_types import Scalar
-from .._phi import phi
+from .._phi import PhiMethods, phi
 from ..solvers import AbstractSolver, in_form
 
 
 @dataclasses.dataclass(frozen=True)
-class ScalarDiffusion:
+class ScalarDiffusion(PhiMethods):
     """The linear term `A y = -alpha y` (L = alpha I), a stand-in for `ConvDiffusion` on the test equation.
 
     Its args are `alpha`, a scalar or an array that broadcasts against the state. It has the
@@ -27,17 +27,9 @@ class ScalarDiffusion:
         r"""Returns $(I + h \alpha I)^{-1} b = b / (1 + h \alpha)$."""
         return b / (1 + h * alpha)
 
-    def exp(self, h: Scalar, b, alpha):
-        r"""Returns $\exp(-h \alpha)\, b$."""
-        return jnp.exp(-h * alpha) * b
-
-    def phi1(self, h: Scalar, b, alpha):
-        r"""Returns $\varphi_1(-h \alpha)\, b = (1 - \exp(-h \alpha)) / (h \alpha)\, b$ ($b$ at $h \alpha = 0$)."""
-        return phi(1, -h * alpha) * b
-
-    def phi2(self, h: Scalar, b, alpha):
-        r"""Returns $\varphi_2(-h \alpha)\, b = (\exp(-h \alpha) - 1 + h \alpha) / (h \alpha)^2\, b$ ($b / 2$ at 0)."""
-        return phi(2, -h * alpha) * b
+    def phi(self, index: int, h: Scalar, b, alpha):
+        r"""Returns $\varphi_k(-h \alpha)\, b$, k = `index` (`exp`, `phi1` and `phi2` are k = 0, 1, 2)."""
+        return phi(index, -h * alpha) * b
 
 
 def amplification_factor(solver: AbstractSolver, z, *, h_alpha=0.0, imex_form: str = "paper") -> jnp.ndarray:
