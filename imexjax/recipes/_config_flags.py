@@ -1,12 +1,12 @@
-"""A flag for every config field, built from the fields' metadata (`imexjax.train._fields`)."""
+"""A flag for every config field, built from the fields' metadata (`imexjax._fields`)."""
 
 import argparse
 import dataclasses
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from .._fields import FLAG, FORMAT, HELP, METAVAR, PARSE, format_value
 from ..train import TrainConfig
-from ..train._fields import FLAG, FORMAT, HELP, METAVAR, PARSE, format_value
 from ._cli import flag_names
 from ._presets import preset_for
 

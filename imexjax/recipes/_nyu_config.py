@@ -4,9 +4,9 @@ import dataclasses
 from typing import ClassVar
 
 from .._errors import ConfigError
+from .._fields import choices, described, format_size, parse_size
 from .._validate import check_positive_integers
 from ..train import TrainConfig
-from ..train._fields import choices, described, format_size, parse_size
 from ._presets import preset_for, presets_by_network
 from ._qtips_config import EVAL_SPLITS
 

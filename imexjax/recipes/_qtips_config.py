@@ -3,9 +3,9 @@
 import dataclasses
 from typing import ClassVar
 
+from .._fields import choices, described
 from .._validate import check_positive_integers
 from ..train import TrainConfig
-from ..train._fields import choices, described
 from ._presets import preset_for, presets_by_network
 
 EVAL_SPLITS: tuple[str, ...] = ("val", "select")

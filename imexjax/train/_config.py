@@ -6,6 +6,18 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from .._errors import ArgumentError, ConfigError
+from .._fields import (
+    choices,
+    described,
+    format_blocks,
+    format_names,
+    format_scale,
+    format_switch,
+    parse_blocks,
+    parse_names,
+    parse_scale,
+    parse_switch,
+)
 from .._validate import check_choice, check_positive_integers
 from ..models import (
     DTYPES,
@@ -19,18 +31,6 @@ from ..models import (
 )
 from ..operators import BOUNDARIES
 from . import _memory
-from ._fields import (
-    choices,
-    described,
-    format_blocks,
-    format_names,
-    format_scale,
-    format_switch,
-    parse_blocks,
-    parse_names,
-    parse_scale,
-    parse_switch,
-)
 
 OPTIMIZERS: tuple[str, ...] = ("adam", "sgd")
 SCHEDULES: tuple[str, ...] = ("cosine", "constant")
@@ -43,7 +43,7 @@ class TrainConfig:
     Experiments subclass it to add the fields of their data (`imexjax.recipes.QtipsConfig`,
     `DepthConfig`). What each field means is its `help` metadata
     (`dataclasses.fields(TrainConfig)`), with the form its value takes as text
-    (`imexjax.train._fields`): the experiment scripts make every field a flag from it.
+    (`imexjax._fields`): the experiment scripts make every field a flag from it.
 
     The network kinds share the fields: `timestepping` and `multilevel` use the time-stepping
     fields (`TIMESTEPPING_FIELDS`) and leave `unet_levels` and `unet_base_width` None; `unet`
