@@ -125,9 +125,10 @@ def test_images_too_small_for_the_levels_raise_one_line():
 
 def test_config_needs_the_unet_fields_with_unet_only():
     small = qtips_config("small")
-    with pytest.raises(ConfigError, match="unet-levels must be a positive integer"):
+    with pytest.raises(ConfigError, match="unet_levels must be a positive integer") as refused:
         small.replace(network="unet")
-    with pytest.raises(ConfigError, match="unet-base-width applies to --network unet only"):
+    assert refused.value.field == "unet_levels"
+    with pytest.raises(ConfigError, match="unet_base_width applies to the unet network only"):
         small.replace(unet_base_width=4)
     unet = qtips_config("small", "unet")
     assert (unet.network, unet.unet_levels, unet.unet_base_width, unet.label, unet.slug) == (
@@ -137,7 +138,7 @@ def test_config_needs_the_unet_fields_with_unet_only():
         "U-Net",
         "unet",
     )
-    assert unet.model_options() == {"levels": 4, "base_width": 3, "norm": "channel", "dtype": "float32"}
+    assert unet.model_options() == {"levels": 4, "base_width": 3, "norm": "batch", "dtype": "float32"}
 
 
 def test_cli_picks_the_unet_preset_and_refuses_time_stepping_flags(capsys):

@@ -5,6 +5,7 @@ import equinox as eqx
 import jax
 from jaxtyping import Array, PyTree
 
+from .._custom_types import Scalar
 from .._phi import PhiMethods
 from ..operators import ConvDiffusion
 
@@ -48,7 +49,7 @@ class ConvDiffusionTerm(PhiMethods, diffrax.AbstractTerm):
         r"""Returns $(I + s\, C^\top C)^{-1} b$ by FFT, $s$ = `scale` (a stage coefficient times the control)."""
         return jax.tree.map(lambda leaf: self.operator.resolve(scale, leaf, self.kernel), b)
 
-    def phi(self, index: int, scale, b: PyTree[Array]) -> PyTree[Array]:
+    def phi(self, index: int, scale: Scalar, b: PyTree[Array]) -> PyTree[Array]:
         r"""Returns $\varphi_k(-s\, C^\top C)\, b$ by FFT, k = `index`, $s$ = `scale`, leaf by leaf.
 
         `exp`, `phi1` and `phi2` (from `imexjax._phi.PhiMethods`) are this method at k = 0, 1, 2.

@@ -30,10 +30,12 @@ def parameter_lower_bound(
       levels: the U-Net's levels.
       base_width: the U-Net's width at full resolution.
     """
+    # Python ints throughout: numpy integers would wrap around for the sizes this bound must refuse.
     if network == "unet":
-        return sum(9 * (base_width * 2**level) ** 2 for level in range(levels))
-    area, channels, count = kernel_size**2, in_channels, 0
+        return sum(9 * (int(base_width) * 2**level) ** 2 for level in range(int(levels)))
+    area, channels, count = int(kernel_size) ** 2, int(in_channels), 0
     for layers, width in geometry:
+        layers, width = int(layers), int(width)
         count += area * channels * width + area * (layers - 1) * width**2  # the opening layer, then the steps
         channels = width
     return count

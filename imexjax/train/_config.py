@@ -2,6 +2,7 @@
 
 import dataclasses
 import math
+import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -206,7 +207,8 @@ class TrainConfig:
             check_network_options(self.network, **self.model_options())
         except ArgumentError as error:
             field = _UNET_ARGUMENTS.get(error.argument, error.argument) if self.network == "unet" else error.argument
-            raise ConfigError(str(error), field=field) from None
+            message = re.sub(rf"\b{error.argument}\b", field, str(error), count=1)  # levels -> unet_levels
+            raise ConfigError(message, field=field) from None
 
     def check_memory(
         self,
