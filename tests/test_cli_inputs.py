@@ -128,7 +128,7 @@ MEMORY = 16 * 2**30
         ("qtips.py", ["--boundary", "mirror"], "error: unknown --boundary 'mirror'; choose one of periodic,"),
         ("qtips.py", ["--lr", "0"], "error: --lr must be a positive number, got 0.0"),
         ("qtips.py", ["--implicit-init-scale", "0:1"], "error: --implicit-scale must be a positive number or a (low"),
-        ("qtips.py", ["--network", "unet", "--unet-levels", "0"], "error: --unet-levels: levels must be a positive"),
+        ("qtips.py", ["--network", "unet", "--unet-levels", "0"], "error: --unet-levels must be a positive integer"),
         ("qtips.py", ["--network", "transformer"], "error: unknown --network 'transformer'; choose one of"),
         ("nyu_depth.py", ["--format", "synthetic", "--resolution", "0x32"], "error: --resolution must be two positive"),
         (

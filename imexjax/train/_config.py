@@ -207,7 +207,7 @@ class TrainConfig:
             check_network_options(self.network, **self.model_options())
         except ArgumentError as error:
             field = _UNET_ARGUMENTS.get(error.argument, error.argument) if self.network == "unet" else error.argument
-            message = re.sub(rf"\b{error.argument}\b", field, str(error), count=1)  # levels -> unet_levels
+            message = re.sub(rf"^{error.argument}\b", field, str(error))  # "levels must ..." -> "unet_levels must ..."
             raise ConfigError(message, field=field) from None
 
     def check_memory(
