@@ -125,11 +125,14 @@ def check_block_options(
     implicit_kernel_size: Any = 3,
     implicit_init_scale: Any = 1.0,
     unroll: Any = 1,
-    **unchecked: Any,
+    symmetric: Any = True,
+    zero_mean: Any = True,
+    remat: Any = None,
 ) -> AbstractSolver:
     """Checks the options of a `Block`; returns the solver that steps it (`imexjax.solvers.in_form`).
 
-    Options not named here (`symmetric`, `zero_mean`, `remat`) take any value.
+    `symmetric`, `zero_mean` and `remat` take any value (read as booleans); an option `Block`
+    does not have is a TypeError, as it is for `Block`.
 
     Raises:
       ArgumentError: an unknown integrator, boundary, IMEX form or normalization; a boundary
@@ -137,7 +140,7 @@ def check_block_options(
         is not a positive finite number; kernel sizes that are not odd positive integers; an
         implicit scale that is not positive; `unroll` not a positive int or True.
     """
-    del unchecked
+    del symmetric, zero_mean, remat
     solver = solver_from_name(integrator)
     check_boundary(boundary, solver.linear_methods)
     check_norm(norm)
