@@ -1,50 +1,96 @@
-"""`ScaledCG`: lineax's preconditioned conjugate gradients, stopped relative to the largest entry of the right side.
+"""`preconditioned_cg`: conjugate gradients on independent symmetric systems, differentiated implicitly.
 
-Imported only when a `boundary="zero"` solve runs, so that `import imexjax` does not import lineax.
+JAX's own `lax.while_loop` and `lax.custom_linear_solve`, so that the solve runs wherever JAX
+does, inside `jax.shard_map` included (lineax's CG rejects the arrays of a `shard_map` body).
 """
 
-from typing import Any
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
-import lineax as lx
+
+Operator = Callable[[jax.Array], jax.Array]
 
 
-class ScaledCG(lx.AbstractLinearSolver):
-    """`lineax.CG` on `A x = b / s`, `s = max |b|`, then `x s`: a stopping rule that no scale of `b` changes.
+def varying_alike(*arrays: jax.Array) -> tuple[jax.Array, ...]:
+    """`arrays`, each made varying over every manual mesh axis that any of them varies over.
 
-    CG stops when `|r_i| <= tol (1 + |b_i| / s) s` for every residual entry and the last update
-    is as small relative to `x`, or after `max_steps` iterations; either way the iterate is
-    returned (never an error), so a solve that cannot reach `tol` in float32 does not stop a
-    training run. `lineax.linear_solve` differentiates through this solver implicitly: the
-    tangent and transposed solves are further solves with it, each scaled by its own right
-    side (a cotangent of 1e-8 is solved to the same relative accuracy as a state of 1).
+    Inside `jax.shard_map` a solve's operands must agree on the axes they vary over (a state
+    split over `data` varies, a replicated kernel does not); outside it, the arrays as they are.
+    """
+    arrays = tuple(jnp.asarray(array) for array in arrays)
+    union = frozenset().union(*(jax.typeof(array).manual_axis_type.varying for array in arrays))
+    return tuple(
+        jax.lax.pcast(array, tuple(sorted(union - jax.typeof(array).manual_axis_type.varying)), to="varying")
+        if union - jax.typeof(array).manual_axis_type.varying
+        else array
+        for array in arrays
+    )
 
-    Attributes:
-      tol: the tolerance, relative to `max |b|`.
-      max_steps: the most CG iterations of one solve.
+
+def preconditioned_cg(
+    matvec: Operator,
+    b: jax.Array,
+    precondition: Operator,
+    *,
+    tol: float,
+    max_steps: int,
+    system_axes: tuple[int, ...] = (-3, -2),
+) -> tuple[jax.Array, jax.Array]:
+    r"""Solves `matvec(x) = b` by preconditioned CG, one system per index of the axes not in `system_axes`.
+
+    `b` holds many independent systems: with the default `system_axes`, each (leading index,
+    channel) pair of `b` (..., H, W, C) is one system over its H x W grid, with its own CG step
+    lengths. `matvec` and `precondition` must act on each system separately, be symmetric and
+    positive definite. The iteration stops when every residual entry of every system is at most
+    `tol` times the largest entry of that system's right side, or after `max_steps` iterations;
+    either way the iterate is returned (never an error), so a float32 solve that cannot reach
+    `tol` does not stop a training run. A system's solution does not depend on the others (up
+    to the iterations they keep it going, which only refine it).
+
+    Derivatives go through `lax.custom_linear_solve` (symmetric): a tangent or cotangent is a
+    further solve with this function, scaled by its own right side; `matvec` may close over
+    differentiable values (`h`, a kernel), `precondition` should close over constants only.
+
+    Args:
+      matvec: the operator, `(..., H, W, C) -> (..., H, W, C)`.
+      b: the right sides, a floating array.
+      precondition: an approximation of the inverse of `matvec`.
+      tol: the tolerance, relative to each system's `max |b|`.
+      max_steps: the most iterations.
+      system_axes: the axes of one system.
+
+    Returns:
+      `x`, shaped as `b`, and the number of iterations taken, an int32 scalar.
     """
 
-    tol: float
-    max_steps: int
+    def inner(u: jax.Array, v: jax.Array) -> jax.Array:
+        return jnp.sum(u * v, axis=system_axes, keepdims=True)
 
-    def _cg(self) -> lx.CG:
-        return lx.CG(rtol=self.tol, atol=self.tol, max_steps=self.max_steps)
+    def solve(operator: Operator, rhs: jax.Array) -> tuple[jax.Array, jax.Array]:
+        scale = jnp.max(jnp.abs(rhs), axis=system_axes, keepdims=True)
+        threshold = tol * scale
 
-    def init(self, operator: lx.AbstractLinearOperator, options: dict[str, Any]):
-        return self._cg().init(operator, options)
+        def unconverged(carry) -> jax.Array:
+            _, residual, _, _, step = carry
+            return (step < max_steps) & jnp.any(jnp.abs(residual) > threshold)
 
-    def compute(self, state, vector: jax.Array, options: dict[str, Any]):
-        scale = jax.lax.stop_gradient(jnp.max(jnp.abs(vector)))
-        scale = jnp.where(scale > 0, scale, jnp.ones_like(scale))
-        solution, _, stats = self._cg().compute(state, vector / scale, options)
-        return solution * scale, lx.RESULTS.successful, stats
+        def iteration(carry):
+            x, residual, direction, residual_dot, step = carry
+            image = operator(direction)
+            curvature = inner(direction, image)
+            alpha = jnp.where(curvature > 0, residual_dot / jnp.where(curvature > 0, curvature, 1), 0)
+            x = x + alpha * direction
+            residual = residual - alpha * image
+            preconditioned = precondition(residual)
+            new_dot = inner(residual, preconditioned)
+            beta = jnp.where(residual_dot > 0, new_dot / jnp.where(residual_dot > 0, residual_dot, 1), 0)
+            return x, residual, preconditioned + beta * direction, new_dot, step + 1
 
-    def transpose(self, state, options: dict[str, Any]):
-        return self._cg().transpose(state, options)
+        preconditioned = precondition(rhs)
+        _, no_steps = varying_alike(rhs, jnp.zeros((), jnp.int32))  # the count varies where the systems do
+        start = (jnp.zeros_like(rhs), rhs, preconditioned, inner(rhs, preconditioned), no_steps)
+        x, _, _, _, steps = jax.lax.while_loop(unconverged, iteration, start)
+        return x, steps
 
-    def conj(self, state, options: dict[str, Any]):
-        return self._cg().conj(state, options)
-
-    def assume_full_rank(self) -> bool:
-        return True
+    return jax.lax.custom_linear_solve(matvec, b, solve, symmetric=True, has_aux=True)

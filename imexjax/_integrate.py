@@ -44,7 +44,7 @@ def integrate(
       y0: the initial state, any pytree of floating arrays.
       args: per-step parameters, a pytree whose leaves all have a leading axis of length N;
         for IMEX solvers a pair `(explicit_args, implicit_args)` of such pytrees. With a
-        `ConvDiffusion(boundary="reflect")` implicit term, concrete kernels `args[1]`
+        `ConvDiffusion` implicit term of symmetric kernels (`reflect`, or `symmetric=True`), concrete kernels `args[1]`
         (N, k, k, C) must be symmetric under both flips; traced ones (under `jit`) cannot
         be checked, and each step uses the mean of its kernel's four flips.
       h: the step size, a positive finite number that the dtype of every leaf of `y0`
@@ -83,7 +83,7 @@ def integrate(
       ValueError: `h` is not positive and finite or not a normal number of the dtype of a
         leaf of `y0` (float32: 1.2e-38 to 3.4e38), the leaves of `args` disagree on N,
         N is unknown or disagrees with `num_steps`, `unroll` is not positive, or a concrete
-        kernel of a `reflect` ConvDiffusion is not symmetric under both flips.
+        kernel of a symmetric-kernel ConvDiffusion is not symmetric under both flips.
     """
     if not isinstance(solver, AbstractSolver):
         raise TypeError(
@@ -163,11 +163,11 @@ def _check_terms(solver: AbstractSolver, terms: Any, args: PyTree) -> None:
 
 def _check_implicit_kernels(solver: AbstractSolver, terms: Any, args: PyTree) -> None:
     """The check `ConvDiffusion` makes of one kernel, made of the concrete stack (N, k, k, C) before the scan."""
-    if not (solver.imex and isinstance(terms[1], ConvDiffusion) and terms[1].boundary == "reflect"):
+    if not (solver.imex and isinstance(terms[1], ConvDiffusion) and terms[1].kernel_symmetric):
         return
     kernels = args[1]
     if isinstance(kernels, (jax.Array, np.ndarray)) and kernels.ndim == 4:
-        check_symmetric(kernels, "args[1]")
+        check_symmetric(kernels, "args[1]", boundary=terms[1].boundary)
 
 
 def _check_step_size(h: Scalar, y0: PyTree) -> None:

@@ -57,13 +57,14 @@ def symmetric_part(kernel: jax.Array) -> jax.Array:
     return 0.25 * (flipped + flipped[:, ::-1])
 
 
-def check_symmetric(kernel: jax.Array, argument: str = "kernel") -> None:
+def check_symmetric(kernel: jax.Array, argument: str = "kernel", *, boundary: str = "reflect") -> None:
     """Raises ValueError if a concrete kernel is not symmetric under both flips; traced ones pass.
 
     Args:
       kernel: shape (k, k, C), or a stack of kernels (..., k, k, C), each checked against its
         own largest entry.
       argument: the name of `kernel` in the caller's signature, for the message.
+      boundary: the boundary whose operator needs the symmetry, for the message.
     """
     if isinstance(kernel, jax.core.Tracer):
         return
@@ -73,8 +74,9 @@ def check_symmetric(kernel: jax.Array, argument: str = "kernel") -> None:
         asymmetric = np.abs(values - np.flip(values, axis)) > tolerance
         if np.any(asymmetric):
             where = "".join(f"[{i}]" for i in np.argwhere(asymmetric)[0][:-3])
+            operator = f"boundary={boundary!r}" + ("" if boundary == "reflect" else " with symmetric=True")
             raise ValueError(
-                f"boundary='reflect' needs a kernel symmetric under flipping its {name} "
+                f"{operator} needs a kernel symmetric under flipping its {name} "
                 f"(kernel[a, b] = kernel[k-1-a, b] = kernel[a, k-1-b]), and {argument}{where} is not; "
                 "build it with imexjax.symmetric_kernel"
             )

@@ -4,17 +4,18 @@ r"""Zero boundaries: the depthwise correlation with `y = 0` outside the grid, an
 
 the boundary of `lax.conv_general_dilated` with SAME padding (depthwise: `feature_group_count`
 = channels). Its adjoint is the correlation with the kernel flipped in both axes, also zero
-padded. $I + h C^\top C$ is not diagonalised by any fast transform; `cg_resolve` solves it by
-conjugate gradients preconditioned by the periodic FFT resolvent of the same kernel, which
-differs from it only within r pixels of the edges.
+padded. For kernels of size <= 3 symmetric under both flips the sine transform diagonalizes it
+(`imexjax._sine`); for the others `cg_resolve` solves $(I + h C^\top C) x = b$ by
+preconditioned conjugate gradients.
 """
-
-from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
 
+from ._cg import preconditioned_cg, varying_alike
 from ._custom_types import Scalar
+from ._fourier import fft_channels, ifft_channels, kernel_power
+from ._sine import dst_grid, sine_matrices, sine_power
 
 
 def correlate_zero(y: jax.Array, kernel: jax.Array) -> jax.Array:
@@ -43,53 +44,50 @@ def normal_zero(y: jax.Array, kernel: jax.Array) -> jax.Array:
 
 
 def cg_resolve(
-    h: Scalar,
-    b: jax.Array,
-    kernel: jax.Array,
-    precondition: Callable[[Scalar, jax.Array, jax.Array], jax.Array],
-    *,
-    tol: float,
-    max_steps: int,
+    h: Scalar, b: jax.Array, kernel: jax.Array, *, symmetric: bool, tol: float, max_steps: int
 ) -> tuple[jax.Array, jax.Array]:
-    r"""Solves $(I + h C^\top C)\, x = b$ (zero boundaries) by preconditioned CG through `lineax.linear_solve`.
+    r"""Solves $(I + h C^\top C)\, x = b$ (zero boundaries) by preconditioned CG.
 
-    The whole array `b` (..., H, W, C) is one symmetric positive definite system (the operator
-    acts on each leading index and channel separately). Gradients with respect to `b`, `h` and
-    `kernel` go through lineax's implicit differentiation: further CG solves, not the iterations.
+    Each (leading index, channel) of `b` (..., H, W, C) is its own symmetric positive definite
+    system over the grid (`imexjax._cg.preconditioned_cg`). The preconditioner is the solve that
+    measured fewer iterations for the kind of kernel (`benchmarks/README.md`): for a kernel
+    symmetric under both flips, the sine solve $S (I + h |\hat c|^2)^{-1} S$ (S the DST-I,
+    $|\hat c|^2$ the kernel's symbol at the sine frequencies: exact for 3x3, about half the
+    periodic preconditioner's iterations for 5x5); for a general kernel, the periodic resolvent
+    of the same kernel, which differs from the operator only within r pixels of the edges (the
+    sine solve of a general kernel's symbol took 2-5x more iterations). Gradients with respect
+    to `b`, `h` and `kernel` are further CG solves (implicit differentiation), not derivatives
+    of the iterations.
 
     Args:
       h: the step size, >= 0.
       b: the right side, a floating array of shape (..., H, W, C).
       kernel: shape (k, k, C), the dtype of `b`.
-      precondition: `precondition(h, y, kernel)` approximates $(I + h C^\top C)^{-1} y$, symmetric
-        positive definite in `y` (the periodic resolvent); it steers convergence only and is
-        called with `h` and `kernel` outside differentiation.
-      tol: the tolerance, relative to `max |b|` (see `ScaledCG`).
+      symmetric: whether `kernel` is symmetric under both flips.
+      tol: the tolerance, relative to each system's `max |b|`.
       max_steps: the most iterations.
 
     Returns:
       `x`, shaped as `b`, and the number of iterations taken, an int32 scalar.
     """
-    import lineax as lx
+    height, width = b.shape[-3], b.shape[-2]
+    fixed_h, fixed_kernel = jax.lax.stop_gradient((h, kernel))
+    if symmetric:
+        constants = (1.0 / (1.0 + fixed_h * sine_power(fixed_kernel, height, width)),)  # (H, W, C)
+        constants += sine_matrices(height, width, b.dtype)
+    else:
+        constants = (1.0 / (1.0 + fixed_h * kernel_power(fixed_kernel, height, width)),)  # (C, H, W // 2 + 1)
+    # Every array the solve closes over varies over the same mesh axes (see `varying_alike`).
+    h, b, kernel, *constants = varying_alike(h, b, kernel, *constants)
+    if symmetric:
+        inverse, rows, columns = constants
 
-    from ._cg import ScaledCG
+        def precondition(y: jax.Array) -> jax.Array:
+            return dst_grid(dst_grid(y, (rows, columns)) * inverse, (rows, columns))
+    else:
+        (inverse,) = constants
 
-    structure = jax.ShapeDtypeStruct(b.shape, b.dtype)
-    psd = [lx.symmetric_tag, lx.positive_semidefinite_tag]
-    operator = lx.FunctionLinearOperator(lambda y: y + h * normal_zero(y, kernel), structure, tags=psd)
-    # PCG's iterates do not change when the preconditioner is scaled, but lineax's breakdown test
-    # (p^T A p > 200 eps n gamma, gamma = r^T P r) fails from the first step when P ~ A^{-1} and
-    # n > 1 / (200 eps), 4e4 entries in float32: scaled by n, it tests p^T A p > 200 eps r^T P r.
-    scale = float(b.size)
-    h_fixed, kernel_fixed = jax.lax.stop_gradient((h, kernel))
-    preconditioner = lx.FunctionLinearOperator(
-        lambda y: scale * precondition(h_fixed, y, kernel_fixed), structure, tags=psd
-    )
-    solution = lx.linear_solve(
-        operator,
-        b,
-        ScaledCG(tol=tol, max_steps=max_steps),
-        options={"preconditioner": preconditioner},
-        throw=False,
-    )
-    return solution.value, solution.stats["num_steps"]
+        def precondition(y: jax.Array) -> jax.Array:
+            return ifft_channels(fft_channels(y) * inverse, y)
+
+    return preconditioned_cg(lambda y: y + h * normal_zero(y, kernel), b, precondition, tol=tol, max_steps=max_steps)

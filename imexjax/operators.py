@@ -13,16 +13,18 @@ where `y` off the grid is given by the boundary:
   at index (0, 0). The
   same diagonalisation gives the exponential $\exp(-h C^\top C)$ and the phi functions of
   exponential integrators.
-- `zero`: `y = 0` off the grid (`lax.conv` with SAME padding). `mv` is two correlations;
-  `resolve` is conjugate gradients preconditioned by the periodic resolvent (`_zero_padding`);
-  there is no `exp` or phi function.
+- `zero`: `y = 0` off the grid (`lax.conv` with SAME padding). `mv` is two correlations. For
+  3x3 kernels symmetric under both flips (`symmetric=True`) `C` is diagonal in the type-I
+  discrete sine transform, so `resolve`, `exp` and the phi functions are products between two
+  DST-Is, exact (`_sine`); for other kernels `resolve` is preconditioned conjugate gradients
+  (`_zero_padding`), and there is no `exp` or phi function.
 - `reflect`: `y` mirrored about its edges with the edge sample repeated
   (`numpy.pad(mode="symmetric")`). For kernels symmetric under both flips `C` is symmetric and
   diagonal in the DCT-II, so every method is a product between `dctn` and `idctn` (`_reflect`).
 
-The spectral helpers here (`kernel_spectrum`, `kernel_power`, `fft_channels`,
-`ifft_channels`) are the one implementation of the periodic transforms: `ConvDiffusion` and
-`imexjax.diffrax.FFTNewton` both solve through them.
+The periodic transforms (`kernel_spectrum`, `kernel_power`, `fft_channels`, `ifft_channels`,
+from `imexjax._fourier`, importable from here) are their one implementation: `ConvDiffusion`
+and `imexjax.diffrax.FFTNewton` both solve through them.
 """
 
 import dataclasses
@@ -34,33 +36,45 @@ import numpy as np
 
 from ._custom_types import Scalar
 from ._errors import ArgumentError
+from ._fourier import fft_channels as fft_channels
+from ._fourier import ifft_channels as ifft_channels
+from ._fourier import kernel_power as kernel_power
+from ._fourier import kernel_spectrum as kernel_spectrum
 from ._phi import phi
 from ._reflect import check_symmetric, dct_grid, idct_grid, reflect_eigenvalues, symmetric_part
+from ._sine import EXACT_KERNEL_SIZE, dst_grid, sine_eigenvalues
 from ._zero_padding import cg_resolve, normal_zero
 
 BOUNDARIES: tuple[str, ...] = ("periodic", "zero", "reflect")
-"""The boundaries `ConvDiffusion` takes; `exp`, `phi1` and `phi2` exist for `periodic` and `reflect`."""
+"""The boundaries `ConvDiffusion` takes; `exp`, `phi1` and `phi2` exist for all but general `zero` kernels."""
 
 
 EXPONENTIAL_METHODS: tuple[str, ...] = ("exp", "phi1", "phi2")
-"""The methods of `ConvDiffusion` that the `zero` boundary lacks."""
+"""The methods of `ConvDiffusion` that the `zero` boundary has only for small symmetric kernels."""
 
 
-def check_boundary(boundary: str, methods: tuple[str, ...] = ()) -> None:
+def check_boundary(
+    boundary: str, methods: tuple[str, ...] = (), *, symmetric: bool = False, kernel_size: int | None = None
+) -> None:
     """Raises `ArgumentError` (a ValueError) on `boundary` unless it is in `BOUNDARIES` and has `methods`.
 
     Args:
       boundary: a boundary name.
       methods: methods of `ConvDiffusion` a solver needs (its `linear_methods`).
+      symmetric: the kernels are symmetric under both flips (`ConvDiffusion(symmetric=True)`).
+      kernel_size: the kernels' k, where known.
     """
     if not isinstance(boundary, str) or boundary not in BOUNDARIES:
         raise ArgumentError("boundary", f"unknown boundary {boundary!r}; choose one of {', '.join(BOUNDARIES)}")
-    lacking = [method for method in methods if boundary == "zero" and method in EXPONENTIAL_METHODS]
+    exact = symmetric and (kernel_size is None or kernel_size <= EXACT_KERNEL_SIZE)
+    lacking = [method for method in methods if boundary == "zero" and not exact and method in EXPONENTIAL_METHODS]
     if lacking:
         raise ArgumentError(
             "boundary",
-            f"boundary 'zero' has no exponential ({', '.join(lacking)}), which this integrator needs; "
-            "use boundary 'periodic' or 'reflect', or an IMEX integrator (imex, imex2)",
+            f"boundary 'zero' has an exponential ({', '.join(lacking)}, which this integrator needs) only for "
+            f"kernels of size <= {EXACT_KERNEL_SIZE} symmetric under both flips, got "
+            + (f"size {kernel_size}" if symmetric else "a general kernel")
+            + "; use a 3x3 symmetric kernel, boundary 'periodic' or 'reflect', or an IMEX integrator (imex, imex2)",
         )
 
 
@@ -75,8 +89,9 @@ class ConvDiffusion:
     on the boundary (see the module docstring):
 
     - `periodic`: every method by rfft2/irfft2, exact; any kernel.
-    - `zero`: `mv` by two correlations, exact; `resolve` by preconditioned CG to `tol`;
-      `exp`, `phi1`, `phi2` raise ValueError. Any kernel.
+    - `zero`: `mv` by two correlations, exact. With `symmetric=True` and k <= 3, every method
+      by two DST-Is, exact. Otherwise `resolve` by preconditioned CG to `tol`, and `exp`,
+      `phi1`, `phi2` raise ValueError. Any kernel.
     - `reflect`: every method by DCT-II/inverse over (H, W), exact, for kernels symmetric under
       both flips (`kernel[a, b] = kernel[k-1-a, b] = kernel[a, k-1-b]`; build them with
       `imexjax.symmetric_kernel`). A concrete kernel that is not raises ValueError; a traced
@@ -85,6 +100,10 @@ class ConvDiffusion:
       Gradients with respect to the kernel are then symmetric too.
 
     Attributes:
+      symmetric: use each kernel's symmetric part (the mean over its four flips); a concrete
+        kernel that is not symmetric under both flips raises ValueError, a traced one cannot
+        be checked (see `reflect` above). None, the default, is True for `reflect` (which needs
+        it) and False for `periodic` and `zero`. With `zero` it makes 3x3 solves exact.
       zero_mean: project each channel's kernel to zero mean before use (as the IMEXnet
         authors do), so that `C` annihilates constants (all boundaries but `zero`, whose `C`
         sees the zeros beyond the edge) and `resolve` keeps each channel's spatial mean.
@@ -102,9 +121,16 @@ class ConvDiffusion:
     boundary: str = "periodic"
     tol: float = 1e-5
     max_steps: int = 200
+    symmetric: bool | None = None
 
     def __post_init__(self):
         check_boundary(self.boundary)
+        if self.symmetric not in (None, True, False):
+            raise ValueError(f"symmetric must be True, False or None, got {self.symmetric!r}")
+        if self.boundary == "reflect" and self.symmetric is False:
+            raise ValueError(
+                "boundary='reflect' needs kernels symmetric under both flips; leave symmetric at None (or True)"
+            )
         if isinstance(self.tol, bool) or not isinstance(self.tol, (int, float)) or not 0 < self.tol < 1:
             raise ValueError(f"tol must be a number in (0, 1), got {self.tol!r}")
         if isinstance(self.max_steps, bool) or not isinstance(self.max_steps, (int, np.integer)) or self.max_steps < 1:
@@ -127,13 +153,14 @@ class ConvDiffusion:
         return self._apply_spectral(y, kernel, lambda power: -power)
 
     def resolve(self, h: Scalar, b: jax.Array, kernel: jax.Array) -> jax.Array:
-        r"""Returns $(I + h C^\top C)^{-1} b$: by rfft2/irfft2 (`periodic`), CG (`zero`) or DCT-II (`reflect`).
+        r"""Returns $(I + h C^\top C)^{-1} b$: by rfft2 (`periodic`), DST-I or CG (`zero`), or DCT-II (`reflect`).
 
         The kernel's spectrum is computed once and broadcast over the leading axes of `b`.
-        bfloat16 and float16 inputs are solved in float32 and cast back. With `zero` the whole
-        array is one CG solve, preconditioned by the periodic resolvent, accurate to `tol`
-        relative to `max |b|`; its gradients are further CG solves (implicit differentiation
-        by `lineax`), not a derivative of the iterations.
+        bfloat16 and float16 inputs are solved in float32 and cast back. With `zero` and a
+        general or larger-than-3x3 kernel, each image and channel is a preconditioned CG solve
+        accurate to `tol` relative to its `max |b|` (`imexjax._zero_padding.cg_resolve`); its
+        gradients are further CG solves (implicit differentiation), not a derivative of the
+        iterations.
 
         Args:
           h: the step size, >= 0 (then $I + h C^\top C$ is invertible).
@@ -143,9 +170,18 @@ class ConvDiffusion:
         Returns:
           An array with the shape and dtype of `b`.
         """
-        if self.boundary == "zero":
+        if self.boundary == "zero" and not self._sine_exact(kernel):
             return self._cg_resolve(h, b, kernel)[0]
         return self._apply_spectral(b, kernel, lambda power: 1.0 / (1.0 + h * power))
+
+    @property
+    def kernel_symmetric(self) -> bool:
+        """Whether the operator uses its kernels' symmetric parts: `symmetric`, or the boundary's default."""
+        return self.boundary == "reflect" if self.symmetric is None else self.symmetric
+
+    def _sine_exact(self, kernel: jax.Array) -> bool:
+        """`zero` with a symmetric kernel of size <= 3: every method is exact by the sine transform."""
+        return self.kernel_symmetric and jnp.shape(kernel)[0] <= EXACT_KERNEL_SIZE
 
     def cg_steps(self, h: Scalar, b: jax.Array, kernel: jax.Array) -> jax.Array:
         """The number of CG iterations `resolve(h, b, kernel)` takes with `boundary="zero"`, an int32 scalar.
@@ -153,28 +189,30 @@ class ConvDiffusion:
         Equal to `max_steps` when the solve stopped short of `tol`.
 
         Raises:
-          ValueError: the boundary is not `zero` (the other solves are direct).
+          ValueError: the solve is direct: the boundary is not `zero`, or the kernel is symmetric
+            and of size <= 3.
         """
         if self.boundary != "zero":
             raise ValueError(f"cg_steps needs boundary='zero'; boundary={self.boundary!r} solves directly")
+        if self._sine_exact(kernel):
+            raise ValueError("cg_steps needs a general kernel; a symmetric 3x3 zero-boundary kernel solves directly")
         return self._cg_resolve(h, b, kernel)[1]
 
     def _cg_resolve(self, h: Scalar, b: jax.Array, kernel: jax.Array) -> tuple[jax.Array, jax.Array]:
         kernel = self._prepare(b, kernel)
         compute_dtype = jnp.promote_types(b.dtype, jnp.float32)
-        periodic = ConvDiffusion()
         x, steps = cg_resolve(
             h,
             b.astype(compute_dtype),
             kernel.astype(compute_dtype),
-            periodic.resolve,
+            symmetric=self.kernel_symmetric,
             tol=self.tol,
             max_steps=self.max_steps,
         )
         return x.astype(b.dtype), steps
 
     def phi(self, index: int, h: Scalar, b: jax.Array, kernel: jax.Array) -> jax.Array:
-        r"""Returns $\varphi_k(-h C^\top C)\, b$, k = `index`, by rfft2/irfft2 (`periodic`) or DCT-II (`reflect`).
+        r"""Returns $\varphi_k(-h C^\top C)\, b$, k = `index`, by rfft2/irfft2, DST-I (`zero`) or DCT-II (`reflect`).
 
         $\varphi_0 = \exp$, $\varphi_1(z) = (e^z - 1) / z$, $\varphi_2(z) = (e^z - 1 - z) / z^2$, and
         $\varphi_k(0) = 1 / k!$. Each Fourier (or cosine) mode is multiplied by
@@ -193,7 +231,8 @@ class ConvDiffusion:
           An array with the shape and dtype of `b`.
 
         Raises:
-          ValueError: `boundary="zero"`, which has no fast exact exponential or phi functions.
+          ValueError: `boundary="zero"` with a general kernel or one larger than 3x3, which
+            have no fast exact exponential or phi functions.
         """
         # `phi` below is the module-level function of `imexjax._phi`, not this method.
         return self._apply_spectral(b, kernel, lambda power: phi(index, -h * power))
@@ -214,12 +253,16 @@ class ConvDiffusion:
         self, y: jax.Array, kernel: jax.Array, multiplier: Callable[[jax.Array], jax.Array]
     ) -> jax.Array:
         r"""Multiplies each mode of `y` by `multiplier` of its eigenvalue of $C^\top C$ (Fourier or cosine modes)."""
-        if self.boundary == "zero":
+        if self.boundary == "zero" and not self._sine_exact(kernel):
             raise ValueError(
-                "exp, phi1 and phi2 need boundary='periodic' or 'reflect' (boundary='zero' has no fast exact "
-                "exponential); use an IMEX integrator with boundary='zero'"
+                "exp, phi1 and phi2 with boundary='zero' need ConvDiffusion(symmetric=True) and a kernel of size "
+                f"<= {EXACT_KERNEL_SIZE}, got symmetric={self.symmetric} and k={jnp.shape(kernel)[0]}; "
+                "use boundary 'periodic' or 'reflect', or an IMEX integrator"
             )
         kernel = self._prepare(y, kernel)
+        if self.boundary == "zero":
+            eigenvalues = sine_eigenvalues(kernel.astype(jnp.promote_types(y.dtype, jnp.float32)), *y.shape[-3:-1])
+            return dst_grid(dst_grid(y) * multiplier(eigenvalues**2)).astype(y.dtype)
         if self.boundary == "reflect":
             y_hat = dct_grid(y)  # (..., H, W, C)
             eigenvalues = reflect_eigenvalues(kernel.astype(y_hat.dtype), y.shape[-3], y.shape[-2])
@@ -230,8 +273,8 @@ class ConvDiffusion:
 
     def _prepare(self, y: jax.Array, kernel: jax.Array) -> jax.Array:
         check_kernel(y, kernel)
-        if self.boundary == "reflect":
-            check_symmetric(kernel)
+        if self.kernel_symmetric:
+            check_symmetric(kernel, boundary=self.boundary)
             kernel = symmetric_part(kernel)
         if self.zero_mean:
             kernel = kernel - jnp.mean(kernel, axis=(0, 1), keepdims=True)
@@ -255,63 +298,3 @@ def check_kernel(y: jax.Array, kernel: jax.Array) -> None:
         raise ValueError(f"kernel size k={k} exceeds the grid {height}x{width}; use k <= {min(height, width)}")
     if shape[2] != channels:
         raise ValueError(f"kernel has {shape[2]} channels but the state has {channels}")
-
-
-def kernel_spectrum(kernel: jax.Array, height: int, width: int) -> jax.Array:
-    r"""The rfft2 of each channel's kernel embedded in an H x W periodic grid, centre at (0, 0).
-
-    Args:
-      kernel: shape (k, k, C).
-      height: H.
-      width: W.
-
-    Returns:
-      A complex array of shape (C, H, W // 2 + 1): $\hat c$, with
-      $C = \mathcal{F}^{-1} \bar D \mathcal{F}$, $\bar D$ the multiplication by the conjugate of $\hat c$.
-    """
-    k = kernel.shape[0]
-    grid = jnp.zeros((kernel.shape[2], height, width), kernel.dtype)
-    grid = grid.at[:, :k, :k].set(jnp.moveaxis(kernel, -1, 0))
-    grid = jnp.roll(grid, (-(k // 2), -(k // 2)), axis=(-2, -1))
-    return jnp.fft.rfft2(grid)
-
-
-def kernel_power(kernel: jax.Array, height: int, width: int) -> jax.Array:
-    r"""The symbol of $C^\top C$: $|\hat c|^2$, real, of shape (C, H, W // 2 + 1) (see `kernel_spectrum`).
-
-    $C^\top C = \mathcal{F}^{-1} D \mathcal{F}$, $D$ the multiplication by $|\hat c|^2$, so `mv`
-    multiplies by $-|\hat c|^2$, `resolve` by $1 / (1 + h |\hat c|^2)$ and `exp` by $\exp(-h |\hat c|^2)$.
-    """
-    spectrum = kernel_spectrum(kernel, height, width)
-    return spectrum.real**2 + spectrum.imag**2
-
-
-def fft_channels(y: jax.Array) -> jax.Array:
-    """The rfft2 over (H, W) of each channel of `y`, the transform every spectral solve uses.
-
-    16-bit floats are transformed in float32 (`jnp.fft.rfft2` rejects them), wider dtypes
-    in their own precision.
-
-    Args:
-      y: a floating array of shape (..., H, W, C).
-
-    Returns:
-      A complex array of shape (..., C, H, W // 2 + 1): channels first, as `kernel_spectrum`.
-    """
-    compute_dtype = jnp.promote_types(y.dtype, jnp.float32)
-    return jnp.fft.rfft2(jnp.moveaxis(y.astype(compute_dtype), -1, -3))
-
-
-def ifft_channels(y_hat: jax.Array, like: jax.Array) -> jax.Array:
-    """The inverse of `fft_channels`: back to (..., H, W, C) in the grid and dtype of `like`.
-
-    Args:
-      y_hat: a complex array of shape (..., C, H, W // 2 + 1).
-      like: an array of shape (..., H, W, C) whose grid size (odd sizes need it) and dtype
-        the result takes.
-
-    Returns:
-      A real array of shape (..., H, W, C) and the dtype of `like`.
-    """
-    height, width = like.shape[-3], like.shape[-2]
-    return jnp.moveaxis(jnp.fft.irfft2(y_hat, s=(height, width)), -3, -1).astype(like.dtype)

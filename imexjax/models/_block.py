@@ -9,7 +9,7 @@ from .._reflect import symmetric_kernel
 from ..operators import ConvDiffusion
 from ._layers import ExplicitLayer, OpeningLayer
 from ._normalization import NormKind
-from ._options import check_block_options, implicit_scales
+from ._options import SYMMETRIC_KERNEL_BOUNDARIES, check_block_options, implicit_scales
 
 
 class Block(nnx.Module):
@@ -42,10 +42,12 @@ class Block(nnx.Module):
         spread of diffusion lengths (about $3 \sqrt{h}$ times the standard deviation, in pixels per step).
       zero_mean: project ConvDiffusion kernels to zero mean.
       boundary: of the ConvDiffusion steps, a name in `imexjax.BOUNDARIES`: `periodic`, `zero`
-        (solved by CG; not with `etd`/`etd2`, which need an exponential) or `reflect`. With
-        `reflect` each step stores the free quarter of its kernels, shape (r + 1, r + 1,
-        width), r = implicit_kernel_size // 2, and expands it with `imexjax.symmetric_kernel`,
-        so the kernels are symmetric under both flips by construction.
+        or `reflect`. With `zero` and `reflect` each step stores the free quarter of its
+        kernels, shape (r + 1, r + 1, width), r = implicit_kernel_size // 2, and expands it with
+        `imexjax.symmetric_kernel`, so the kernels are symmetric under both flips by
+        construction: `reflect` needs that, and it makes the 3x3 `zero` solves and
+        exponentials exact sine transforms (a larger `zero` kernel is solved by CG, and has no
+        exponential for `etd`/`etd2`).
       imex_form: `paper` or `code` (`imexjax.solvers.IMEX_FORMS`).
       unroll: passed to `integrate`: steps unrolled per loop iteration, or True for all.
       remat: rematerialize each step in the backward pass (see `integrate`). None, the
@@ -107,9 +109,11 @@ class Block(nnx.Module):
             )
 
         self.steps = make_steps(rngs) if num_steps else None
-        self.implicit = ConvDiffusion(zero_mean=zero_mean, boundary=boundary)
+        self.implicit = ConvDiffusion(
+            zero_mean=zero_mean, boundary=boundary, symmetric=boundary in SYMMETRIC_KERNEL_BOUNDARIES
+        )
         if self.solver.imex and num_steps:
-            stored = implicit_kernel_size // 2 + 1 if boundary == "reflect" else implicit_kernel_size
+            stored = implicit_kernel_size // 2 + 1 if self.implicit.kernel_symmetric else implicit_kernel_size
             shape = (num_steps, stored, stored, width)
             noise = jax.random.normal(rngs.params(), shape, jnp.float32)
             # The barrier keeps XLA from folding the scales into the sampler's constants when the
@@ -161,8 +165,8 @@ class Block(nnx.Module):
         return result
 
     def kernels(self) -> jax.Array | None:
-        """The steps' ConvDiffusion kernels (num_steps, k, k, width); with `reflect`, the stored quarters expanded."""
+        """The steps' ConvDiffusion kernels (num_steps, k, k, width); `zero`, `reflect`: quarters expanded."""
         if self.implicit_kernels is None:
             return None
         kernels = self.implicit_kernels[...]
-        return jax.vmap(symmetric_kernel)(kernels) if self.implicit.boundary == "reflect" else kernels
+        return jax.vmap(symmetric_kernel)(kernels) if self.implicit.kernel_symmetric else kernels

@@ -23,6 +23,9 @@ from ._size import check_parameter_count, parameter_lower_bound
 DTYPES: tuple[str, ...] = ("float32", "bfloat16")
 """The dtypes of a network's states and convolutions; parameters and FFT solves stay float32."""
 
+SYMMETRIC_KERNEL_BOUNDARIES: tuple[str, ...] = ("zero", "reflect")
+"""Boundaries whose network kernels are symmetric under both flips (`Block` stores their quarters)."""
+
 
 def is_positive_int(value: Any) -> bool:
     """Whether `value` is an int (not a bool) >= 1."""
@@ -136,19 +139,24 @@ def check_block_options(
 
     Raises:
       ArgumentError: an unknown integrator, boundary, IMEX form or normalization; a boundary
-        without the methods the integrator needs (`zero` has no exponential); a step size that
+        without the methods the integrator needs (`zero` has no exponential beyond 3x3); a step size that
         is not a positive finite number; kernel sizes that are not odd positive integers; an
         implicit scale that is not positive; `unroll` not a positive int or True.
     """
     del symmetric, zero_mean, remat
     solver = solver_from_name(integrator)
-    check_boundary(boundary, solver.linear_methods)
+    check_odd_size("implicit_kernel_size", implicit_kernel_size)
+    check_boundary(
+        boundary,
+        solver.linear_methods,
+        symmetric=boundary in SYMMETRIC_KERNEL_BOUNDARIES,
+        kernel_size=implicit_kernel_size,
+    )
     check_norm(norm)
     real = isinstance(h, (int, float, np.integer, np.floating)) and not isinstance(h, bool)
     if not (real and math.isfinite(h) and h > 0):
         raise ArgumentError("h", f"h must be a positive finite step size, got {h!r}")
     check_odd_size("kernel_size", kernel_size)
-    check_odd_size("implicit_kernel_size", implicit_kernel_size)
     check_implicit_init_scale(implicit_init_scale)
     if unroll is not True and not is_positive_int(unroll):
         raise ArgumentError("unroll", f"unroll must be a positive integer or True, got {unroll!r}")
