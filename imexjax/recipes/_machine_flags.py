@@ -7,7 +7,6 @@ from .._errors import ConfigError
 from ..train import (
     TrainConfig,
     check_batch_size,
-    check_boundary_devices,
     enable_compilation_cache,
     initialize_distributed,
     route_cpu_convolutions,
@@ -49,8 +48,8 @@ def configure_cpu_from_flags(args: argparse.Namespace, config: TrainConfig) -> i
     """Chooses XLA's CPU settings for `config` before JAX computes; returns the CPU devices in effect.
 
     Splits the CPU into `--cpu-devices` devices (`imexjax.train.use_cpu_devices`): `auto` takes
-    2 where that is safe and measured faster, at least 2 cores, an even batch size and no
-    `zero` boundary (its solve trains on one device), and not in a multi-process run
+    2 where that is safe and measured faster, at least 2 cores and an even batch size, and not
+    in a multi-process run
     (`--distributed`, `--coordinator`), whose devices the cluster decides. Then routes the
     convolutions for the network's widest layer and that many devices
     (`imexjax.train.route_cpu_convolutions`).
@@ -66,8 +65,8 @@ def configure_cpu_from_flags(args: argparse.Namespace, config: TrainConfig) -> i
         count = 2 if not cluster and (os.cpu_count() or 1) >= 2 and _fits_devices(config, 2) else 1
     elif not _fits_devices(config, count):
         raise ConfigError(
-            f"--cpu-devices {count} does not fit this run (boundary zero trains on one device, and "
-            "the batch size must divide over the devices); pass --cpu-devices 1"
+            f"--cpu-devices {count} does not fit this run (the batch size must divide over the devices); "
+            "pass --cpu-devices 1"
         )
     count = use_cpu_devices(count)
     route_cpu_convolutions(_widest(config), count)
@@ -75,10 +74,9 @@ def configure_cpu_from_flags(args: argparse.Namespace, config: TrainConfig) -> i
 
 
 def _fits_devices(config: TrainConfig, count: int) -> bool:
-    """Whether `config` trains on `count` devices (the engine's checks of its batch size and boundary)."""
+    """Whether `config` trains on `count` devices (the engine's check of its batch size)."""
     try:
         check_batch_size(config.batch_size, count)
-        check_boundary_devices(config.boundary, count)
     except ConfigError:
         return False
     return True

@@ -14,7 +14,6 @@ from ._compilation_cache import enable_compilation_cache as enable_compilation_c
 from ._config import TrainConfig as TrainConfig
 from ._disk_full import DiskFullError as DiskFullError
 from ._distributed import check_batch_size as check_batch_size
-from ._distributed import check_boundary_devices as check_boundary_devices
 from ._distributed import data_mesh as data_mesh
 from ._distributed import initialize_distributed as initialize_distributed
 from ._distributed import replicate as replicate

@@ -49,21 +49,6 @@ def check_batch_size(batch_size: int, num_devices: int) -> None:
         )
 
 
-def check_boundary_devices(boundary: str | tuple[str, ...], num_devices: int) -> None:
-    """Raises ConfigError if a `zero` boundary would train on several devices.
-
-    Its CG solve (lineax) rejects the arrays of the multi-device step (shard_map), so such a run
-    would fail at its first step with a long trace instead.
-    """
-    names = boundary if isinstance(boundary, tuple) else (boundary,)
-    if num_devices > 1 and "zero" in names:
-        raise ConfigError(
-            f"boundary zero trains on one device only, and {num_devices} are visible; "
-            "make one visible (CUDA_VISIBLE_DEVICES=0) or use periodic or reflect",
-            field="boundary",
-        )
-
-
 def replicate(mesh: Mesh, tree: PyTree) -> PyTree:
     """Places every leaf of `tree`, whole, on every device of `mesh`."""
     return jax.device_put(tree, NamedSharding(mesh, PartitionSpec()))

@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 from .._errors import ConfigError, TrainingDivergedError
 from ..models import count_parameters
 from ._config import TrainConfig
-from ._distributed import check_batch_size, check_boundary_devices, data_mesh, replicate, shard_batch
+from ._distributed import check_batch_size, data_mesh, replicate, shard_batch
 from ._inputs_fit import check_inputs_fit
 from ._loader import Loader
 from ._metrics import final_metrics
@@ -90,7 +90,6 @@ def train_and_evaluate(
     run_dir.check_config(config)
     mesh = data_mesh()
     check_batch_size(train_loader.batch_size, mesh.size)
-    check_boundary_devices(config.boundary, mesh.size)
     writer = jax.process_index() == 0
     data = {**(data or {}), "in_channels": in_channels, "num_outputs": task.num_outputs}
     model = build_model(config, in_channels=in_channels, num_outputs=task.num_outputs)

@@ -22,8 +22,7 @@ def make_train_step(
     Each device runs the step on its rows of the batch and the gradients are averaged over the
     `data` axis of `mesh` (shard_map: XLA's automatic partitioning of the FFT solve fails on
     CPU, "fft_thunk ... IsMonotonicWithDim0Major"). On a mesh of one device the step is plain
-    `jit`, without shard_map (lineax's solves, which the `zero` boundary uses, reject the
-    mesh-typed arrays inside shard_map). The input state's buffers are donated.
+    `jit`, without shard_map. The input state's buffers are donated.
 
     Args:
       graphdef: the network's graph definition, from `nnx.split(model, nnx.Param, ...)`.
