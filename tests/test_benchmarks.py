@@ -161,6 +161,38 @@ def test_implicit_vs_conv_times_every_operation_and_its_layout_variant_solves_th
         assert result[f"{name}_fwd_ms"] > 0 and result[f"{name}_fwd_bwd_ms"] > 0
 
 
+def test_spectral_costs_times_every_operation_and_tabulates_cg_for_both_kernel_kinds(capsys):
+    import jax.numpy as jnp
+    import numpy as np
+
+    from imexjax.operators import kernel_power
+
+    module = load("spectral_costs")
+    for kernel in (module.general_kernel(3, 4, 10.0), module.symmetric_kernel(5, 4, 10.0)):
+        np.testing.assert_allclose(jnp.mean(kernel, axis=(0, 1)), 0.0, atol=1e-6)
+        np.testing.assert_allclose(jnp.max(kernel_power(kernel, 64, 64)), 10.0, rtol=1e-5)
+    symmetric = module.symmetric_kernel(5, 4, 10.0)
+    np.testing.assert_array_equal(symmetric, symmetric[::-1])
+    np.testing.assert_array_equal(symmetric, symmetric[:, ::-1])
+
+    result = module.main(["--quick", "--json"])
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == result
+    (row,) = result["timings"]
+    for name in ("resolve", "resolve_zero", "exp_zero", "resolve_zero_cg"):
+        assert row[f"{name}_fwd_ms"] > 0 and row[f"{name}_fwd_bwd_ms"] > 0
+    assert 0 < row["cg_steps"] < 200
+
+    result = module.main(["--cg-table", "--quick", "--json"])
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == result
+    assert {(r["kernel"], r["grid"], r["stiffness"]) for r in result["cg"]} == {
+        (kind, grid, stiffness)
+        for kind in ("general 3x3", "symmetric 5x5")
+        for grid in (16, 32)
+        for stiffness in (1.0, 10.0)
+    }
+    assert all(0 < r["steps"] < 200 and r["residual"] < 1e-4 for r in result["cg"])
+
+
 def test_qtips_step_counts_the_flops_of_every_step_and_projects_the_run(capsys):
     import jax
 
