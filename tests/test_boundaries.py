@@ -449,6 +449,17 @@ def test_a_tiny_network_with_a_boundary_per_block_takes_a_finite_gradient_step()
     assert count_parameters(net)["implicit"] == 2 * 2 * 2 * 3
 
 
+@pytest.mark.parametrize("integrator", ["etd", "etd2"])
+def test_exponential_integrators_take_the_zero_boundary_with_its_symmetric_3x3_kernels(integrator):
+    net = TimeSteppingNet(
+        ((2, 3),), in_channels=1, num_outputs=2, integrator=integrator, boundary="zero", remat=False, rngs=nnx.Rngs(0)
+    )
+    images = jax.random.normal(jax.random.key(2), (2, 8, 10, 1))
+    value, grads = nnx.jit(nnx.value_and_grad(lambda model: jnp.mean(model(images) ** 2)))(net)
+    implicit = grads.blocks[0].implicit_kernels[...]
+    assert bool(jnp.isfinite(value)) and implicit.shape == (1, 2, 2, 3) and float(jnp.max(jnp.abs(implicit))) > 0
+
+
 @pytest.mark.parametrize(
     "boundary,integrator,match",
     [

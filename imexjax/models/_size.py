@@ -65,7 +65,7 @@ def count_parameters(model: nnx.Module) -> dict[str, int]:
 
     Returns:
       A dict with `explicit` (k x k convolution kernels of the opening and step layers, no
-      biases), `implicit` (ConvDiffusion kernels as stored: the free quarters with `reflect`),
+      biases), `implicit` (ConvDiffusion kernels as stored: the free quarters with `zero` and `reflect`),
       `norm` (scales and shifts), `head` (the 1x1 convolution and its bias) and `total`.
     """
     counts = {"explicit": 0, "implicit": 0, "norm": 0, "head": 0}

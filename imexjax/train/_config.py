@@ -164,9 +164,9 @@ class TrainConfig:
         parse=int,
     )
     boundary: str | tuple[str, ...] = described(
-        """of the implicit steps: `periodic` (the FFT solve), `zero` (zero padding, solved by
-        conjugate gradients; no exponential integrators) or `reflect` (mirrored edges, DCT, doubly
-        symmetric kernels); one name, or one per block for `timestepping`.""",
+        """of the implicit steps: `periodic` (the FFT solve), `zero` (zero padding, sine
+        transform) or `reflect` (mirrored edges, cosine transform); `zero` and `reflect` keep
+        kernels symmetric under both flips. One name, or one per block for `timestepping`.""",
         default="periodic",
         metavar=choices(BOUNDARIES) + "[,...]",
         parse=parse_names,
