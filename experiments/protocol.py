@@ -3,6 +3,7 @@
     python experiments/protocol.py                     # print the commands (finals once the search has run)
     python experiments/protocol.py --run --jobs 2      # run what is missing, two at a time; rerun to resume
     python experiments/protocol.py --task depth --run  # the same on synthetic rooms (experiments/nyu_depth.py)
+    python experiments/protocol.py --image-size 128 --run  # Q-tips at 128x128, in runs/protocol-qtips-small-128px
 
 Every row (a network: `imex`, `euler` (the ResNet), `unet`, `multilevel-imex`, any integrator
 name or `multilevel-INTEGRATOR`, as `imexjax.models.parse_network_slug` reads them) gets the
@@ -19,6 +20,11 @@ changes a row's choice starts that row's finals afresh beside the old ones. ROOT
 gets the table: per row the parameters, the chosen normalization and rate, the mean and
 standard deviation of the validation score over the seeds with each seed's score, the mean of
 a second metric (Q-tips: IoU per class; depth: delta1) and the median seconds per epoch.
+
+`--image-size N` (Q-tips) passes `--image-size N` to every run, so the search, its selection
+split and the finals are all at NxN; the default root of a size other than 64 is
+runs/protocol-qtips-CONFIG-Npx, and a root whose finished runs are at another size is refused,
+so runs of different sizes never stand in for each other.
 """
 
 import argparse
@@ -32,6 +38,7 @@ import sys
 
 import _interrupts  # noqa: F401  (before JAX: from here on Ctrl-C prints one line and exits 130)
 
+from imexjax.data.qtips import MIN_QTIPS_SIZE, QTIPS_SIZE
 from imexjax.models import network_label, parse_network_slug
 from imexjax.recipes import OneLineErrorParser, add_compilation_cache_flags
 
@@ -104,6 +111,8 @@ def make_run(args: argparse.Namespace, row: str, workdir: pathlib.Path, choice: 
         argv += ["--no-compilation-cache"]
     elif args.compilation_cache_dir:
         argv += ["--compilation-cache-dir", args.compilation_cache_dir]
+    if args.image_size is not None:
+        argv += ["--image-size", str(args.image_size)]
     if args.jobs > 1:  # the jobs share the cores already: one device each
         argv += ["--cpu-devices", "1"]
     return Run(row, workdir, tuple(argv))
@@ -197,6 +206,22 @@ def _name(choice: Choice) -> str:
     return f"{choice[0]}, {choice[1]:g}"
 
 
+def check_root_size(root: pathlib.Path, image_size: int) -> str | None:
+    """Why `root` cannot hold the runs of a protocol at `image_size`, or None when it can.
+
+    Every finished run under `root` (`search/*/metrics.json`, `final/*/metrics.json`) must have
+    been trained at `image_size`; a run whose metrics record no size was trained at `QTIPS_SIZE`.
+    """
+    for path in sorted(root.glob("*/*/metrics.json")):
+        size = json.loads(path.read_text()).get("image_size", QTIPS_SIZE)
+        if size != image_size:
+            return (
+                f"--root {root} holds runs at {size}x{size} ({path.parent}), not at --image-size {image_size}; "
+                "pass another --root, or leave it out for the default of this size"
+            )
+    return None
+
+
 def _check_row(row: str) -> None:
     """Raises ValueError, naming `--rows`, unless `row` is a network slug."""
     try:
@@ -220,7 +245,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--search-epochs", type=int, default=10, help="epochs of a search run (default 10; 0: the preset's)"
     )
     parser.add_argument("--seeds", default="0,1,2", help="seeds of the final runs (default 0,1,2)")
-    parser.add_argument("--root", type=pathlib.Path, help="where the runs go (default runs/protocol-TASK-CONFIG)")
+    parser.add_argument(
+        "--image-size",
+        type=int,
+        metavar="N",
+        help=f"Q-tips only: every run on generated NxN images (default the preset's, {QTIPS_SIZE}; at least "
+        f"{MIN_QTIPS_SIZE})",
+    )
+    parser.add_argument(
+        "--root",
+        type=pathlib.Path,
+        help="where the runs go (default runs/protocol-TASK-CONFIG, then -Npx for an --image-size other than "
+        f"{QTIPS_SIZE})",
+    )
     parser.add_argument("--jobs", type=int, default=1, help="runs at a time (default 1)")
     parser.add_argument("--run", action="store_true", help="run what is missing (default: print the commands)")
     add_compilation_cache_flags(parser)  # passed on to every run, which share one cache
@@ -242,7 +279,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(str(error))
     if args.jobs < 1 or args.search_epochs < 0 or min(args.lrs) <= 0:
         parser.error("--jobs must be >= 1, --search-epochs >= 0 and every learning rate > 0")
-    args.root = args.root or pathlib.Path(f"runs/protocol-{args.task}-{args.config}")
+    if args.image_size is not None and args.task != "qtips":
+        parser.error("--image-size applies to --task qtips; depth runs take their frame size from the preset")
+    if args.image_size is not None and args.image_size < MIN_QTIPS_SIZE:
+        parser.error(f"--image-size must be at least {MIN_QTIPS_SIZE}, got {args.image_size}")
+    size = "" if args.image_size in (None, QTIPS_SIZE) else f"-{args.image_size}px"
+    args.root = args.root or pathlib.Path(f"runs/protocol-{args.task}-{args.config}{size}")
+    if args.task == "qtips" and (problem := check_root_size(args.root, args.image_size or QTIPS_SIZE)):
+        parser.error(problem)
     return args
 
 

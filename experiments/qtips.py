@@ -6,6 +6,7 @@ needs a wide receptive field).
     python experiments/qtips.py --integrator imex --data-dir DIR   # the authors' PNG layout
     python experiments/qtips.py --network unet                     # the U-Net of the same size
     python experiments/qtips.py --network multilevel --integrator imex  # time-stepping at 4 resolutions
+    python experiments/qtips.py --integrator imex --image-size 128  # generated images of 128x128
 
 Every field of the config is a flag (see below); rerunning a command with the same --workdir
 resumes it from its last checkpoint.
@@ -17,6 +18,7 @@ import sys
 import _interrupts  # noqa: F401  (before JAX: from here on Ctrl-C prints one line and exits 130)
 import jax
 
+from imexjax.data.qtips import QTIPS_SIZE
 from imexjax.recipes import (
     QTIPS_NETWORK_PRESETS,
     OneLineErrorParser,
@@ -43,8 +45,8 @@ def make_parser() -> OneLineErrorParser:
     parser.add_argument(
         "--workdir",
         help="where metrics, checkpoints and figures go (default runs/qtips-CONFIG-NETWORK-sSEED, NETWORK the "
-        "integrator, unet or multilevel-INTEGRATOR, then -BOUNDARY for a non-periodic boundary; -select added "
-        "with --eval-split select)",
+        "integrator, unet or multilevel-INTEGRATOR, then -BOUNDARY for a non-periodic boundary; -SIZEpx added "
+        "with an --image-size other than 64, -select with --eval-split select)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_config_flags(
@@ -75,12 +77,14 @@ def main(argv: list[str] | None = None) -> int:
         config = config_from_args(args, QTIPS_NETWORK_PRESETS)
         configure_cpu_from_flags(args, config)  # before JAX starts its backends
         initialize_from_flags(args)
+        size = f"-{config.image_size}px" if config.image_size != QTIPS_SIZE else ""
         split = "-select" if config.eval_split == "select" else ""
-        workdir = args.workdir or f"runs/qtips-{config.name}-{config.slug}-s{config.seed}{split}"
+        workdir = args.workdir or f"runs/qtips-{config.name}-{config.slug}-s{config.seed}{size}{split}"
         m = run_qtips(config, workdir, data_dir=args.data_dir, progress=not args.no_progress).metrics
         if jax.process_index() == 0:
             print(
-                f"\nQ-tips, config {config.name}, {config.eval_split} split, best epoch {m['best_epoch']} "
+                f"\nQ-tips, config {config.name}, {config.eval_split} split, "
+                f"{m['resolution'][0]}x{m['resolution'][1]} images, best epoch {m['best_epoch']} "
                 f"of {config.epochs}, {m['seconds']:.0f} s"
             )
             print(f"results in {workdir}")

@@ -127,6 +127,13 @@ MEMORY = 16 * 2**30
         ("qtips.py", ["--norm", "layer"], "error: --norm: unknown normalization 'layer'; choose one of channel,"),
         ("qtips.py", ["--boundary", "mirror"], "error: unknown --boundary 'mirror'; choose one of periodic,"),
         ("qtips.py", ["--lr", "0"], "error: --lr must be a positive number, got 0.0"),
+        ("qtips.py", ["--image-size", "16"], "error: --image-size must be at least 24, got 16"),
+        (
+            "qtips.py",
+            ["--image-size", "32", lambda tmp_path: _folder_of(tmp_path, lambda root: None)],
+            "error: --image-size 32 applies to generated data only, not to a --data-dir folder, whose images keep "
+            "their own size: leave one of the two out",
+        ),
         ("qtips.py", ["--implicit-init-scale", "0:1"], "error: --implicit-scale must be a positive number or a (low"),
         ("qtips.py", ["--network", "unet", "--unet-levels", "0"], "error: --unet-levels must be a positive integer"),
         ("qtips.py", ["--network", "transformer"], "error: unknown --network 'transformer'; choose one of"),
@@ -151,6 +158,8 @@ MEMORY = 16 * 2**30
         "norm",
         "boundary-name",
         "lr",
+        "image-size",
+        "image-size-of-a-folder",
         "implicit-scale",
         "unet-levels-zero",
         "network",
@@ -190,6 +199,8 @@ def test_bad_input_is_one_error_line_and_status_1_before_anything_is_written(
         ),
         ("stability.py", [], "the following arguments are required: --workdir"),
         ("protocol.py", ["--jobs", "0"], "--jobs must be >= 1"),
+        ("protocol.py", ["--image-size", "20"], "--image-size must be at least 24, got 20"),
+        ("protocol.py", ["--task", "depth", "--image-size", "128"], "--image-size applies to --task qtips"),
         ("compare.py", [], "the following arguments are required: runs, --out"),
     ],
 )

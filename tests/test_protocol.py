@@ -1,6 +1,7 @@
 """The comparison protocol: equal sizes at `small`, a selection split apart from train and val, the driver."""
 
 import json
+import pathlib
 
 import numpy as np
 import pytest
@@ -48,6 +49,15 @@ def test_a_select_run_evaluates_on_the_selection_split():
     with pytest.raises(ConfigError, match="eval_split select needs generated data") as caught:
         load_qtips_data(config, "/somewhere")
     assert caught.value.fields == ("eval_split", "data_dir")
+
+
+def test_the_selection_split_is_drawn_at_the_runs_image_size():
+    from imexjax.recipes import load_qtips_data
+
+    config = qtips_config("tiny").replace(eval_split="select", image_size=32, num_train=4, num_val=4)
+    data = load_qtips_data(config, None)
+    assert data["train"][0].shape == data["val"][0].shape == (4, 32, 32)
+    assert np.array_equal(data["val"][0], qtips_selection_split(config.seed, 4, 32)[0])
 
 
 def test_depth_selection_rooms_differ_and_need_synthetic_data():
@@ -106,6 +116,43 @@ def test_driver_prints_the_search_then_chooses_on_the_selection_score(tmp_path, 
     assert (
         "| IMEX | pending | batch, 0.03 | 0.900 | pending | pending | 0 | pending |" in out
     )  # the old finals are not reused
+
+
+def test_driver_passes_the_image_size_to_every_run_and_keeps_sizes_in_roots_of_their_own(tmp_path, capsys, monkeypatch):
+    protocol = load_script("experiments/protocol.py")
+    monkeypatch.chdir(tmp_path)
+    argv = ["--rows", "multilevel-imex,unet", "--lrs", "1e-2", "--norms", "batch", "--seeds", "0,1", "--image-size"]
+    args = protocol.parse_args([*argv, "128"])
+    assert args.root == pathlib.Path("runs/protocol-qtips-small-128px")
+    assert (
+        protocol.parse_args(argv[:-1]).root
+        == protocol.parse_args([*argv, "64"]).root
+        == args.root.with_name("protocol-qtips-small")
+    )
+    search = args.root / "search" / "multilevel-imex-batch-lr0.01"
+    search.mkdir(parents=True)
+    (search / "metrics.json").write_text(json.dumps({"val_iou": 0.9, "image_size": 128}))
+    assert protocol.main([*argv, "128"]) == 0
+    commands = [line for line in capsys.readouterr().out.splitlines() if "qtips.py " in line]
+    assert len(commands) == 4  # two searches, the two finals of multilevel IMEX
+    assert all(command.split("--image-size ")[1].split()[0] == "128" for command in commands)
+    assert all(str(args.root) in command for command in commands)
+    assert not any(
+        "--image-size" in " ".join(run.argv) for _, run in protocol.search_runs(protocol.parse_args([]), "imex")
+    )
+    old = tmp_path / "old"
+    (old / "final" / "imex-batch-lr0.01-s0").mkdir(parents=True)
+    (old / "final" / "imex-batch-lr0.01-s0" / "metrics.json").write_text(json.dumps({"val_iou": 0.99}))
+    for extra, message in [
+        (["--image-size", "128"], "holds runs at 64x64"),
+        (["--root", str(args.root)], "holds runs at 128x128"),
+    ]:
+        root = ["--root", str(old)] if "--image-size" in extra else []
+        with pytest.raises(SystemExit) as exited:
+            protocol.parse_args([*root, *extra])
+        assert exited.value.code == 1
+        err = capsys.readouterr().err
+        assert err.startswith("error: --root ") and message in err and err.count("\n") == 1
 
 
 def test_driver_refuses_unknown_rows(capsys):

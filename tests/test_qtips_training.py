@@ -18,7 +18,7 @@ from helpers import load_script, snapshot, tree_allclose
 
 from imexjax.data.qtips import qtips_splits, write_qtips_folder
 from imexjax.models import INTEGRATORS, TimeSteppingNet
-from imexjax.recipes import QtipsConfig, load_run, qtips_config, run_qtips
+from imexjax.recipes import QtipsConfig, load_run, qtips_config, qtips_validation_images, run_qtips
 from imexjax.tasks import SegmentationTask
 from imexjax.train import (
     ArraySource,
@@ -339,6 +339,19 @@ def test_cli_unknown_integrator_or_config_exits_without_traceback():
         assert finished.returncode == 1
         expected = f"error: unknown {flag}; choose one of" if flag else "argument --config: invalid choice: 'huge'"
         assert expected in finished.stderr and "Traceback" not in finished.stderr
+
+
+def test_cli_trains_on_generated_images_of_the_image_size_and_records_it(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)  # the default workdir, under runs/
+    argv = ["--integrator", "imex", "--config", "tiny", "--image-size", "32", "--epochs", "1", "--num-train", "8"]
+    argv += ["--num-val", "4", "--batch-size", "4", "--no-progress", "--no-compilation-cache"]
+    assert load_cli().main(argv) == 0
+    assert "32x32 images" in capsys.readouterr().out
+    workdir = tmp_path / "runs" / "qtips-tiny-imex-s0-32px"
+    metrics = json.loads((workdir / "metrics.json").read_text())
+    assert metrics["image_size"] == 32 and metrics["resolution"] == [32, 32]
+    images, labels = qtips_validation_images(load_run(workdir))
+    assert images.shape == labels.shape == (4, 32, 32)
 
 
 def test_compare_puts_runs_side_by_side(tiny_run, tmp_path, capsys):

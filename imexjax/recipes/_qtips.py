@@ -37,13 +37,13 @@ the third child of the seed: the training and validation splits are the first tw
 (`imexjax.data.qtips.qtips_splits`), so the three streams are independent."""
 
 
-def qtips_selection_split(seed: int, num_images: int) -> tuple[np.ndarray, np.ndarray]:
-    """The selection split of `seed`: `num_images` Q-tips images and labels, uint8 (N, 64, 64).
+def qtips_selection_split(seed: int, num_images: int, size: int = QTIPS_SIZE) -> tuple[np.ndarray, np.ndarray]:
+    """The selection split of `seed`: `num_images` Q-tips images and labels, uint8 (N, size, size).
 
     Drawn from a stream independent of the training and validation splits of every seed
     (`SELECT_SPAWN_KEY`), for choosing hyperparameters without looking at the validation split.
     """
-    return generate_qtips(num_images, seed=np.random.SeedSequence(seed, spawn_key=SELECT_SPAWN_KEY))
+    return generate_qtips(num_images, seed=np.random.SeedSequence(seed, spawn_key=SELECT_SPAWN_KEY), size=size)
 
 
 def load_qtips_data(
@@ -52,28 +52,37 @@ def load_qtips_data(
     """The Q-tips splits: read from `data_dir` (the authors' layout) or generated from `config.seed`.
 
     Returns:
-      {"train": (images, labels), "val": (images, labels)}, uint8 arrays (N, H, W): `val` is
-      the split the run evaluates on, the validation split, or with `config.eval_split ==
-      "select"` the selection split (`qtips_selection_split`, `config.num_val` images).
+      {"train": (images, labels), "val": (images, labels)}, uint8 arrays (N, H, W), H = W =
+      `config.image_size` for generated data: `val` is the split the run evaluates on, the
+      validation split, or with `config.eval_split == "select"` the selection split
+      (`qtips_selection_split`, `config.num_val` images).
 
     Raises:
       QtipsDataError: `data_dir` is missing or malformed.
-      ConfigError: a selection split asked of a folder, or more images to generate than fit in
-        the machine's memory with the network's training (`TrainConfig.check_memory`).
+      ConfigError: a selection split or an image size other than `QTIPS_SIZE` asked of a
+        folder, or more images to generate than fit in the machine's memory with the network's
+        training (`TrainConfig.check_memory`).
     """
+    size = config.image_size
     if data_dir is not None:
         if config.eval_split == "select":
             raise FieldsError(
                 "eval_split select needs generated data (no data_dir): a folder holds no selection split",
                 fields=("eval_split", "data_dir"),
             )
+        if size != QTIPS_SIZE:
+            raise FieldsError(
+                f"image_size {size} applies to generated data only, not to a data_dir folder, whose images keep "
+                "their own size: leave one of the two out",
+                fields=("image_size", "data_dir"),
+            )
         return read_qtips_folder(data_dir)
     count = config.num_train + config.num_val
-    images = {f"{count} generated images": (generated_bytes(count), ("num_train", "num_val"))}
-    config.check_memory((QTIPS_SIZE, QTIPS_SIZE), 1, data=images)
-    splits = qtips_splits(seed=config.seed, num_train=config.num_train, num_val=config.num_val)
+    images = {f"{count} generated images": (generated_bytes(count, size), ("num_train", "num_val", "image_size"))}
+    config.check_memory((size, size), 1, data=images, image_field="image_size")
+    splits = qtips_splits(seed=config.seed, num_train=config.num_train, num_val=config.num_val, size=size)
     if config.eval_split == "select":
-        splits["val"] = qtips_selection_split(config.seed, config.num_val)
+        splits["val"] = qtips_selection_split(config.seed, config.num_val, size)
     return splits
 
 
@@ -91,6 +100,8 @@ def run_qtips(
 ) -> RunResult:
     """Trains and evaluates a Q-tips segmentation network; writes metrics, checkpoints, figures.
 
+    Data is generated at `config.image_size` unless `data_dir` is given; `data.json` and
+    `metrics.json` record the images' `(height, width)` as `resolution`, as depth runs do.
     Inputs are standardized by the training set's mean and std; the cross entropy is weighted
     by `1 - class frequency` when `config.class_weighted`; validation uses the validation split
     (the selection split with `config.eval_split == "select"`).
@@ -108,8 +119,8 @@ def run_qtips(
       The run's metrics, history and best model.
 
     Raises:
-      ConfigError: a bad config, a run that cannot fit in the machine's memory, or `workdir`
-        holds another run.
+      ConfigError: a bad config, an image size or selection split asked of `data_dir`, a run
+        that cannot fit in the machine's memory, or `workdir` holds another run.
       QtipsDataError: `data_dir` is missing or malformed.
       TrainingDivergedError: the loss became NaN or infinite.
     """
@@ -159,6 +170,7 @@ def run_qtips(
             val_loader=loaders["val"],
             in_channels=1,
             data={
+                "resolution": list(train_images.shape[1:]),
                 "input_mean": mean,
                 "input_std": std,
                 "class_weights": None if weights is None else weights.tolist(),

@@ -3,8 +3,10 @@
 import dataclasses
 from typing import ClassVar
 
+from .._errors import ConfigError
 from .._fields import choices, described
 from .._validate import check_positive_integers
+from ..data.qtips import MIN_QTIPS_SIZE, QTIPS_SIZE
 from ..train import TrainConfig
 from ._presets import preset_for, presets_by_network
 
@@ -23,6 +25,14 @@ class QtipsConfig(TrainConfig):
 
     num_train: int = described("training images to generate (generated data only).", default=1024)
     num_val: int = described("validation images to generate (generated data only).", default=64)
+    image_size: int = described(
+        f"""height and width of the generated images in pixels (generated data only; a folder's
+        images keep their own size). Bars are 32-60 px long at 64 and scale with the image,
+        their width (3-7 px) and markers do not; at least {MIN_QTIPS_SIZE}, where the shortest
+        bar, half the image, still holds two 4 px end markers and a body.""",
+        default=QTIPS_SIZE,
+        metavar="N",
+    )
     class_weighted: bool = described(
         "weight the cross entropy by `1 - class frequency` (the authors' choice).", default=True
     )
@@ -38,7 +48,13 @@ class QtipsConfig(TrainConfig):
     def validate(self) -> None:
         """Raises ConfigError naming the first field that is out of range."""
         super().validate()
-        check_positive_integers(self, ("num_train", "num_val"))
+        check_positive_integers(self, ("num_train", "num_val", "image_size"))
+        if self.image_size < MIN_QTIPS_SIZE:
+            raise ConfigError(
+                f"image_size must be at least {MIN_QTIPS_SIZE}, got {self.image_size}: the shortest bar, half "
+                "the image, must hold two 4 px end markers and a body",
+                field="image_size",
+            )
 
 
 QTIPS_PRESETS: dict[str, QtipsConfig] = {

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from ._errors import QtipsDataError as QtipsDataError
 from ._generate import CLASS_NAMES as CLASS_NAMES
+from ._generate import MIN_QTIPS_SIZE as MIN_QTIPS_SIZE
 from ._generate import NUM_CLASSES as NUM_CLASSES
 from ._generate import QTIPS_SIZE as QTIPS_SIZE
 from ._generate import generate_qtips as generate_qtips

@@ -1,5 +1,7 @@
 """Seeded Q-tips generator: one bar per image whose end markers set its class."""
 
+import math
+
 import numpy as np
 
 NUM_CLASSES = 4
@@ -20,6 +22,11 @@ _LENGTH_RANGE = (32.0, 60.0)  # bar length in pixels at the reference size
 _WIDTH_RANGE = (3.0, 7.0)  # bar width in pixels, whatever the size
 _MIN_MARKER_LENGTH = 4.0
 _IMAGES_PER_CHUNK = 256  # bounds the float work arrays to ~8 MB each at 64 x 64
+
+MIN_QTIPS_SIZE = math.ceil(3 * _MIN_MARKER_LENGTH * _REFERENCE_SIZE / _LENGTH_RANGE[0])
+"""The smallest image size (24) at which every bar keeps its markers at their minimum length:
+the shortest bar, half the image, holds two 4-pixel end markers and a body as long. Smaller
+images are drawn too, with markers of a third of the bar."""
 
 
 def generate_qtips(
