@@ -52,6 +52,14 @@ def dst_grid(y: jax.Array, matrices: tuple[jax.Array, jax.Array] | None = None) 
     """
     y = y.astype(jnp.promote_types(y.dtype, jnp.float32))
     rows, columns = sine_matrices(y.shape[-3], y.shape[-2], y.dtype) if matrices is None else matrices
+    return grid_product(rows, columns, y)
+
+
+def grid_product(rows: jax.Array, columns: jax.Array, y: jax.Array) -> jax.Array:
+    """`rows` (P, H) applied along H and `columns` (Q, W) along W of `y` (..., H, W, C): (..., P, Q, C).
+
+    Two matrix products at `Precision.HIGHEST` (a GPU would otherwise round them to TF32).
+    """
     highest = jax.lax.Precision.HIGHEST
     y = jnp.einsum("pi,...ijc->...pjc", rows, y, precision=highest)
     return jnp.einsum("qj,...pjc->...pqc", columns, y, precision=highest)

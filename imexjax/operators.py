@@ -20,7 +20,7 @@ where `y` off the grid is given by the boundary:
   (`_zero_padding`), and there is no `exp` or phi function.
 - `reflect`: `y` mirrored about its edges with the edge sample repeated
   (`numpy.pad(mode="symmetric")`). For kernels symmetric under both flips `C` is symmetric and
-  diagonal in the DCT-II, so every method is a product between `dctn` and `idctn` (`_reflect`).
+  diagonal in the DCT-II, so every method is a product between the DCT-II and its inverse (`_reflect`).
 
 The periodic transforms (`kernel_spectrum`, `kernel_power`, `fft_channels`, `ifft_channels`,
 from `imexjax._fourier`, importable from here) are their one implementation: `ConvDiffusion`
