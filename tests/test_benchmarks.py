@@ -323,3 +323,14 @@ def test_gpu_check_takes_the_last_error_line_of_a_command(tmp_path):
     with open(tmp_path / "log.txt", "w") as log:
         no_json = module.run_command("echo", [sys.executable, "-c", "print('done')", "--json"], 60, log)
     assert (no_json["status"], no_json["error"]) == ("failed", "its last line is not a JSON object: done")
+
+
+def test_sine_formulations_agree_and_time_every_candidate(capsys):
+    module = load("sine_formulations")
+    y = module.jnp.asarray(module.np.random.default_rng(0).standard_normal((2, 5, 6, 3)), module.jnp.float32)
+    multiplier = module.jnp.ones((5, 6, 3))
+    for name in ("odd_extension", "odd_extension_2d"):  # the identity: S S y = y
+        assert float(module.jnp.max(module.jnp.abs(module.CANDIDATES[name](y, multiplier) - y))) < 1e-5
+    result = module.main(["--shapes", "1x6x7x2", "--repeats", "1", "--json"])
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == result
+    assert set(result["rows"][0]) == {"shape"} | {f"{name}_ms" for name in module.CANDIDATES}
