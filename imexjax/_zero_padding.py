@@ -52,10 +52,10 @@ def cg_resolve(
     system over the grid (`imexjax._cg.preconditioned_cg`). The preconditioner is the solve that
     measured fewer iterations for the kind of kernel (`benchmarks/README.md`): for a kernel
     symmetric under both flips, the sine solve $S (I + h |\hat c|^2)^{-1} S$ (S the DST-I,
-    $|\hat c|^2$ the kernel's symbol at the sine frequencies: exact for 3x3, about half the
+    $|\hat c|^2$ the kernel's symbol at the sine frequencies: exact for 3x3, a third to a half of the
     periodic preconditioner's iterations for 5x5); for a general kernel, the periodic resolvent
     of the same kernel, which differs from the operator only within r pixels of the edges (the
-    sine solve of a general kernel's symbol took 2-5x more iterations). Gradients with respect
+    sine solve of a general kernel's symbol took up to 7x more iterations). Gradients with respect
     to `b`, `h` and `kernel` are further CG solves (implicit differentiation), not derivatives
     of the iterations.
 

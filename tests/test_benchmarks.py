@@ -334,3 +334,17 @@ def test_sine_formulations_agree_and_time_every_candidate(capsys):
     result = module.main(["--shapes", "1x6x7x2", "--repeats", "1", "--json"])
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == result
     assert set(result["rows"][0]) == {"shape"} | {f"{name}_ms" for name in module.CANDIDATES}
+
+
+def test_cg_preconditioners_counts_every_candidate_and_leaves_x64_off(capsys):
+    import jax
+
+    result = load("cg_preconditioners").main(["--quick", "--json"])
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == result
+    assert not jax.config.jax_enable_x64
+    for row in result["rows"]:
+        names = {"sine symbol", "periodic", "none"} | (
+            {"sine symmetric part"} if row["kernel"] == "general 3x3" else set()
+        )
+        assert set(row) == {"kernel", "grid", "stiffness"} | names
+        assert all(0 < row[name] < 2000 for name in names)
