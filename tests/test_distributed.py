@@ -236,3 +236,36 @@ def test_an_sgd_step_on_several_devices_equals_one_device():
         assert other["loss"] == pytest.approx(one["loss"], rel=1e-5)
         for a, b in zip(one["deltas"], other["deltas"], strict=True):
             np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-7)
+
+
+SHARDED_CG = """
+import jax, jax.numpy as jnp
+from jax.sharding import NamedSharding, PartitionSpec as P
+import imexjax as ix
+
+jax.config.update("jax_enable_x64", True)
+mesh = jax.make_mesh((2,), ("data",))
+op = ix.ConvDiffusion(boundary="zero", tol=1e-12, max_steps=500)  # a general kernel: preconditioned CG
+kernel = jax.random.normal(jax.random.key(0), (3, 3, 3), jnp.float64) / 3
+states = jax.random.normal(jax.random.key(1), (4, 6, 7, 3), jnp.float64)
+
+def loss(kernel, states):
+    return jnp.sum(jnp.sin(op.resolve(0.7, states, kernel)))
+
+def local(kernel, states):  # the devices' losses summed; the kernel's gradient is summed by shard_map
+    value, grad = jax.value_and_grad(loss)(kernel, states)
+    return jax.lax.psum(value, "data"), grad
+
+sharded = jax.jit(jax.shard_map(local, mesh=mesh, in_specs=(P(), P("data")), out_specs=(P(), P())))
+value, grad = sharded(kernel, jax.device_put(states, NamedSharding(mesh, P("data"))))
+value_one, grad_one = jax.value_and_grad(loss)(kernel, states)
+print(len(jax.devices()), float(abs(value - value_one)), float(jnp.max(jnp.abs(grad - grad_one))))
+"""
+
+
+def test_a_general_kernels_cg_solve_and_its_gradient_run_inside_shard_map():
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    done = subprocess.run([sys.executable, "-c", SHARDED_CG], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    devices, value_error, grad_error = done.stdout.split()
+    assert devices == "2" and float(value_error) < 1e-10 and float(grad_error) < 1e-10
