@@ -214,6 +214,24 @@ def test_qtips_step_counts_the_flops_of_every_step_and_projects_the_run(capsys):
     assert "GFLOP" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize(("network", "options"), [("multilevel", []), ("unet", ["--no-flops"])])
+def test_qtips_step_times_each_network_kind_at_the_image_size_asked(capsys, network, options):
+    result = load("qtips_step").main(
+        ["--config", "tiny", "--network", network, "--image-size", "32", "--repeats", "5", "--json", *options]
+    )
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == result
+    for key in ("params", "epoch_s", "compile_s", "temp_bytes", "peak_bytes", "peak_rss_bytes"):
+        assert key in result
+    assert (result["config"], result["network"], result["size"], result["batch"]) == ("tiny", network, 32, 8)
+    assert result["params"] > 0 and result["peak_rss_bytes"] > 2**20
+    # The same images per epoch at every size: the preset's 32 training images in batches of 8.
+    assert result["steps_per_epoch"] == 4 and result["epoch_s"] == pytest.approx(4 * result["step_ms"] / 1e3)
+    if options:
+        assert (result["gflop"], result["tflop_per_s"], result["remat"], result["geometry"]) == (None,) * 4
+    else:
+        assert result["gflop"] > 0 and result["geometry"] == [[2, 4], [2, 8]]
+
+
 def test_qtips_step_rejects_bad_options(capsys):
     module = load("qtips_step")
     for options, message in (
@@ -222,6 +240,8 @@ def test_qtips_step_rejects_bad_options(capsys):
         (["--repeats", "4"], "--repeats must be >= 5"),
         (["--config", "huge"], "invalid choice: 'huge'"),
         (["--remat", "yes"], "invalid choice: 'yes'"),
+        (["--network", "resnet"], "invalid choice: 'resnet'"),
+        (["--image-size", "16"], "--image-size must be >= 24"),
     ):
         with pytest.raises(SystemExit) as exit_info:
             module.main(options)
