@@ -309,7 +309,10 @@ def test_boundary_flag_takes_one_name_or_one_per_block_and_reaches_every_block(f
     [
         (dict(boundary="mirror"), "unknown boundary .mirror.; choose one of"),
         (dict(boundary=("zero", "reflect", "zero")), "boundary must be one name or one per block \\(1\\), got 3"),
-        (dict(integrator="etd", boundary="zero"), "boundary 'zero' has no exponential .*, which this integrator needs"),
+        (
+            dict(integrator="etd", boundary="zero", implicit_kernel_size=5),
+            "boundary 'zero' has an exponential .*which this integrator needs.* only for kernels of size <= 3",
+        ),
         (
             dict(network="multilevel", geometry=((2, 4), (2, 4)), boundary=("zero", "zero", "zero")),
             "boundary must be one name for every level",
