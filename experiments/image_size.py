@@ -1,0 +1,459 @@
+"""Accuracy and cost against image size on Q-tips: the protocol's IoU per network beside its seconds per epoch.
+
+    python experiments/image_size.py --recorded experiments/results/qtips_protocol_64.json \\
+        --root 128=runs/protocol-qtips-small-128px --root 256=runs/protocol-qtips-small-256px
+
+Left panel: the validation IoU of each network's final runs (mean ± sample sd over the seeds
+found) against the image size. A size comes from a protocol root (`--root SIZE=PATH`, what
+`python experiments/protocol.py --image-size SIZE --run` writes: ROOT/final/ROW-NORM-lrLR-sSEED/
+metrics.json) or from a JSON file of recorded finals whose run folders are elsewhere
+(`--recorded`, e.g. experiments/results/qtips_protocol_64.json). Every run must have been
+trained at its root's SIZE (metrics.json `image_size` and `resolution`; a run that records
+neither was trained at 64). Sizes and networks without finished finals are skipped, and the
+output says which. Where a row holds finals at more than one choice (a wider search changed
+it), the choice of its best finished search run is taken, as the protocol does.
+
+Right panel: training seconds per epoch against the image size, from the cost measurements of
+`benchmarks/qtips_step.py` (`--costs`, one JSON object per line, one device).
+
+Prints the IoU table, the cost table (parameters, seconds per epoch at every size, compile
+time, XLA temporaries and peak resident memory at 256) and the figure's path.
+"""
+
+import argparse
+import dataclasses
+import json
+import pathlib
+import re
+import statistics
+import sys
+
+import _interrupts  # noqa: F401  (before JAX: from here on Ctrl-C prints one line and exits 130)
+
+from imexjax._figures import figures_line, log_axis, new_figure, save_figure
+from imexjax.data.qtips import QTIPS_SIZE
+from imexjax.models import network_label, parse_network_slug
+from imexjax.recipes import OneLineErrorParser, run_command
+from imexjax.train import ConfigError
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+DEFAULT_ROWS = ("multilevel-imex", "imex", "multilevel-euler", "unet")
+DEFAULT_COSTS = ROOT / "benchmarks" / "results" / "image_size_costs.jsonl"
+DEFAULT_OUT = ROOT / "docs" / "figures" / "image_size_qtips.png"
+DETAIL_SIZE = 256
+"""The size whose compile time and memory the cost table gives (the largest measured below it otherwise)."""
+METRIC = "val_iou"
+MIB = 2**20
+_FINAL = re.compile(r"^(?P<row>.+)-(?P<norm>[a-z]+)-lr(?P<lr>[0-9.e+-]+)-s(?P<seed>\d+)$")
+
+
+@dataclasses.dataclass(frozen=True)
+class Scores:
+    """One network's finals at one size: the validation IoU of each seed found, its parameters, where they are."""
+
+    iou: tuple[float, ...]
+    params: int | None
+    source: str
+
+    @property
+    def mean(self) -> float:
+        return statistics.mean(self.iou)
+
+    @property
+    def sd(self) -> float:
+        """The sample standard deviation over the seeds (0 for one seed)."""
+        return statistics.stdev(self.iou) if len(self.iou) > 1 else 0.0
+
+
+def row_label(row: str) -> str:
+    """`multilevel-imex` -> `multilevel IMEX`, `unet` -> `U-Net` (`imexjax.models.network_label`)."""
+    network, integrator = parse_network_slug(row)
+    return network_label(network, integrator or "")
+
+
+def row_colour(row: str, rows: tuple[str, ...]) -> str:
+    """One colour per network, the same in both panels and for every `--rows`: the default rows keep theirs."""
+    order = list(DEFAULT_ROWS) + [r for r in rows if r not in DEFAULT_ROWS]
+    return f"C{order.index(row)}"
+
+
+def _read_json(path: pathlib.Path) -> dict:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise ConfigError(f"cannot read {path}: {error}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} holds no JSON object")
+    return data
+
+
+def run_size(metrics: dict) -> int:
+    """The image size a run was trained at: `image_size`, else its square `resolution`, else `QTIPS_SIZE`."""
+    if "image_size" in metrics:
+        return int(metrics["image_size"])
+    resolution = metrics.get("resolution")
+    if resolution and resolution[0] == resolution[1]:
+        return int(resolution[0])
+    if resolution:
+        raise ConfigError(f"a run at {resolution[0]}x{resolution[1]} is not square")
+    return QTIPS_SIZE
+
+
+def root_scores(root: pathlib.Path, size: int, rows: tuple[str, ...]) -> tuple[dict[str, Scores], list[str]]:
+    """The finished finals of each row under protocol root `root`, and notes on the choices taken.
+
+    Raises:
+      ConfigError: `root` is not a folder, a run was trained at another size than `size`, or a
+        metrics.json is unreadable or lacks the IoU.
+    """
+    if not root.is_dir():
+        raise ConfigError(f"--root {size}={root}: no such folder")
+    groups: dict[str, dict[str, list[tuple[int, dict, pathlib.Path]]]] = {}
+    for path in sorted((root / "final").glob("*/metrics.json")):
+        match = _FINAL.match(path.parent.name)
+        if match is None or match["row"] not in rows:
+            continue
+        metrics = _read_json(path)
+        try:
+            trained = run_size(metrics)
+        except ConfigError as error:
+            raise ConfigError(f"{path}: {error}") from None
+        resolution = metrics.get("resolution")
+        if trained != size or (resolution and list(resolution) != [size, size]):
+            shown = f"{trained}x{trained}" if not resolution else f"{resolution[0]}x{resolution[1]}"
+            raise ConfigError(
+                f"{path.parent} was trained at {shown}, not at the {size}x{size} of --root {size}={root}; "
+                "pass each root with the size of its runs"
+            )
+        if not isinstance(metrics.get(METRIC), int | float):
+            raise ConfigError(f"{path} has no {METRIC}")
+        choice = f"{match['norm']}-lr{match['lr']}"
+        groups.setdefault(match["row"], {}).setdefault(choice, []).append((int(match["seed"]), metrics, path))
+    scores, notes = {}, []
+    for row, choices in groups.items():
+        choice = _choice(root, row, choices)
+        if choice is None:
+            notes.append(f"{size} px, {row}: finals at {', '.join(sorted(choices))}, none at its search's choice")
+            continue
+        if len(choices) > 1:
+            notes.append(
+                f"{size} px, {row}: finals at {', '.join(sorted(choices))}; took {choice}, its search's choice"
+            )
+        runs = sorted(choices[choice], key=lambda item: item[0])
+        scores[row] = Scores(
+            tuple(float(m[METRIC]) for _, m, _ in runs), runs[0][1].get("params"), f"{root / 'final'}/{row}-{choice}-s*"
+        )
+    return scores, notes
+
+
+def _choice(root: pathlib.Path, row: str, choices: dict) -> str | None:
+    """The choice (`NORM-lrLR`) whose finals stand for `row`: the only one, else the best finished search run's."""
+    if len(choices) == 1:
+        return next(iter(choices))
+    searched = {}
+    for path in (root / "search").glob(f"{row}-*/metrics.json"):
+        match = _FINAL.match(path.parent.name + "-s0")
+        if match and match["row"] == row:
+            searched[f"{match['norm']}-lr{match['lr']}"] = float(_read_json(path)[METRIC])
+    if not searched:
+        raise ConfigError(
+            f"{root / 'final'} holds {row} finals at {len(choices)} choices ({', '.join(sorted(choices))}) and no "
+            "search run says which is the protocol's"
+        )
+    best = max(searched, key=searched.get)
+    return best if best in choices else None
+
+
+def recorded_scores(path: pathlib.Path, rows: tuple[str, ...]) -> tuple[int, dict[str, Scores]]:
+    """`(image size, {row: Scores})` of a JSON file of recorded finals (`{"image_size", "rows": {row: {iou...}}}`).
+
+    Raises:
+      ConfigError: the file is unreadable or not of that form.
+    """
+    data = _read_json(path)
+    size, recorded = data.get("image_size"), data.get("rows")
+    if not isinstance(size, int) or not isinstance(recorded, dict):
+        raise ConfigError(f"--recorded {path} needs an integer image_size and a rows object")
+    scores = {}
+    for row, entry in recorded.items():
+        iou = entry.get("iou") if isinstance(entry, dict) else None
+        if not isinstance(iou, list) or not iou or not all(isinstance(v, int | float) for v in iou):
+            raise ConfigError(f"--recorded {path}: row {row} needs a non-empty list iou of numbers")
+        if row in rows:
+            scores[row] = Scores(tuple(float(v) for v in iou), entry.get("params"), str(path))
+    return size, scores
+
+
+def read_costs(path: pathlib.Path, rows: tuple[str, ...]) -> dict[str, dict[int, dict]]:
+    """`{row: {size: cost line}}` from `benchmarks/qtips_step.py`'s JSON lines (the last line of a size wins).
+
+    A row maps to lines by network and integrator: `multilevel-imex` to (multilevel, imex),
+    `imex` to (timestepping, imex), `unet` to a U-Net line of any integrator.
+
+    Raises:
+      ConfigError: the file is unreadable, or a line is not JSON with `network`, `size` and `epoch_s`.
+    """
+    try:
+        lines = path.read_text().splitlines()
+    except OSError as error:
+        raise ConfigError(f"--costs {path}: {error.strerror or error}") from None
+    wanted = {parse_network_slug(row): row for row in rows}
+    costs: dict[str, dict[int, dict]] = {}
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            cost = json.loads(line)
+            key = (cost["network"], None if cost["network"] == "unet" else cost["integrator"])
+            size, _ = int(cost["size"]), float(cost["epoch_s"])
+        except (ValueError, KeyError, TypeError) as error:
+            raise ConfigError(f"--costs {path} line {number}: not a cost line of qtips_step.py ({error})") from None
+        if key in wanted:
+            costs.setdefault(wanted[key], {})[size] = cost
+    return costs
+
+
+def format_scores(scores: Scores) -> str:
+    """`mean ± sd (n=N)`, to 3 decimals, or 4 where the spread is below 0.001 (as the protocol's table)."""
+    digits = 3 if scores.sd >= 1e-3 else 4
+    spread = f" ± {scores.sd:.{digits}f}" if len(scores.iou) > 1 else ""
+    return f"{scores.mean:.{digits}f}{spread} (n={len(scores.iou)})"
+
+
+def iou_table(rows: tuple[str, ...], sizes: list[int], ious: dict[int, dict[str, Scores]]) -> str:
+    lines = [
+        "| network | " + " | ".join(f"IoU at {size} px" for size in sizes) + " |",
+        "|---|" + "---:|" * len(sizes),
+    ]
+    for row in rows:
+        cells = [format_scores(ious[size][row]) if row in ious[size] else "pending" for size in sizes]
+        lines.append(f"| {row_label(row)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def detail_size(costs: dict[str, dict[int, dict]]) -> int | None:
+    """`DETAIL_SIZE` where any row was measured there, else the largest size measured below it, else the smallest."""
+    sizes = sorted({size for by_size in costs.values() for size in by_size})
+    if not sizes:
+        return None
+    below = [size for size in sizes if size <= DETAIL_SIZE]
+    return below[-1] if below else sizes[0]
+
+
+def cost_table(rows: tuple[str, ...], costs: dict[str, dict[int, dict]]) -> str:
+    sizes = sorted({size for by_size in costs.values() for size in by_size})
+    detail = detail_size(costs)
+    lines = [
+        "| network | params | "
+        + " | ".join(f"s/epoch at {size}" for size in sizes)
+        + f" | compile s at {detail} | XLA temp MiB at {detail} | peak RSS MiB at {detail} |",
+        "|---|---:|" + "---:|" * (len(sizes) + 3),
+    ]
+    for row in rows:
+        if row not in costs:
+            continue
+        by_size = costs[row]
+        params = next(iter(by_size.values())).get("params")
+        cells = [f"{params:,}" if params else "-"]
+        cells += [_seconds(by_size[size]["epoch_s"]) if size in by_size else "-" for size in sizes]
+        at = by_size.get(detail, {})
+        cells.append(f"{at['compile_s']:.1f}" if at.get("compile_s") is not None else "-")
+        for key in ("temp_bytes", "peak_rss_bytes"):
+            cells.append(f"{at[key] / MIB:,.0f}" if at.get(key) is not None else "-")
+        lines.append(f"| {row_label(row)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _shown(path: pathlib.Path) -> str:
+    """`path` relative to the repository where it lies inside it (the defaults), else as given."""
+    try:
+        return str(path.resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
+def _seconds(value: float) -> str:
+    return f"{value:,.1f}" if value < 100 else f"{value:,.0f}"
+
+
+def plot(
+    path: pathlib.Path,
+    rows: tuple[str, ...],
+    ious: dict[int, dict[str, Scores]],
+    costs: dict[str, dict[int, dict]],
+) -> None:
+    """The two panels: IoU (mean ± sd) and seconds per epoch (log), each against the image size (log 2)."""
+    from matplotlib.ticker import FixedLocator, NullLocator
+
+    cost_sizes = {size for by_size in costs.values() for size in by_size}
+    sizes = sorted(set(ious) | cost_sizes)
+    fig = new_figure(figsize=(11, 4.6), layout="constrained")
+    left, right = fig.subplots(1, 2)
+    pending = [size for size in sorted(ious) if not ious[size]]
+    lowest = 1.0
+    for index, row in enumerate(rows):
+        points = sorted((size, by_row[row]) for size, by_row in ious.items() if row in by_row)
+        if not points:
+            continue
+        x = [size * 2 ** (0.04 * (index - (len(rows) - 1) / 2)) for size, _ in points]  # side by side
+        means = [scores.mean for _, scores in points]
+        sds = [scores.sd for _, scores in points]
+        lowest = min(lowest, *(m - s for m, s in zip(means, sds, strict=True)))
+        left.errorbar(
+            x,
+            means,
+            yerr=sds,
+            color=row_colour(row, rows),
+            marker=_MARKERS[index % len(_MARKERS)],
+            capsize=4,
+            label=row_label(row),
+        )
+    span = max(1.0 - lowest, 0.02)
+    left.set_ylim(lowest - 0.15 * span, 1.0 + 0.1 * span)
+    left.set_ylabel("validation IoU (mean ± sd over seeds)")
+    waiting = f" (none yet at {', '.join(f'{size} px' for size in pending)})" if pending else ""
+    left.set_title(f"accuracy: the protocol's finals{waiting}", fontsize=10)
+    seconds = []
+    for index, row in enumerate(rows):
+        if row not in costs:
+            continue
+        x = sorted(costs[row])
+        y = [costs[row][size]["epoch_s"] for size in x]
+        seconds += y
+        right.plot(x, y, color=row_colour(row, rows), marker=_MARKERS[index % len(_MARKERS)], label=row_label(row))
+    if seconds:
+        first = min(min(by_size) for by_size in costs.values())
+        base = min(by_size[first]["epoch_s"] for by_size in costs.values() if first in by_size)
+        guide = [size for size in sizes if size >= first]
+        base /= 2  # below the cheapest network, so that it hides no curve
+        right.plot(
+            guide,
+            [base * (size / first) ** 2 for size in guide],
+            color="0.6",
+            linestyle=":",
+            label="∝ pixels",
+        )
+        seconds += [base]
+    log_axis(right, seconds)
+    right.set_ylabel("seconds per training epoch (one CPU device, log)")
+    right.set_title("cost: benchmarks/qtips_step.py, batch 8", fontsize=10)
+    for ax in (left, right):
+        ax.set_xscale("log", base=2)
+        ax.xaxis.set_major_locator(FixedLocator(sizes))
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.set_xticks(sizes, [str(size) for size in sizes])
+        ax.set_xlim(sizes[0] / 1.25, sizes[-1] * 1.25)
+        ax.set_xlabel("image size (px per side, log)")
+        ax.grid(True, which="major", alpha=0.3)
+    if left.get_legend_handles_labels()[0]:
+        left.legend(loc="best", fontsize=8)
+    if seconds:
+        right.legend(loc="upper left", fontsize=8)
+    fig.suptitle("Q-tips, small preset: IoU and training cost against image size", fontsize=11)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_figure(fig, path)
+
+
+_MARKERS = ("o", "s", "^", "D", "v", "P")
+
+
+def parse_root(text: str) -> tuple[int, pathlib.Path]:
+    """`SIZE=PATH` -> `(SIZE, PATH)`."""
+    size, sep, path = text.partition("=")
+    if not sep or not size.isdigit() or not path:
+        raise argparse.ArgumentTypeError(f"expected SIZE=PATH (e.g. 128=runs/protocol-qtips-small-128px), got {text!r}")
+    return int(size), pathlib.Path(path)
+
+
+def image_size(args: argparse.Namespace) -> int:
+    rows = args.rows
+    ious: dict[int, dict[str, Scores]] = {}
+    notes: list[str] = []
+    for path in args.recorded:
+        size, scores = recorded_scores(path, rows)
+        if size in ious:
+            raise ConfigError(f"size {size} is given twice (--recorded {path} and another input); give it once")
+        ious[size] = scores
+    for size, root in args.root:
+        if size in ious:
+            raise ConfigError(f"size {size} is given twice (--root {size}={root} and another input); give it once")
+        ious[size], found = root_scores(root, size, rows)
+        notes += found
+    ious = dict(sorted(ious.items()))
+    costs = read_costs(args.costs, rows)
+    sizes = list(ious)
+    if sizes:
+        print("Validation IoU of the protocol's finals (mean ± sample sd over the seeds found, n):\n")
+        print(iou_table(rows, sizes, ious))
+        for size in sizes:
+            missing = [row for row in rows if row not in ious[size]]
+            if missing:
+                print(f"skipped at {size} px (no finished final runs): {', '.join(missing)}")
+        for size in sizes:
+            for row, scores in ious[size].items():
+                measured = costs.get(row, {}).get(size, {}).get("params")
+                if scores.params and measured and scores.params != measured:
+                    print(
+                        f"note: {row_label(row)} at {size} px has {scores.params:,} parameters in its runs, "
+                        f"{measured:,} in --costs"
+                    )
+        for note in notes:
+            print(f"note: {note}")
+    else:
+        print("no IoU inputs (--root, --recorded): the left panel is empty")
+    print(f"\nCost per network ({_shown(args.costs)}; one device, seconds per training epoch):\n")
+    print(cost_table(rows, costs))
+    no_cost = [row for row in rows if row not in costs]
+    if no_cost:
+        print(f"no cost lines for: {', '.join(no_cost)}")
+    if not sizes and not costs:
+        raise ConfigError("nothing to draw: no IoU inputs and no cost lines for --rows")
+    plot(args.out, rows, ious, costs)
+    print(figures_line([_shown(args.out)]))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = OneLineErrorParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument(
+        "--root",
+        type=parse_root,
+        action="append",
+        default=[],
+        metavar="SIZE=PATH",
+        help="a protocol root of runs at SIZExSIZE (repeatable)",
+    )
+    parser.add_argument(
+        "--recorded",
+        type=pathlib.Path,
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="a JSON file of recorded finals at one size (repeatable), e.g. experiments/results/qtips_protocol_64.json",
+    )
+    parser.add_argument(
+        "--costs",
+        type=pathlib.Path,
+        default=DEFAULT_COSTS,
+        help="JSON lines of benchmarks/qtips_step.py (default benchmarks/results/image_size_costs.jsonl)",
+    )
+    parser.add_argument("--rows", default=",".join(DEFAULT_ROWS), help=f"networks (default {','.join(DEFAULT_ROWS)})")
+    parser.add_argument(
+        "--out", type=pathlib.Path, default=DEFAULT_OUT, help="the figure (default docs/figures/image_size_qtips.png)"
+    )
+    args = parser.parse_args(argv)
+    args.rows = tuple(args.rows.split(","))
+    for row in args.rows:
+        try:
+            parse_network_slug(row)
+        except ValueError as error:
+            parser.error(f"--rows: {error}")
+    if len(set(args.rows)) != len(args.rows):
+        parser.error("--rows names a network twice")
+    if args.out.is_dir():
+        parser.error(f"--out {args.out} is a folder; pass the PNG's path")
+    return run_command(lambda: image_size(args), parser)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
