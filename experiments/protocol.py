@@ -24,7 +24,8 @@ a second metric (Q-tips: IoU per class; depth: delta1) and the median seconds pe
 `--image-size N` (Q-tips) passes `--image-size N` to every run, so the search, its selection
 split and the finals are all at NxN; the default root of a size other than 64 is
 runs/protocol-qtips-CONFIG-Npx, and a root whose finished runs are at another size is refused,
-so runs of different sizes never stand in for each other.
+so runs of different sizes never stand in for each other. `--num-train N` (Q-tips) trains every
+run on N generated images (the same for every row), in a root ending in -nN, checked the same way.
 """
 
 import argparse
@@ -113,6 +114,8 @@ def make_run(args: argparse.Namespace, row: str, workdir: pathlib.Path, choice: 
         argv += ["--compilation-cache-dir", args.compilation_cache_dir]
     if args.image_size is not None:
         argv += ["--image-size", str(args.image_size)]
+    if args.num_train is not None:
+        argv += ["--num-train", str(args.num_train)]
     if args.jobs > 1:  # the jobs share the cores already: one device each
         argv += ["--cpu-devices", "1"]
     return Run(row, workdir, tuple(argv))
@@ -206,18 +209,25 @@ def _name(choice: Choice) -> str:
     return f"{choice[0]}, {choice[1]:g}"
 
 
-def check_root_size(root: pathlib.Path, image_size: int) -> str | None:
-    """Why `root` cannot hold the runs of a protocol at `image_size`, or None when it can.
+def check_root_size(root: pathlib.Path, image_size: int, num_train: int | None = None) -> str | None:
+    """Why `root` cannot hold the runs of a protocol at `image_size` and `num_train`, or None when it can.
 
     Every finished run under `root` (`search/*/metrics.json`, `final/*/metrics.json`) must have
-    been trained at `image_size`; a run whose metrics record no size was trained at `QTIPS_SIZE`.
+    been trained at `image_size` (a run whose metrics record no size was trained at
+    `QTIPS_SIZE`) and, where `num_train` is given, on that many images.
     """
     for path in sorted(root.glob("*/*/metrics.json")):
-        size = json.loads(path.read_text()).get("image_size", QTIPS_SIZE)
+        metrics = json.loads(path.read_text())
+        size = metrics.get("image_size", QTIPS_SIZE)
         if size != image_size:
             return (
                 f"--root {root} holds runs at {size}x{size} ({path.parent}), not at --image-size {image_size}; "
                 "pass another --root, or leave it out for the default of this size"
+            )
+        if num_train is not None and metrics.get("num_train", num_train) != num_train:
+            return (
+                f"--root {root} holds runs on {metrics['num_train']} training images ({path.parent}), not on "
+                f"--num-train {num_train}; pass another --root, or leave it out for the default of this count"
             )
     return None
 
@@ -253,10 +263,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         f"{MIN_QTIPS_SIZE})",
     )
     parser.add_argument(
+        "--num-train",
+        type=int,
+        metavar="N",
+        help="Q-tips only: every run on N generated training images (default the preset's)",
+    )
+    parser.add_argument(
         "--root",
         type=pathlib.Path,
         help="where the runs go (default runs/protocol-TASK-CONFIG, then -Npx for an --image-size other than "
-        f"{QTIPS_SIZE})",
+        f"{QTIPS_SIZE} and -nN for a --num-train)",
     )
     parser.add_argument("--jobs", type=int, default=1, help="runs at a time (default 1)")
     parser.add_argument("--run", action="store_true", help="run what is missing (default: print the commands)")
@@ -283,9 +299,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--image-size applies to --task qtips; depth runs take their frame size from the preset")
     if args.image_size is not None and args.image_size < MIN_QTIPS_SIZE:
         parser.error(f"--image-size must be at least {MIN_QTIPS_SIZE}, got {args.image_size}")
+    if args.num_train is not None and (args.task != "qtips" or args.num_train < 1):
+        parser.error(f"--num-train applies to --task qtips and must be a positive count, got {args.num_train}")
     size = "" if args.image_size in (None, QTIPS_SIZE) else f"-{args.image_size}px"
-    args.root = args.root or pathlib.Path(f"runs/protocol-{args.task}-{args.config}{size}")
-    if args.task == "qtips" and (problem := check_root_size(args.root, args.image_size or QTIPS_SIZE)):
+    count = "" if args.num_train is None else f"-n{args.num_train}"
+    args.root = args.root or pathlib.Path(f"runs/protocol-{args.task}-{args.config}{size}{count}")
+    if args.task == "qtips" and (problem := check_root_size(args.root, args.image_size or QTIPS_SIZE, args.num_train)):
         parser.error(problem)
     return args
 

@@ -187,3 +187,22 @@ def test_rows_are_read_by_the_models_slug_parser():
         "IMEX",
         "multilevel ResNet",
     ]
+
+
+def test_driver_passes_a_training_count_to_every_run_in_a_root_of_its_own(tmp_path, capsys, monkeypatch):
+    protocol = load_script("experiments/protocol.py")
+    monkeypatch.chdir(tmp_path)
+    argv = ["--rows", "unet", "--lrs", "1e-2", "--norms", "batch", "--image-size", "256", "--num-train", "256"]
+    args = protocol.parse_args(argv)
+    assert args.root == pathlib.Path("runs/protocol-qtips-small-256px-n256")
+    assert all(run.argv[run.argv.index("--num-train") + 1] == "256" for _, run in protocol.search_runs(args, "unet"))
+    search = args.root / "search" / "unet-batch-lr0.01"
+    search.mkdir(parents=True)
+    (search / "metrics.json").write_text(json.dumps({"val_iou": 0.5, "image_size": 256, "num_train": 1024}))
+    with pytest.raises(SystemExit) as exited:
+        protocol.parse_args(argv)
+    assert exited.value.code == 1
+    err = capsys.readouterr().err
+    assert "holds runs on 1024 training images" in err and err.count("\n") == 1
+    with pytest.raises(SystemExit):
+        protocol.parse_args(["--task", "depth", "--num-train", "8"])
