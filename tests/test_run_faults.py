@@ -615,3 +615,38 @@ def test_a_string_step_size_and_a_first_epoch_nan_are_named_plainly(tmp_path):
             progress=False,
         )
     assert error.value.field == "learning_rate"
+
+
+REFUSE_ANOTHER_NETWORK = """
+import sys
+import jax, jax.numpy as jnp
+from flax import nnx
+from imexjax.recipes import load_run
+from imexjax.train import ConfigError, RunCheckpoints
+workdir = sys.argv[1]
+params = nnx.state(load_run(workdir).model, nnx.Param)
+leaves, treedef = jax.tree.flatten(params)
+leaves[0] = jnp.zeros((*leaves[0].shape[:-1], leaves[0].shape[-1] + 1))  # one more output channel
+with RunCheckpoints(workdir + "/checkpoints") as checkpoints:
+    try:
+        checkpoints.restore_newest_intact({"params": jax.tree.unflatten(treedef, leaves)})
+    except ConfigError as error:
+        print(error)
+"""
+
+
+def test_a_checkpoint_of_another_network_is_refused_in_one_line_before_any_array_is_read(finished, tmp_path):
+    workdir = copy_of(finished, tmp_path)
+    before = files_but_the_lock(workdir)
+    done = subprocess.run(
+        [sys.executable, "-c", REFUSE_ANOTHER_NETWORK, str(workdir)], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    assert re.fullmatch(
+        r"checkpoint \S+/checkpoints/2 holds the params of another network \(\S+: stored \(\d+(, \d+)*\), this "
+        r"network \(\d+(, \d+)*\)\): move \S+/checkpoints away to train from scratch, or resume with the config "
+        r"and imexjax version that wrote it\n",
+        done.stdout,
+    ), done.stdout
+    assert "Traceback" not in done.stderr  # no array read abandoned into a closed event loop
+    assert files_but_the_lock(workdir) == before  # nothing set aside as damaged

@@ -11,6 +11,7 @@ import jax
 import orbax.checkpoint as ocp
 
 from .._custom_types import PyTree
+from .._errors import ConfigError
 from ._checkpoint_digests import DamagedCheckpointError, sealed, verify
 from ._checkpoint_folder import DAMAGED_PREFIX, DELETING_PREFIX, move_out, tidy
 from ._disk_full import SAVE_MARGIN_BYTES, checkpoint_disk_full_error, one_line_when_the_disk_is_full
@@ -105,10 +106,15 @@ class RunCheckpoints:
           `(state, meta)`: the restored items, and the checkpoint's metadata.
 
         Raises:
+          ConfigError: the checkpoint holds the parameters of another network (their shapes
+            differ from `like`'s); nothing is read then.
           DamagedCheckpointError: the checkpoint cannot be read, its metadata or arrays do not
             match, or its metadata has no digest.
         """
         folder = self.directory / str(epoch)
+        for name in ("params", "rest"):
+            if name in like and jax.tree.leaves(like[name]):
+                self._check_shapes(folder, name, like[name])
         items = {
             name: ocp.args.StandardRestore(jax.tree.map(ocp.utils.to_shape_dtype_struct, tree))
             for name, tree in like.items()
@@ -158,6 +164,31 @@ class RunCheckpoints:
             )
         return None
 
+    def _check_shapes(self, folder: pathlib.Path, name: str, like: PyTree) -> None:
+        """Raises ConfigError where item `name` of checkpoint `folder` holds other array paths or shapes than `like`.
+
+        Reads orbax's metadata only, so that no array read is started and abandoned (which
+        leaves tensorstore callbacks firing into a closed event loop at exit). A folder whose
+        metadata cannot be read is left to `restore`, which reports it as damaged.
+        """
+        try:
+            stored_tree = ocp.StandardCheckpointHandler().metadata(folder / name)
+        except Exception:  # orbax and tensorstore errors of a damaged folder
+            return
+        stored = _shapes(stored_tree)
+        wanted = _shapes(like)
+        differences = [
+            f"{path}: stored {stored.get(path, 'nothing')}, this network {wanted.get(path, 'nothing')}"
+            for path in sorted(stored.keys() | wanted.keys())
+            if stored.get(path) != wanted.get(path)
+        ]
+        if differences:
+            raise ConfigError(
+                f"checkpoint {folder} holds the {name} of another network ({differences[0]}"
+                f"{f', and {len(differences) - 1} more' if len(differences) > 1 else ''}): move {self.directory} "
+                "away to train from scratch, or resume with the config and imexjax version that wrote it"
+            )
+
     def _delete(self, epochs: list[int]) -> None:
         """Deletes the folders of `epochs`: each is renamed `deleting-EPOCH` first, then removed."""
         self._move_out(epochs, DELETING_PREFIX, remove=True)
@@ -173,3 +204,15 @@ class RunCheckpoints:
     def close(self) -> None:
         """Releases the manager."""
         self.manager.close()
+
+
+def _shapes(tree: PyTree) -> dict[str, tuple[int, ...]]:
+    """The shape of each array of `tree` (arrays, or orbax's array metadata), by its path `a/b/0`."""
+    leaves = jax.tree_util.tree_flatten_with_path(tree)[0]
+    return {
+        "/".join(str(getattr(key, "key", getattr(key, "idx", getattr(key, "name", key)))) for key in path): tuple(
+            leaf.shape
+        )
+        for path, leaf in leaves
+        if hasattr(leaf, "shape")
+    }
