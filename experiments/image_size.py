@@ -16,8 +16,15 @@ it), the choice of its best finished search run is taken, as the protocol does.
 Right panel: training seconds per epoch against the image size, from the cost measurements of
 `benchmarks/qtips_step.py` (`--costs`, one JSON object per line, one device).
 
+With `--reach`, also each network's reach at every size: the side, in pixels, of the square of
+input pixels on which the centre output pixel depends at all (a nonzero gradient; the `small`
+preset's network, untrained, on 4 random images; `imexjax.analysis.receptive_field` with
+threshold 0). It is fixed by the architecture: a U-Net's by its levels, a ResNet's by its depth;
+an implicit step reaches the whole image at every size.
+
 Prints the IoU table, the cost table (parameters, seconds per epoch at every size, compile
-time, XLA temporaries and peak resident memory at 256) and the figure's path.
+time, XLA temporaries and peak resident memory at 256), the reach table if asked, and the
+figure's path.
 """
 
 import argparse
@@ -25,12 +32,15 @@ import pathlib
 import sys
 
 import _interrupts  # noqa: F401  (before JAX: from here on Ctrl-C prints one line and exits 130)
+import jax
+import numpy as np
 from _image_size_data import Scores, read_costs, recorded_scores, root_scores
 
 from imexjax._figures import figures_line, log_axis, new_figure, save_figure
+from imexjax.analysis import receptive_field
 from imexjax.models import network_label, parse_network_slug
-from imexjax.recipes import OneLineErrorParser, run_command
-from imexjax.train import ConfigError
+from imexjax.recipes import OneLineErrorParser, qtips_config, run_command
+from imexjax.train import ConfigError, build_model
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 DEFAULT_ROWS = ("multilevel-imex", "imex", "multilevel-euler", "unet")
@@ -39,6 +49,7 @@ DEFAULT_OUT = ROOT / "docs" / "figures" / "image_size_qtips.png"
 DETAIL_SIZE = 256
 """The size whose compile time and memory the cost table gives (the largest measured below it otherwise)."""
 MIB = 2**20
+REACH_IMAGES = 4
 
 
 def row_label(row: str) -> str:
@@ -101,6 +112,40 @@ def cost_table(rows: tuple[str, ...], costs: dict[str, dict[int, dict]]) -> str:
         for key in ("temp_bytes", "peak_rss_bytes"):
             cells.append(f"{at[key] / MIB:,.0f}" if at.get(key) is not None else "-")
         lines.append(f"| {row_label(row)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def reach(row: str, size: int) -> int:
+    """The side (px) of the input square on which the centre output pixel of `row`'s `small` network depends at SIZE.
+
+    Args:
+      row: a network slug (`multilevel-imex`, `unet`, ...).
+      size: the image side.
+
+    Returns:
+      The number of rows of input pixels with a nonzero gradient of the centre output pixel
+      in any of `REACH_IMAGES` random images (untrained network, all classes; several images,
+      since a ReLU that is off at the centre of one image can hide the field), at most `size`.
+    """
+    network, integrator = parse_network_slug(row)
+    config = qtips_config("small", network)
+    if integrator:
+        config = config.replace(integrator=integrator)
+    model = build_model(config, in_channels=1, num_outputs=4)
+    model.eval()
+    images = jax.random.normal(jax.random.key(0), (REACH_IMAGES, size, size, 1))
+    influence = np.asarray(receptive_field(model, images, classes="all", threshold=0.0).influence)
+    rows = np.flatnonzero(influence.reshape(-1, size, size).max(axis=(0, 2)) > 0)
+    return int(rows[-1] - rows[0] + 1)
+
+
+def reach_table(rows: tuple[str, ...], sizes: list[int]) -> str:
+    lines = [
+        "| network | " + " | ".join(f"reach at {size} px" for size in sizes) + " |",
+        "|---|" + "---:|" * len(sizes),
+    ]
+    for row in rows:
+        lines.append(f"| {row_label(row)} | " + " | ".join(f"{reach(row, size)}" for size in sizes) + " |")
     return "\n".join(lines)
 
 
@@ -248,6 +293,13 @@ def image_size(args: argparse.Namespace) -> int:
         print(f"no cost lines for: {', '.join(no_cost)}")
     if not sizes and not costs:
         raise ConfigError("nothing to draw: no IoU inputs and no cost lines for --rows")
+    if args.reach:
+        reach_sizes = sizes or sorted({size for by_size in costs.values() for size in by_size})
+        print(
+            "\nReach of the centre output pixel (px per side of the input square it depends on; "
+            "untrained small presets, 4 random images of each size):\n"
+        )
+        print(reach_table(rows, reach_sizes))
     plot(args.out, rows, ious, costs)
     print(figures_line([_shown(args.out)]))
     return 0
@@ -280,6 +332,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", default=",".join(DEFAULT_ROWS), help=f"networks (default {','.join(DEFAULT_ROWS)})")
     parser.add_argument(
         "--out", type=pathlib.Path, default=DEFAULT_OUT, help="the figure (default docs/figures/image_size_qtips.png)"
+    )
+    parser.add_argument(
+        "--reach",
+        action="store_true",
+        help="also print each network's reach at every size (builds each network; seconds per size)",
     )
     args = parser.parse_args(argv)
     args.rows = tuple(args.rows.split(","))

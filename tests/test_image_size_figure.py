@@ -86,3 +86,19 @@ def test_a_run_at_another_size_than_its_root_is_a_one_line_error(tmp_path, capsy
     assert err.count("\n") == 1 and err.startswith("error: ")
     assert "trained at 64x64, not at the 128x128 of --root 128=" in err
     assert not out.exists()
+
+
+def test_reach_is_the_whole_image_at_64_and_fixed_by_the_unets_levels_at_128(tmp_path, capsys):
+    roots = [f"{size}={write_root(tmp_path / f'p{size}', size)}" for size in (64, 128)]
+    argv = ["--root", roots[0], "--root", roots[1], "--costs", str(write_costs(tmp_path / "c.jsonl"))]
+    code = load_script("experiments/image_size.py").main(
+        [*argv, "--rows", "unet", "--reach", "--out", str(tmp_path / "size.png")]
+    )
+    printed = capsys.readouterr().out
+    assert code == 0
+    reach_part = printed.split("Reach of the centre output pixel")[1]
+    assert "| network | reach at 64 px | reach at 128 px |" in reach_part
+    line = next(line for line in reach_part.splitlines() if line.startswith("| U-Net |"))
+    at_64, at_128 = (int(cell) for cell in line.strip(" |").split(" | ")[1:])
+    assert at_64 == 64  # 4 levels see the whole 64x64 image
+    assert 64 < at_128 < 128  # the same levels, in pixels, cover part of 128x128
